@@ -1,0 +1,124 @@
+//! Results of spawned tasks: [`ScopedFuture`] inside a region, [`TaskFuture`] outside.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::runtime::latch::{Group, Latch};
+use crate::runtime::{runtime, worker};
+use crate::sync::{lock, Arc, Mutex};
+
+/// How a task ended.
+pub(crate) enum Outcome<R> {
+    Pending,
+    Done(R),
+    Panicked(String),
+    Cancelled,
+    Taken,
+}
+
+/// Where a task leaves its result, and the latch its waiters wait on.
+pub(crate) struct Slot<R> {
+    outcome: Mutex<Outcome<R>>,
+    latch: Latch,
+}
+
+impl<R> Slot<R> {
+    pub(crate) fn new() -> Self {
+        Slot { outcome: Mutex::new(Outcome::Pending), latch: Latch::new() }
+    }
+
+    /// Records the outcome and wakes the waiters.
+    pub(crate) fn finish(&self, outcome: Outcome<R>) {
+        *lock(&self.outcome) = outcome;
+        self.latch.set(|| runtime().queue.notify_all());
+    }
+
+    fn wait(&self) -> Outcome<R> {
+        runtime().wait(&self.latch);
+        std::mem::replace(&mut *lock(&self.outcome), Outcome::Taken)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.latch.probe()
+    }
+}
+
+fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
+    match outcome {
+        Outcome::Done(r) => Ok(r),
+        Outcome::Panicked(message) => Err(Error::TaskPanicked { task: task.to_owned(), message }),
+        Outcome::Cancelled => Err(Error::DependencyFailed { task: task.to_owned() }),
+        Outcome::Pending | Outcome::Taken => unreachable!("a finished task's slot is read once"),
+    }
+}
+
+/// The result of a task spawned in a region. Waiting is optional: the region waits for
+/// every task anyway. A panic observed through [`ScopedFuture::wait`] is not re-raised by
+/// the region (like `std::thread::ScopedJoinHandle::join`).
+pub struct ScopedFuture<'scope, R> {
+    pub(crate) slot: Arc<Slot<R>>,
+    pub(crate) group: &'scope Group,
+    pub(crate) task: u64,
+    pub(crate) name: &'static str,
+}
+
+impl<R> ScopedFuture<'_, R> {
+    /// Waits for the task and returns its result; `Err(TaskPanicked)` if it panicked,
+    /// `Err(DependencyFailed)` if it was cancelled because an input was written by a
+    /// failed task.
+    pub fn wait(self) -> Result<R> {
+        let outcome = self.slot.wait();
+        if matches!(outcome, Outcome::Panicked(_)) {
+            // Observed here, so the region does not re-raise it.
+            drop(self.group.take_panic(self.task));
+        }
+        into_result(outcome, self.name)
+    }
+
+    /// Has the task finished?
+    pub fn is_finished(&self) -> bool {
+        self.slot.is_finished()
+    }
+}
+
+impl<R> fmt::Debug for ScopedFuture<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedFuture").field("task", &self.name).field("finished", &self.is_finished()).finish()
+    }
+}
+
+/// The result of a task spawned outside any region with [`spawn`](super::spawn).
+/// Dropping it detaches the task: it still runs, and its result is dropped.
+pub struct TaskFuture<R> {
+    pub(crate) slot: Arc<Slot<R>>,
+    pub(crate) name: &'static str,
+    /// A task that the spawning thread was running and that holds data this task
+    /// accesses: waiting for this task inside that one would never return.
+    pub(crate) blocked_by: Option<(u64, &'static str)>,
+}
+
+impl<R> TaskFuture<R> {
+    /// Waits for the task and returns its result; `Err(TaskPanicked)` if it panicked,
+    /// `Err(DependencyFailed)` if an input was written by a failed task, and
+    /// `Err(WouldDeadlock)` (without waiting) when called inside a task that holds data
+    /// this task needs.
+    pub fn wait(self) -> Result<R> {
+        if let Some((holder, holder_name)) = self.blocked_by {
+            if worker::with_running(|running| running.contains(&holder)) {
+                return Err(Error::WouldDeadlock { task: self.name.to_owned(), holder: holder_name.to_owned() });
+            }
+        }
+        into_result(self.slot.wait(), self.name)
+    }
+
+    /// Has the task finished?
+    pub fn is_finished(&self) -> bool {
+        self.slot.is_finished()
+    }
+}
+
+impl<R> fmt::Debug for TaskFuture<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFuture").field("task", &self.name).field("finished", &self.is_finished()).finish()
+    }
+}

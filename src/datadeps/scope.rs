@@ -1,0 +1,254 @@
+//! Regions (`datadeps`), binding the user's arrays, and submitting tasks.
+
+use std::any::type_name;
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use ndarray::{ArrayBase, Data, DataMut};
+
+use super::access::{check_self_conflicts, Accesses};
+use super::future::{Outcome, ScopedFuture, Slot, TaskFuture};
+use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
+use super::raw::RawParts;
+use crate::error::panic_message;
+use crate::runtime::deps::DataObject;
+use crate::runtime::latch::Group;
+use crate::runtime::task::{Job, TaskCell, TaskHeader, TaskOptions, TaskRef};
+use crate::runtime::{runtime, worker, Decl};
+use crate::sync::Arc;
+
+/// A `datadeps` region: binds the caller's arrays and spawns tasks on them.
+///
+/// `Scope` is not `Sync`, so tasks cannot capture it: a task that wants parallelism of
+/// its own opens a nested region over its views.
+pub struct Scope<'scope, 'env: 'scope> {
+    group: Arc<Group>,
+    /// The data objects of the bound arrays. Boxed so their addresses stay fixed while
+    /// handles refer to them; dropped with the scope, after every task has finished.
+    objects: RefCell<Vec<Box<DataObject>>>,
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").field("bound", &self.objects.borrow().len()).finish()
+    }
+}
+
+/// Runs `f` with a region, then waits for every task spawned in it.
+///
+/// If a task panicked, the panic is re-raised here once all the region's other tasks are
+/// done (unless it was observed through the task's [`ScopedFuture`]). If `f` itself
+/// panics, its panic is re-raised after the region's tasks are done.
+pub fn datadeps<'env, F, R>(f: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+{
+    let rt = runtime();
+    let scope = Scope {
+        group: Arc::new(Group::new()),
+        objects: RefCell::new(Vec::new()),
+        scope: PhantomData,
+        env: PhantomData,
+    };
+    let body = catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    scope.group.done(|| rt.queue.notify_all());
+    rt.wait(&scope.group.latch);
+    let task_panic = scope.group.take_first_panic();
+    match (body, task_panic) {
+        (Err(payload), _) | (Ok(_), Some(payload)) => resume_unwind(payload),
+        (Ok(r), None) => r,
+    }
+}
+
+impl<'scope> Scope<'scope, '_> {
+    fn bind(&'scope self) -> &'scope DataObject {
+        let object = Box::new(DataObject::new());
+        let ptr: *const DataObject = &*object;
+        self.objects.borrow_mut().push(object);
+        // SAFETY: the box's contents never move and are dropped only with the scope, which
+        // outlives `'scope` (`datadeps` drops it after `f`, whose borrow is `'scope`, returned).
+        unsafe { &*ptr }
+    }
+
+    /// Binds `array` for reading: tasks may access the handle with `In` only.
+    pub fn read<S, D>(&'scope self, array: &'scope ArrayBase<S, D>) -> ReadHandle<'scope, S::Elem, D>
+    where
+        S: Data,
+        S::Elem: Send + Sync + 'static,
+        D: HandleDim,
+    {
+        // The pointer is only ever turned into read-only views (`ReadHandle` implements
+        // `ReadTarget` only), so casting away `const` never leads to a write.
+        let parts = RawParts::whole(array.as_ptr() as *mut S::Elem, array.shape(), array.strides());
+        Handle::new(self.bind(), parts)
+    }
+
+    /// Binds `array` for reading and writing: tasks may access the handle with any mode.
+    pub fn write<S, D>(&'scope self, array: &'scope mut ArrayBase<S, D>) -> WriteHandle<'scope, S::Elem, D>
+    where
+        S: DataMut,
+        S::Elem: Send + Sync + 'static,
+        D: HandleDim,
+    {
+        let mut view = array.view_mut();
+        let parts = RawParts::whole(view.as_mut_ptr(), view.shape(), view.strides());
+        Handle::new(self.bind(), parts)
+    }
+
+    /// Spawns a task with the declared `accesses`; `f` receives one view per access.
+    /// Returns at once; the task runs when every earlier conflicting task has finished.
+    ///
+    /// Panics if two of the accesses overlap and one writes, or (inside a task) if the
+    /// enclosing task holds data this one needs.
+    #[track_caller]
+    pub fn spawn<X, F, R>(&'scope self, accesses: X, f: F) -> ScopedFuture<'scope, R>
+    where
+        X: Accesses,
+        F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
+        R: Send + 'scope,
+    {
+        self.spawn_with(TaskOptions::default(), accesses, f)
+    }
+
+    /// [`Scope::spawn`] with a name and a priority.
+    #[track_caller]
+    pub fn spawn_with<X, F, R>(&'scope self, options: TaskOptions, accesses: X, f: F) -> ScopedFuture<'scope, R>
+    where
+        X: Accesses,
+        F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
+        R: Send + 'scope,
+    {
+        let submitted = submit(options, accesses, f, Some(self.group.clone()), HeldPolicy::Panic);
+        ScopedFuture { slot: submitted.slot, group: &self.group, task: submitted.id, name: submitted.name }
+    }
+}
+
+/// Spawns a task outside any region, on runtime-owned data (tiles). Returns a future;
+/// dropping it detaches the task.
+///
+/// ```
+/// use mosaic::prelude::*;
+/// let t = mosaic::Tile::<f64>::zeros(3, 3);
+/// spawn((Out(t.clone()),), |(mut v,)| v.fill(2.0));
+/// let fut = spawn((In(t.clone()),), |(v,)| v.sum());
+/// assert_eq!(fut.wait().unwrap(), 18.0);
+/// ```
+#[track_caller]
+pub fn spawn<X, F, R>(accesses: X, f: F) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    spawn_with(TaskOptions::default(), accesses, f)
+}
+
+/// [`spawn`] with a name and a priority.
+#[track_caller]
+pub fn spawn_with<X, F, R>(options: TaskOptions, accesses: X, f: F) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let submitted = submit(options, accesses, f, None, HeldPolicy::Record);
+    TaskFuture { slot: submitted.slot, name: submitted.name, blocked_by: submitted.held }
+}
+
+/// What to do when a task spawned inside a running task needs data that task holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeldPolicy {
+    /// A region would wait for it forever: refuse.
+    Panic,
+    /// A future may be a continuation that runs after the holder: remember, and refuse
+    /// only a `wait` from inside the holder.
+    Record,
+}
+
+struct Submitted<R> {
+    slot: Arc<Slot<R>>,
+    id: u64,
+    name: &'static str,
+    held: Option<(u64, &'static str)>,
+}
+
+#[track_caller]
+fn submit<'a, X, F, R>(
+    options: TaskOptions,
+    accesses: X,
+    f: F,
+    group: Option<Arc<Group>>,
+    policy: HeldPolicy,
+) -> Submitted<R>
+where
+    X: Accesses,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'a,
+    R: Send + 'a,
+{
+    let rt = runtime();
+    let name = options.name.unwrap_or_else(type_name::<F>);
+    let mut decls = Vec::with_capacity(4);
+    accesses.declare(&mut decls);
+    check_self_conflicts(&decls);
+    let held = if worker::in_task() { held_by_running(&decls) } else { None };
+    if let (Some((_, holder)), HeldPolicy::Panic) = (held, policy) {
+        panic!(
+            "task `{name}` needs data held by the running task `{holder}` that spawns it: \
+             it could never run before its region ends. Bind the enclosing task's views in \
+             the nested region instead of the enclosing task's data."
+        );
+    }
+    // SAFETY: only the lifetime changes. The declarations point at data objects that stay
+    // alive until `rt.submit` below returns, their last use: a tile's object is owned by the
+    // keep-alive inside `raw`, which the task owns and cannot drop before it runs, which is
+    // after `submit` releases the submission guard; a bound array's object lives as long
+    // as its region, which outlives this call.
+    let decls: Vec<Decl<'static>> = unsafe { std::mem::transmute::<Vec<Decl<'_>>, Vec<Decl<'static>>>(decls) };
+    let raw = accesses.into_raw();
+    let slot = Arc::new(Slot::new());
+    let id = rt.next_task_id();
+    let job_slot = slot.clone();
+    let job = move |header: &TaskHeader, cancelled: bool| -> bool {
+        if cancelled {
+            drop((f, raw));
+            job_slot.finish(Outcome::Cancelled);
+            return true;
+        }
+        // SAFETY: the runtime calls the job once, after every conflicting earlier task has
+        // finished and before any conflicting later task starts, so the views it makes
+        // are exclusive (or shared-read) for the duration of the call.
+        let views = unsafe { X::views(raw) };
+        match catch_unwind(AssertUnwindSafe(move || f(views))) {
+            Ok(r) => {
+                job_slot.finish(Outcome::Done(r));
+                false
+            }
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                if let Some(group) = &header.group {
+                    group.record_panic(header.id, payload);
+                }
+                job_slot.finish(Outcome::Panicked(message));
+                true
+            }
+        }
+    };
+    let header = TaskHeader::new(id, name, options.priority, group);
+    let cell: std::sync::Arc<dyn Job + 'a> = std::sync::Arc::new(TaskCell::new(header, job));
+    // SAFETY: erasing `'a` is sound because nothing borrowed for `'a` is used after `'a`
+    // ends: the job (with `f`, the raw views and the result slot's writer) is consumed by
+    // its single execution, and a scoped task always executes before its region returns
+    // (the region waits for its group, which counts the task). A global task is `'static`.
+    // What outlives the region (history entries, successor lists) only touches the header.
+    let task: TaskRef = unsafe { std::mem::transmute::<std::sync::Arc<dyn Job + 'a>, TaskRef>(cell) };
+    rt.submit(task, &decls);
+    Submitted { slot, id, name, held }
+}
+
+fn held_by_running(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
+    worker::with_running(|running| decls.iter().find_map(|d| d.object.held_by(d.mode, &d.footprint, running)))
+}

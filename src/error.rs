@@ -1,0 +1,68 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in mosaic, as one `thiserror` enum with context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A task's closure panicked. `task` is the task's name, `message` the panic's text
+    /// when it was a string.
+    #[error("task `{task}` panicked: {message}")]
+    TaskPanicked {
+        /// Name of the task that panicked.
+        task: String,
+        /// The panic message, or a placeholder when the payload was not a string.
+        message: String,
+    },
+    /// A task did not run because a task it reads from failed (panicked, or was itself
+    /// cancelled), so its input would have been garbage.
+    #[error("task `{task}` did not run: its input was written by a task that failed")]
+    DependencyFailed {
+        /// Name of the cancelled task.
+        task: String,
+    },
+    /// Waiting for `task` from inside `holder`, which holds data `task` needs, would never
+    /// return. The task is not lost: it runs once `holder` has finished.
+    #[error("waiting for task `{task}` inside task `{holder}` would deadlock: `{holder}` holds data `{task}` accesses")]
+    WouldDeadlock {
+        /// The task that was waited for.
+        task: String,
+        /// The running task that holds its data.
+        holder: String,
+    },
+    /// Operand shapes do not fit together.
+    #[error("shape mismatch in {op}: {left:?} vs {right:?}")]
+    ShapeMismatch {
+        /// The operation that was asked for.
+        op: &'static str,
+        /// Shape of the left operand (rows, cols).
+        left: (usize, usize),
+        /// Shape of the right operand (rows, cols).
+        right: (usize, usize),
+    },
+    /// Cholesky met a non-positive pivot at this global (row/column) index.
+    #[error("matrix is not positive definite: non-positive pivot at index {index}")]
+    NotPositiveDefinite {
+        /// Global index of the failing pivot.
+        index: usize,
+    },
+    /// A factorization met an exactly zero pivot at this global index.
+    #[error("matrix is singular: zero pivot at index {index}")]
+    Singular {
+        /// Global index of the zero pivot.
+        index: usize,
+    },
+}
+
+/// `Result` with mosaic's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text of a panic payload, when it has one.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}

@@ -1,0 +1,171 @@
+//! The dependency tracker: per data object, the history of accesses that later accesses
+//! must order after; per task, a counter of unfinished predecessors.
+//!
+//! # Protocol
+//! 1. The submitter creates the task with `pending = 1` (the submission guard).
+//! 2. For each declared access it locks the object's history and, for every earlier
+//!    entry whose footprint overlaps and where at least one of the two writes, calls
+//!    [`add_dependency`]: under the predecessor's node lock, either the predecessor has
+//!    finished (no edge) or the new task joins its successor list and `pending += 1`.
+//! 3. The new access is appended to the history. Entries of tasks that finished
+//!    successfully are dropped on the way (nobody needs to wait for them), and so is
+//!    every entry the new access writes over completely: later accesses that overlap it
+//!    overlap the new one, which already orders after it.
+//! 4. The submitter drops its guard with [`release`]; whoever brings `pending` to zero
+//!    (the submitter or the last finishing predecessor) pushes the task to a ready queue.
+//! 5. When a task finishes, [`complete`] marks its node finished and releases each
+//!    successor once. If the task failed, successors that read what it wrote are marked
+//!    *poisoned*: they will be cancelled instead of running on garbage, and fail in turn.
+//!
+//! Entries of failed tasks stay in the history until written over, so an access that
+//! arrives after the failure is poisoned too (a finished predecessor still poisons).
+
+use std::sync::atomic::Ordering;
+
+use super::footprint::Footprint;
+use super::task::{Status, TaskRef};
+use crate::sync::{lock, Mutex};
+
+/// How a task accesses a piece of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Read only (`In` / `Read`).
+    Read,
+    /// Written without being read (`Out` / `Write`).
+    Write,
+    /// Read and written (`InOut` / `ReadWrite`).
+    ReadWrite,
+}
+
+impl Mode {
+    /// Does the access read the previous contents?
+    pub fn reads(self) -> bool {
+        !matches!(self, Mode::Write)
+    }
+
+    /// Does the access change the contents?
+    pub fn writes(self) -> bool {
+        !matches!(self, Mode::Read)
+    }
+
+    /// Must two accesses to overlapping data be ordered?
+    pub fn conflicts(self, other: Mode) -> bool {
+        self.writes() || other.writes()
+    }
+}
+
+struct Entry {
+    task: TaskRef,
+    mode: Mode,
+    footprint: Footprint,
+}
+
+/// One declared access of a task being submitted.
+#[derive(Debug)]
+pub struct Decl<'a> {
+    pub(crate) object: &'a DataObject,
+    pub(crate) mode: Mode,
+    pub(crate) footprint: Footprint,
+}
+
+/// A piece of data the tracker orders accesses to: a bound user array or a tile.
+pub struct DataObject {
+    history: Mutex<Vec<Entry>>,
+}
+
+impl std::fmt::Debug for DataObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataObject").field("history", &lock(&self.history).len()).finish()
+    }
+}
+
+impl DataObject {
+    pub(crate) fn new() -> Self {
+        DataObject { history: Mutex::new(Vec::new()) }
+    }
+
+    /// Steps 2 and 3 of the protocol for one access of `task`.
+    pub(crate) fn register(&self, task: &TaskRef, mode: Mode, footprint: Footprint) {
+        let mut history = lock(&self.history);
+        history.retain(|e| {
+            if e.task.header().status() == Status::Done {
+                return false;
+            }
+            if !mode.conflicts(e.mode) || !e.footprint.overlaps(&footprint) {
+                return true;
+            }
+            add_dependency(task, &e.task, e.mode.writes() && mode.reads());
+            !(mode.writes() && footprint.covers(&e.footprint))
+        });
+        history.push(Entry { task: task.clone(), mode, footprint });
+    }
+
+    /// The id and name of a task in `running` that holds an access conflicting with this one.
+    pub(crate) fn held_by(&self, mode: Mode, footprint: &Footprint, running: &[u64]) -> Option<(u64, &'static str)> {
+        let history = lock(&self.history);
+        history
+            .iter()
+            .find(|e| {
+                running.contains(&e.task.header().id)
+                    && mode.conflicts(e.mode)
+                    && e.footprint.overlaps(footprint)
+            })
+            .map(|e| (e.task.header().id, e.task.header().name))
+    }
+
+    /// Number of entries in the history (for tests of pruning).
+    #[cfg(test)]
+    pub(crate) fn history_len(&self) -> usize {
+        lock(&self.history).len()
+    }
+}
+
+/// Makes `succ` wait for `pred` unless `pred` has finished. `poison`: `pred` writes data
+/// `succ` reads, so a failure of `pred` must cancel `succ`.
+pub(crate) fn add_dependency(succ: &TaskRef, pred: &TaskRef, poison: bool) {
+    let (s, p) = (succ.header(), pred.header());
+    if s.id == p.id {
+        return;
+    }
+    let mut node = lock(&p.node);
+    if node.finished {
+        if node.failed && poison {
+            s.poisoned.store(true, Ordering::Release);
+        }
+        return;
+    }
+    if let Some(last) = node.successors.last_mut() {
+        if last.0.header().id == s.id {
+            last.1 |= poison;
+            return;
+        }
+    }
+    s.pending.fetch_add(1, Ordering::AcqRel);
+    node.successors.push((succ.clone(), poison));
+}
+
+/// Drops one count of `task`'s `pending`; hands the task to `ready` when it hits zero.
+pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
+    if task.header().pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        task.header().set_status(Status::Ready);
+        ready(task);
+    }
+}
+
+/// Step 5: `task` finished (`failed`: it panicked or was cancelled).
+pub(crate) fn complete(task: &TaskRef, failed: bool, ready: &mut impl FnMut(TaskRef)) {
+    let h = task.header();
+    let successors = {
+        let mut node = lock(&h.node);
+        node.finished = true;
+        node.failed = failed;
+        std::mem::take(&mut node.successors)
+    };
+    h.set_status(if failed { Status::Failed } else { Status::Done });
+    for (s, poison) in successors {
+        if failed && poison {
+            s.header().poisoned.store(true, Ordering::Release);
+        }
+        release(s, ready);
+    }
+}

@@ -1,0 +1,132 @@
+//! Latches (a one-shot "done" flag that threads can wait on) and groups (the set of
+//! tasks of one `datadeps` region).
+//!
+//! A thread waits on a latch in one of two ways (see `worker::wait`):
+//! - a *worker* thread keeps running ready tasks and sleeps on the ready queue's condition
+//!   variable; it registers in `worker_waiters` so that `set` knows to wake the queue;
+//! - any other thread blocks on the latch's own condition variable, registered in
+//!   `blocked`.
+//!
+//! Lost wake-ups are excluded by the usual store/load pairing: a waiter increments its
+//! counter *then* re-checks the flag; `set` stores the flag *then* reads the counters
+//! (all `SeqCst`). One of the two sees the other's write. The counters spare `set` a lock
+//! and a system call in the common case where nobody waits.
+
+use std::any::Any;
+use std::sync::atomic::Ordering::SeqCst;
+
+use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
+
+/// A one-shot completion flag.
+pub(crate) struct Latch {
+    set: AtomicBool,
+    blocked: AtomicUsize,
+    worker_waiters: AtomicUsize,
+    mutex: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Latch {
+    pub(crate) fn new() -> Self {
+        Latch {
+            set: AtomicBool::new(false),
+            blocked: AtomicUsize::new(0),
+            worker_waiters: AtomicUsize::new(0),
+            mutex: Mutex::new(()),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Has the latch been set?
+    pub(crate) fn probe(&self) -> bool {
+        self.set.load(SeqCst)
+    }
+
+    /// Sets the latch and wakes its waiters. `wake_workers` is called when a worker thread
+    /// sleeps on the ready queue waiting for this latch.
+    pub(crate) fn set(&self, wake_workers: impl FnOnce()) {
+        self.set.store(true, SeqCst);
+        if self.blocked.load(SeqCst) > 0 {
+            let _guard = lock(&self.mutex);
+            self.cv.notify_all();
+        }
+        if self.worker_waiters.load(SeqCst) > 0 {
+            wake_workers();
+        }
+    }
+
+    /// Blocks the calling (non-worker) thread until the latch is set.
+    pub(crate) fn block(&self) {
+        self.blocked.fetch_add(1, SeqCst);
+        let mut guard = lock(&self.mutex);
+        while !self.probe() {
+            guard = wait(&self.cv, guard);
+        }
+        drop(guard);
+        self.blocked.fetch_sub(1, SeqCst);
+    }
+
+    /// Registers a worker that will wait for this latch by sleeping on the ready queue.
+    /// The caller must re-check [`Latch::probe`] after this and before sleeping.
+    pub(crate) fn enter_worker_wait(&self) {
+        self.worker_waiters.fetch_add(1, SeqCst);
+    }
+
+    /// Undoes [`Latch::enter_worker_wait`].
+    pub(crate) fn leave_worker_wait(&self) {
+        self.worker_waiters.fetch_sub(1, SeqCst);
+    }
+}
+
+/// A panic payload caught in a task.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// The tasks of one `datadeps` region: a counter of unfinished tasks (plus one for the
+/// region's body while it runs), the panics nobody has observed yet, and a latch set when
+/// the counter reaches zero.
+pub(crate) struct Group {
+    pending: AtomicUsize,
+    panics: Mutex<Vec<(u64, Payload)>>,
+    pub(crate) latch: Latch,
+}
+
+impl Group {
+    /// A group whose body is still running (the body holds one count).
+    pub(crate) fn new() -> Self {
+        Group { pending: AtomicUsize::new(1), panics: Mutex::new(Vec::new()), latch: Latch::new() }
+    }
+
+    /// One more task belongs to the group.
+    pub(crate) fn add_task(&self) {
+        self.pending.fetch_add(1, SeqCst);
+    }
+
+    /// A task (or the body) of the group finished; sets the latch at zero.
+    pub(crate) fn done(&self, wake_workers: impl FnOnce()) {
+        if self.pending.fetch_sub(1, SeqCst) == 1 {
+            self.latch.set(wake_workers);
+        }
+    }
+
+    /// Records the panic of task `id`.
+    pub(crate) fn record_panic(&self, id: u64, payload: Payload) {
+        lock(&self.panics).push((id, payload));
+    }
+
+    /// Takes the panic of task `id`, if it panicked and nobody took it yet.
+    pub(crate) fn take_panic(&self, id: u64) -> Option<Payload> {
+        let mut panics = lock(&self.panics);
+        let at = panics.iter().position(|(t, _)| *t == id)?;
+        Some(panics.remove(at).1)
+    }
+
+    /// Takes the first unobserved panic (in the order the tasks panicked).
+    pub(crate) fn take_first_panic(&self) -> Option<Payload> {
+        let mut panics = lock(&self.panics);
+        if panics.is_empty() {
+            None
+        } else {
+            Some(panics.remove(0).1)
+        }
+    }
+}

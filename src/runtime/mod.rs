@@ -1,0 +1,106 @@
+//! The shared task runtime: one per process, created on first use.
+//!
+//! Every task, whether a `DArray` operation emitted it or a user spawned it in a
+//! [`datadeps`](crate::datadeps()) region, goes through one dependency tracker and one set of
+//! ready queues. See `src/runtime/README.md` for the protocol: task states, dependency
+//! counting, sleep and wake-up, shutdown.
+//!
+//! The number of CPU workers is the number of cores, or `MOSAIC_NUM_THREADS` when set.
+
+pub(crate) mod data;
+pub(crate) mod deps;
+pub mod footprint;
+pub(crate) mod latch;
+pub mod processor;
+pub(crate) mod scheduler;
+pub(crate) mod task;
+pub mod trace;
+pub(crate) mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_models;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+pub use deps::Mode;
+pub use processor::{MemorySpace, Processor, ProcessorKind};
+pub use task::TaskOptions;
+
+pub(crate) use deps::Decl;
+use scheduler::ReadyQueue;
+use task::TaskRef;
+
+/// The process's runtime.
+pub(crate) struct Runtime {
+    pub(crate) queue: ReadyQueue<TaskRef>,
+    pub(crate) trace: trace::Tracer,
+    processors: Vec<Processor>,
+    next_task: AtomicU64,
+}
+
+impl scheduler::Prioritized for TaskRef {
+    fn priority(&self) -> i32 {
+        self.header().priority
+    }
+}
+
+static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();
+
+/// The runtime, started on first use.
+pub(crate) fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let n = configured_threads();
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+            queue: ReadyQueue::new(),
+            trace: trace::Tracer::new(n),
+            processors: (0..n).map(Processor::cpu).collect(),
+            next_task: AtomicU64::new(0),
+        }));
+        worker::spawn_workers(rt, n);
+        rt
+    })
+}
+
+fn configured_threads() -> usize {
+    std::env::var("MOSAIC_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The number of CPU worker threads of the runtime (starting it if needed).
+pub fn num_threads() -> usize {
+    runtime().processors.iter().filter(|p| p.kind == ProcessorKind::Cpu).count()
+}
+
+/// The processors the runtime schedules on.
+pub fn processors() -> &'static [Processor] {
+    &runtime().processors
+}
+
+impl Runtime {
+    pub(crate) fn next_task_id(&self) -> u64 {
+        self.next_task.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers `task`'s accesses with the tracker and lets it go: it runs as soon as
+    /// every earlier conflicting access has finished.
+    pub(crate) fn submit(&self, task: TaskRef, accesses: &[Decl<'_>]) {
+        let placed = scheduler::place(&[ProcessorKind::Cpu]);
+        debug_assert_eq!(placed, ProcessorKind::Cpu);
+        if let Some(group) = &task.header().group {
+            group.add_task();
+        }
+        for d in accesses {
+            d.object.register(&task, d.mode, d.footprint);
+        }
+        deps::release(task, &mut |t| self.queue.push(t));
+    }
+
+    /// Waits for `latch`, running other tasks meanwhile on a worker thread.
+    pub(crate) fn wait(&self, latch: &latch::Latch) {
+        worker::wait(self, latch);
+    }
+}

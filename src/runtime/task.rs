@@ -1,0 +1,173 @@
+//! Task records: the type-erased unit of work the scheduler moves around.
+//!
+//! A task is one allocation, `Arc<TaskCell<J>>`, seen by the runtime as a [`TaskRef`]
+//! (`Arc<dyn Job>`). The cell holds the [`TaskHeader`] (identity, priority, dependency
+//! counter, successor list) and the job closure, which runs exactly once.
+//!
+//! # Invariants
+//! 1. `pending` counts the unfinished predecessors plus one *submission guard* that the
+//!    submitter holds while it registers the task's accesses. The task becomes ready
+//!    exactly once: when `pending` drops to zero.
+//! 2. The status moves `PENDING → READY → RUNNING → DONE | FAILED`, each step once.
+//!    Only the thread that moves it to `RUNNING` touches the job cell.
+//! 3. Once `node.finished` is set (under the node lock) no successor is added; every
+//!    successor pushed before that is released exactly once by [`super::deps::complete`].
+
+use std::cell::UnsafeCell;
+
+use super::latch::Group;
+use crate::sync::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex};
+use std::sync::atomic::Ordering;
+
+/// A task as the runtime sees it.
+pub(crate) type TaskRef = Arc<dyn Job>;
+
+/// The type-erased side of a task.
+pub(crate) trait Job: Send + Sync {
+    /// The task's bookkeeping.
+    fn header(&self) -> &TaskHeader;
+    /// Runs the closure, or drops it unrun when `cancelled`. Returns `true` when the
+    /// task failed (panicked or was cancelled). Called once, by the thread that claimed it.
+    fn execute(&self, cancelled: bool) -> bool;
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Status {
+    /// Waiting for predecessors (or for its submission to finish).
+    Pending = 0,
+    /// In a ready queue.
+    Ready = 1,
+    /// Claimed by a thread.
+    Running = 2,
+    /// Finished successfully.
+    Done = 3,
+    /// Panicked or was cancelled because an input was written by a failed task.
+    Failed = 4,
+}
+
+impl Status {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Status::Pending,
+            1 => Status::Ready,
+            2 => Status::Running,
+            3 => Status::Done,
+            _ => Status::Failed,
+        }
+    }
+}
+
+/// Scheduling hints a submitter can give a task.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskOptions {
+    /// Shown in traces and error messages. Defaults to the closure's type name.
+    pub name: Option<&'static str>,
+    /// Higher runs first among ready tasks (critical-path first). Default 0.
+    pub priority: i32,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions { name: None, priority: 0 }
+    }
+}
+
+impl TaskOptions {
+    /// Options with this name.
+    pub fn named(name: &'static str) -> Self {
+        TaskOptions { name: Some(name), ..Self::default() }
+    }
+
+    /// The same options with this priority.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+}
+
+/// The successor list and completion flags, guarded by one lock.
+pub(crate) struct Node {
+    pub(crate) finished: bool,
+    pub(crate) failed: bool,
+    /// Tasks waiting on this one, and whether this task's failure poisons them
+    /// (true when this task writes data they read).
+    pub(crate) successors: Vec<(TaskRef, bool)>,
+}
+
+/// The bookkeeping every task carries.
+pub(crate) struct TaskHeader {
+    pub(crate) id: u64,
+    pub(crate) priority: i32,
+    pub(crate) name: &'static str,
+    pub(crate) pending: AtomicUsize,
+    status: AtomicU8,
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) node: Mutex<Node>,
+    pub(crate) group: Option<Arc<Group>>,
+}
+
+impl TaskHeader {
+    pub(crate) fn new(id: u64, name: &'static str, priority: i32, group: Option<Arc<Group>>) -> Self {
+        TaskHeader {
+            id,
+            priority,
+            name,
+            pending: AtomicUsize::new(1), // the submission guard
+            status: AtomicU8::new(Status::Pending as u8),
+            poisoned: AtomicBool::new(false),
+            node: Mutex::new(Node { finished: false, failed: false, successors: Vec::new() }),
+            group,
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_status(&self, s: Status) {
+        self.status.store(s as u8, Ordering::Release);
+    }
+
+    /// Moves `Ready → Running`; false if someone else already did (a broken invariant).
+    pub(crate) fn claim(&self) -> bool {
+        self.status
+            .compare_exchange(Status::Ready as u8, Status::Running as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// A task's allocation: header plus the job closure.
+pub(crate) struct TaskCell<J> {
+    header: TaskHeader,
+    job: UnsafeCell<Option<J>>,
+}
+
+// SAFETY: the job cell is only touched in `execute`, which the scheduler calls once, from
+// the one thread that won `TaskHeader::claim` (invariant 2), after the `AcqRel` claim has
+// synchronised with the submitter that wrote the cell. The header is `Sync` on its own.
+// `J: Send` is needed because the closure moves to the executing thread.
+unsafe impl<J: Send> Sync for TaskCell<J> {}
+
+impl<J> TaskCell<J> {
+    pub(crate) fn new(header: TaskHeader, job: J) -> Self {
+        TaskCell { header, job: UnsafeCell::new(Some(job)) }
+    }
+}
+
+impl<J: FnOnce(&TaskHeader, bool) -> bool + Send> Job for TaskCell<J> {
+    fn header(&self) -> &TaskHeader {
+        &self.header
+    }
+
+    fn execute(&self, cancelled: bool) -> bool {
+        // SAFETY: see the `Sync` impl above: the caller claimed the task, so no other
+        // thread reads or writes the cell, now or later.
+        let job = unsafe { (*self.job.get()).take() };
+        match job {
+            Some(job) => job(&self.header, cancelled),
+            None => true,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Per-task tracing: start, end, worker and name of every task, exportable as
+//! Chrome-trace JSON (open it in Perfetto or `chrome://tracing` for a Gantt view).
+//!
+//! When tracing is off, a task pays one relaxed atomic load. When it is on, each
+//! finished task appends one [`Event`] to its worker's buffer (one uncontended lock).
+//!
+//! ```
+//! use mosaic::prelude::*;
+//! mosaic::trace::start();
+//! let t = mosaic::Tile::<f64>::zeros(4, 4);
+//! spawn((InOut(t.clone()),), |(mut v,)| v.fill(1.0)).wait().unwrap();
+//! let trace = mosaic::trace::stop();
+//! assert!(trace.events().iter().any(|e| e.worker.is_some()));
+//! let json = trace.to_chrome_json();
+//! assert!(json.starts_with("{\"traceEvents\":["));
+//! ```
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One executed task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The task's name.
+    pub name: &'static str,
+    /// The task's id (unique in the process, increasing in submission order).
+    pub task: u64,
+    /// The worker that ran it, or `None` for a thread outside the pool.
+    pub worker: Option<usize>,
+    /// Start, in nanoseconds since the runtime started.
+    pub start_ns: u64,
+    /// End, in nanoseconds since the runtime started.
+    pub end_ns: u64,
+    /// The task was cancelled (an input was written by a failed task) instead of run.
+    pub cancelled: bool,
+}
+
+/// The recorder behind [`start`] and [`stop`].
+pub(crate) struct Tracer {
+    enabled: AtomicBool,
+    epoch: Instant,
+    /// One buffer per worker, plus one (the last) for other threads.
+    buffers: Vec<Mutex<Vec<Event>>>,
+}
+
+impl Tracer {
+    pub(crate) fn new(workers: usize) -> Self {
+        Tracer {
+            enabled: AtomicBool::new(false),
+            epoch: Instant::now(),
+            buffers: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// The current time if tracing is on.
+    #[inline]
+    pub(crate) fn now_if_enabled(&self) -> Option<u64> {
+        if self.enabled.load(Ordering::Relaxed) {
+            Some(self.now())
+        } else {
+            None
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    #[cold]
+    pub(crate) fn record(&self, name: &'static str, task: u64, worker: usize, start_ns: u64, cancelled: bool) {
+        let end_ns = self.now();
+        let slot = worker.min(self.buffers.len() - 1);
+        let worker = (worker < self.buffers.len() - 1).then_some(worker);
+        let event = Event { name, task, worker, start_ns, end_ns, cancelled };
+        self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner()).push(event);
+    }
+
+    fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::SeqCst);
+    }
+
+    fn drain(&self) -> Vec<Event> {
+        let mut all = Vec::new();
+        for b in &self.buffers {
+            all.append(&mut b.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        all.sort_by_key(|e| (e.start_ns, e.task));
+        all
+    }
+}
+
+/// Starts recording (discarding anything recorded before).
+pub fn start() {
+    let rt = super::runtime();
+    rt.trace.drain();
+    rt.trace.set_enabled(true);
+}
+
+/// Stops recording and returns what was recorded since [`start`]. Tasks still running
+/// when it is called may or may not be in the trace.
+pub fn stop() -> Trace {
+    let rt = super::runtime();
+    rt.trace.set_enabled(false);
+    Trace { events: rt.trace.drain() }
+}
+
+/// A recorded trace.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    events: Vec<Event>,
+}
+
+impl Trace {
+    /// The events, ordered by start time.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Chrome-trace JSON ("complete" events, one row per worker), loadable in Perfetto.
+    pub fn to_chrome_json(&self) -> String {
+        let mut out = String::from("{\"traceEvents\":[");
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let tid = e.worker.map_or(-1, |w| w as i64);
+            let _ = write!(
+                out,
+                "{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":0,\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"task\":{}}}}}",
+                json_escape(e.name),
+                if e.cancelled { "cancelled" } else { "task" },
+                tid,
+                e.start_ns as f64 / 1e3,
+                (e.end_ns.saturating_sub(e.start_ns)) as f64 / 1e3,
+                e.task
+            );
+        }
+        out.push_str("],\"displayTimeUnit\":\"ns\"}");
+        out
+    }
+
+    /// Writes [`Trace::to_chrome_json`] to `path`.
+    pub fn write_chrome_json(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.to_chrome_json())
+    }
+}
+
+fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}

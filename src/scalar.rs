@@ -1,0 +1,28 @@
+//! The element types of mosaic's arrays.
+
+/// An element type of mosaic's arrays: `f32` or `f64`.
+///
+/// Complex types can join later: the trait asks nothing that excludes them beyond what
+/// `num-traits` offers for real and complex numbers alike.
+pub trait Scalar:
+    Copy + Send + Sync + 'static + std::fmt::Debug + PartialEq + num_traits::Zero + num_traits::One + num_traits::NumAssign
+{
+    /// Machine epsilon of the real part.
+    const EPSILON: f64;
+    /// Converts from `f64` (rounding for `f32`).
+    fn from_f64(x: f64) -> Self;
+}
+
+impl Scalar for f32 {
+    const EPSILON: f64 = f32::EPSILON as f64;
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl Scalar for f64 {
+    const EPSILON: f64 = f64::EPSILON;
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
