@@ -36,7 +36,7 @@ pub use datadeps::{datadeps, spawn};
 pub use error::{Error, Result};
 pub use runtime::data::Tile;
 pub use runtime::trace;
-pub use runtime::{num_threads, TaskOptions};
+pub use runtime::{num_threads, set_num_threads, TaskOptions};
 pub use scalar::Scalar;
 
 /// Everything a user of mosaic needs in scope.

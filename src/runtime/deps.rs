@@ -70,41 +70,62 @@ pub struct Decl<'a> {
 
 /// A piece of data the tracker orders accesses to: a bound user array or a tile.
 pub struct DataObject {
-    history: Mutex<Vec<Entry>>,
+    history: Mutex<History>,
 }
+
+/// The accesses later ones may have to order after, split by kind: a read only needs to
+/// look at earlier writes, so many concurrent readers of one object cost nothing extra.
+#[derive(Default)]
+struct History {
+    writes: Vec<Entry>,
+    reads: Vec<Entry>,
+    /// When the two lists together grow past this, finished entries are swept out
+    /// (amortised O(1) per access; entries the scans meet are swept on the way).
+    sweep_at: usize,
+}
+
+/// Lists shorter than this are never swept in bulk.
+const MIN_SWEEP: usize = 64;
 
 impl std::fmt::Debug for DataObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataObject").field("history", &lock(&self.history).len()).finish()
+        let h = lock(&self.history);
+        f.debug_struct("DataObject").field("writes", &h.writes.len()).field("reads", &h.reads.len()).finish()
     }
 }
 
 impl DataObject {
     pub(crate) fn new() -> Self {
-        DataObject { history: Mutex::new(Vec::new()) }
+        DataObject { history: Mutex::new(History { sweep_at: MIN_SWEEP, ..History::default() }) }
     }
 
     /// Steps 2 and 3 of the protocol for one access of `task`.
     pub(crate) fn register(&self, task: &TaskRef, mode: Mode, footprint: Footprint) {
-        let mut history = lock(&self.history);
-        history.retain(|e| {
-            if e.task.header().status() == Status::Done {
-                return false;
-            }
-            if !mode.conflicts(e.mode) || !e.footprint.overlaps(&footprint) {
-                return true;
-            }
-            add_dependency(task, &e.task, e.mode.writes() && mode.reads());
-            !(mode.writes() && footprint.covers(&e.footprint))
-        });
-        history.push(Entry { task: task.clone(), mode, footprint });
+        let mut guard = lock(&self.history);
+        let h = &mut *guard;
+        scan(&mut h.writes, task, mode, &footprint);
+        let entry = Entry { task: task.clone(), mode, footprint };
+        if mode.writes() {
+            scan(&mut h.reads, task, mode, &footprint);
+            h.writes.push(entry);
+        } else {
+            h.reads.push(entry);
+        }
+        let len = h.writes.len() + h.reads.len();
+        if len > h.sweep_at {
+            let unfinished = |e: &Entry| e.task.header().status() != Status::Done;
+            h.writes.retain(unfinished);
+            h.reads.retain(unfinished);
+            h.sweep_at = MIN_SWEEP.max(2 * (h.writes.len() + h.reads.len()));
+        }
     }
 
     /// The id and name of a task in `running` that holds an access conflicting with this one.
     pub(crate) fn held_by(&self, mode: Mode, footprint: &Footprint, running: &[u64]) -> Option<(u64, &'static str)> {
-        let history = lock(&self.history);
-        history
+        let h = lock(&self.history);
+        h.writes
             .iter()
+            .chain(h.reads.iter())
             .find(|e| {
                 running.contains(&e.task.header().id)
                     && mode.conflicts(e.mode)
@@ -116,8 +137,26 @@ impl DataObject {
     /// Number of entries in the history (for tests of pruning).
     #[cfg(test)]
     pub(crate) fn history_len(&self) -> usize {
-        lock(&self.history).len()
+        let h = lock(&self.history);
+        h.writes.len() + h.reads.len()
     }
+}
+
+/// Orders `task` (accessing `footprint` with `mode`) after the conflicting entries of
+/// `list`, dropping entries that finished or that `task` writes over completely. The
+/// overlap test comes first: it reads only the entry itself, while the status check
+/// follows a pointer to the task.
+fn scan(list: &mut Vec<Entry>, task: &TaskRef, mode: Mode, footprint: &Footprint) {
+    list.retain(|e| {
+        if !mode.conflicts(e.mode) || !e.footprint.overlaps(footprint) {
+            return true;
+        }
+        if e.task.header().status() == Status::Done {
+            return false;
+        }
+        add_dependency(task, &e.task, e.mode.writes() && mode.reads());
+        !(mode.writes() && footprint.covers(&e.footprint))
+    });
 }
 
 /// Makes `succ` wait for `pred` unless `pred` has finished. `poison`: `pred` writes data

@@ -20,7 +20,7 @@ pub(crate) mod worker;
 #[cfg(all(test, loom))]
 mod loom_models;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 pub use deps::Mode;
@@ -62,7 +62,23 @@ pub(crate) fn runtime() -> &'static Runtime {
     })
 }
 
+/// Threads asked for with [`set_num_threads`] (0: not asked).
+static REQUESTED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Asks for `n` CPU workers (overriding `MOSAIC_NUM_THREADS` and the core count). Only
+/// effective before the runtime starts (the first task, region or [`num_threads`] call);
+/// returns `false` if it had already started with a different count.
+pub fn set_num_threads(n: usize) -> bool {
+    assert!(n > 0, "the runtime needs at least one worker");
+    REQUESTED_THREADS.store(n, Ordering::SeqCst);
+    num_threads() == n
+}
+
 fn configured_threads() -> usize {
+    let requested = REQUESTED_THREADS.load(Ordering::SeqCst);
+    if requested > 0 {
+        return requested;
+    }
     std::env::var("MOSAIC_NUM_THREADS")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
