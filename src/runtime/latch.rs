@@ -8,14 +8,16 @@
 //!   `blocked`.
 //!
 //! Lost wake-ups are excluded by the usual store/load pairing: a waiter increments its
-//! counter *then* re-checks the flag; `set` stores the flag *then* reads the counters
-//! (all `SeqCst`). One of the two sees the other's write. The counters spare `set` a lock
-//! and a system call in the common case where nobody waits.
+//! counter, issues a `SeqCst` fence, *then* re-checks the flag; `set` stores the flag,
+//! issues a `SeqCst` fence, *then* reads the counters. The fences order the two pairs in
+//! one total order, so one of the two sides sees the other's write. (Fences rather than
+//! `SeqCst` accesses, because loom models fences exactly; the loom models check this.)
+//! The counters spare `set` a lock and a system call in the common case where nobody waits.
 
 use std::any::Any;
 use std::sync::atomic::Ordering::SeqCst;
 
-use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{fence, lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
 
 /// A one-shot completion flag.
 pub(crate) struct Latch {
@@ -46,6 +48,7 @@ impl Latch {
     /// sleeps on the ready queue waiting for this latch.
     pub(crate) fn set(&self, wake_workers: impl FnOnce()) {
         self.set.store(true, SeqCst);
+        fence(SeqCst);
         if self.blocked.load(SeqCst) > 0 {
             let _guard = lock(&self.mutex);
             self.cv.notify_all();
@@ -58,6 +61,7 @@ impl Latch {
     /// Blocks the calling (non-worker) thread until the latch is set.
     pub(crate) fn block(&self) {
         self.blocked.fetch_add(1, SeqCst);
+        fence(SeqCst);
         let mut guard = lock(&self.mutex);
         while !self.probe() {
             guard = wait(&self.cv, guard);
@@ -70,6 +74,7 @@ impl Latch {
     /// The caller must re-check [`Latch::probe`] after this and before sleeping.
     pub(crate) fn enter_worker_wait(&self) {
         self.worker_waiters.fetch_add(1, SeqCst);
+        fence(SeqCst);
     }
 
     /// Undoes [`Latch::enter_worker_wait`].

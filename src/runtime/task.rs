@@ -20,7 +20,9 @@ use crate::sync::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex};
 use std::sync::atomic::Ordering;
 
 /// A task as the runtime sees it.
-pub(crate) type TaskRef = Arc<dyn Job>;
+/// Always `std`'s `Arc` (loom's cannot hold a `dyn`): reference counting is not what the
+/// loom models explore.
+pub(crate) type TaskRef = std::sync::Arc<dyn Job>;
 
 /// The type-erased side of a task.
 pub(crate) trait Job: Send + Sync {

@@ -1,0 +1,198 @@
+//! loom models of the runtime's concurrent pieces, explored exhaustively:
+//! `RUSTFLAGS="--cfg loom" cargo test --release --lib loom_` (see `.ci/run`).
+//!
+//! Each model is a few threads over the real types (the crate's `sync` module maps to
+//! loom's primitives under `--cfg loom`), kept small so the exploration stays fast.
+
+use std::sync::Arc as StdArc;
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+use super::deps::{add_dependency, complete, release};
+use super::latch::{Group, Latch};
+use super::scheduler::{Prioritized, ReadyQueue};
+use super::task::{Status, TaskCell, TaskHeader, TaskRef};
+
+impl Prioritized for u32 {
+    fn priority(&self) -> i32 {
+        (*self % 2) as i32
+    }
+}
+
+/// Explores `f` with at most three preemptions per execution: enough for every bug of
+/// these small protocols (each needs at most two badly placed switches), and it keeps
+/// the ready-queue models, with their locks and condition variables, fast.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+fn task(id: u64) -> TaskRef {
+    StdArc::new(TaskCell::new(TaskHeader::new(id, "model", 0, None), |_h: &TaskHeader, _c: bool| false))
+}
+
+/// Two sleeping consumers and a producer pushing two items: every item is popped exactly
+/// once and no consumer sleeps through a push (loom reports a deadlock if one does).
+#[test]
+fn loom_ready_queue_no_lost_wakeup() {
+    model(|| {
+        let q = Arc::new(ReadyQueue::<u32>::new());
+        let popped = Arc::new(AtomicUsize::new(0));
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, popped) = (q.clone(), popped.clone());
+                thread::spawn(move || {
+                    let item = q.pop_or_sleep(|| false).expect("no stop condition");
+                    popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
+                })
+            })
+            .collect();
+        q.push(0);
+        q.push(1);
+        for t in consumers {
+            t.join().unwrap();
+        }
+        assert_eq!(popped.load(Ordering::SeqCst), 1 + (1 << 4), "each item popped once");
+        assert!(q.try_pop().is_none());
+    });
+}
+
+/// Two producers and a consumer that spins with `try_pop` before sleeping, as a worker
+/// does: both items arrive.
+#[test]
+fn loom_ready_queue_spin_then_sleep() {
+    model(|| {
+        let q = Arc::new(ReadyQueue::<u32>::new());
+        let producers: Vec<_> = (0..2)
+            .map(|i| {
+                let q = q.clone();
+                thread::spawn(move || q.push(i))
+            })
+            .collect();
+        let mut got = 0;
+        for _ in 0..2 {
+            let item = match q.try_pop() {
+                Some(item) => item,
+                None => q.pop_or_sleep(|| false).expect("no stop condition"),
+            };
+            got |= 1 << item;
+        }
+        for t in producers {
+            t.join().unwrap();
+        }
+        assert_eq!(got, 0b11);
+    });
+}
+
+/// The highest priority pops first, FIFO among equals.
+#[test]
+fn loom_ready_queue_priority_order() {
+    model(|| {
+        let q = ReadyQueue::<u32>::new();
+        for i in [0, 2, 1, 4, 3] {
+            q.push(i);
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| q.try_pop()).collect();
+        assert_eq!(order, vec![1, 3, 0, 2, 4]);
+    });
+}
+
+/// A latch set concurrently with a blocking waiter and a worker-style waiter sleeping
+/// on the ready queue: both wake.
+#[test]
+fn loom_latch_wakes_both_kinds_of_waiter() {
+    model(|| {
+        let latch = Arc::new(Latch::new());
+        let q = Arc::new(ReadyQueue::<u32>::new());
+        let blocker = {
+            let latch = latch.clone();
+            thread::spawn(move || latch.block())
+        };
+        let worker = {
+            let (latch, q) = (latch.clone(), q.clone());
+            thread::spawn(move || {
+                latch.enter_worker_wait();
+                let got = q.pop_or_sleep(|| latch.probe());
+                latch.leave_worker_wait();
+                assert!(got.is_none());
+            })
+        };
+        let q2 = q.clone();
+        latch.set(move || q2.notify_all());
+        blocker.join().unwrap();
+        worker.join().unwrap();
+    });
+}
+
+/// A successor registering on a predecessor while the predecessor completes: the
+/// successor becomes ready exactly once, and only after the submitter's guard is gone.
+#[test]
+fn loom_dependency_release_exactly_once() {
+    model(|| {
+        let pred = task(1);
+        let succ = task(2);
+        let readied = Arc::new(AtomicUsize::new(0));
+        pred.header().set_status(Status::Running);
+        let finisher = {
+            let (pred, readied) = (pred.clone(), readied.clone());
+            thread::spawn(move || {
+                complete(&pred, false, &mut |_t| {
+                    readied.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+        };
+        add_dependency(&succ, &pred, true);
+        let mut count_here = 0;
+        release(succ.clone(), &mut |_t| count_here += 1);
+        finisher.join().unwrap();
+        assert_eq!(readied.load(Ordering::SeqCst) + count_here, 1, "ready exactly once");
+        assert_eq!(succ.header().status(), Status::Ready);
+        assert!(!succ.header().poisoned.load(Ordering::SeqCst));
+    });
+}
+
+/// A failing predecessor poisons a reading successor whether the successor registered
+/// before or after the failure.
+#[test]
+fn loom_failure_poisons_in_every_interleaving() {
+    model(|| {
+        let pred = task(1);
+        let succ = task(2);
+        pred.header().set_status(Status::Running);
+        let finisher = {
+            let pred = pred.clone();
+            thread::spawn(move || complete(&pred, true, &mut |_t| {}))
+        };
+        add_dependency(&succ, &pred, true);
+        finisher.join().unwrap();
+        release(succ.clone(), &mut |_t| {});
+        assert!(succ.header().poisoned.load(Ordering::SeqCst));
+        assert_eq!(succ.header().status(), Status::Ready);
+    });
+}
+
+/// Tasks of a group finishing concurrently with the region body: the latch is set once,
+/// when the last of them is done, and a blocked waiter wakes.
+#[test]
+fn loom_group_counts_down_to_latch() {
+    model(|| {
+        let group = Arc::new(Group::new());
+        group.add_task();
+        group.add_task();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let g = group.clone();
+                thread::spawn(move || g.done(|| {}))
+            })
+            .collect();
+        group.done(|| {});
+        group.latch.block();
+        for t in tasks {
+            t.join().unwrap();
+        }
+        assert!(group.latch.probe());
+    });
+}

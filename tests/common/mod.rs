@@ -1,0 +1,127 @@
+//! Helpers shared by the integration tests: a tiny deterministic PRNG (so that the random
+//! programs do not depend on any crate's sampling algorithms) and a watchdog that turns a
+//! hang into a loud failure instead of a stuck CI job.
+//!
+//! Each test binary uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+/// SplitMix64: small, fast, and good enough to drive test-case generation.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator whose whole stream is determined by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        assert!(n > 0, "Rng::below(0)");
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// Uniform in `lo..=hi`, signed.
+    pub fn irange(&mut self, lo: isize, hi: isize) -> isize {
+        lo + self.below((hi - lo + 1) as usize) as isize
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn f64_in(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())]
+    }
+}
+
+/// Aborts the whole test process if it is still armed after `secs` seconds: a deadlock
+/// in the runtime must fail the suite, not hang it. Disarmed when dropped.
+#[must_use = "the watchdog is disarmed as soon as the guard is dropped"]
+pub struct Watchdog {
+    disarmed: Arc<AtomicBool>,
+}
+
+/// Arms a [`Watchdog`] for the test called `name`.
+pub fn watchdog(name: &'static str, secs: u64) -> Watchdog {
+    let disarmed = Arc::new(AtomicBool::new(false));
+    let flag = disarmed.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !flag.load(Ordering::SeqCst) {
+            eprintln!(
+                "watchdog: test `{name}` did not finish within {secs} s (deadlock?); aborting"
+            );
+            std::process::abort();
+        }
+    });
+    Watchdog { disarmed }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.disarmed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder.
+pub fn payload_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string payload>".to_owned()
+    }
+}
+
+/// Keeps the panics that `expected` recognises out of the test output (the first call in
+/// a test binary installs the filter; everything else still reaches the default hook).
+pub fn silence_panics(expected: fn(&(dyn Any + Send)) -> bool) {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !expected(info.payload()) {
+                previous(info);
+            }
+        }));
+    });
+}
