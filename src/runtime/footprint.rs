@@ -79,6 +79,17 @@ impl Axis {
         }
     }
 
+    /// The lowest and highest object index the axis reaches, or `None` when empty.
+    #[inline]
+    fn reach(&self) -> Option<(usize, usize)> {
+        if self.len == 0 {
+            return None;
+        }
+        let last = self.origin as i128 + (self.len as i128 - 1) * self.step as i128;
+        let last = usize::try_from(last).ok()?;
+        Some((self.origin.min(last), self.origin.max(last)))
+    }
+
     fn is_unit(self) -> bool {
         self.step.unsigned_abs() == 1
     }
@@ -217,6 +228,9 @@ impl Footprint {
     /// mask meets a step other than ±1; then O(min(rows, cols)) of the
     /// intersection.
     pub fn overlaps(&self, other: &Self) -> bool {
+        if let Some(answer) = self.quick_overlap(other) {
+            return answer;
+        }
         match (self.view(), other.view()) {
             (None, None) => true,
             (None, Some(v)) | (Some(v), None) => !v.is_empty(),
@@ -230,6 +244,30 @@ impl Footprint {
                 }
             }
         }
+    }
+
+    /// The hot path of the tracker, in plain integer comparisons: disjoint bounding boxes
+    /// never overlap, and for unmasked contiguous rectangles (every step ±1, or a single
+    /// element) meeting boxes are the exact answer. `None` sends the rest to the general
+    /// test.
+    #[inline]
+    fn quick_overlap(&self, other: &Self) -> Option<bool> {
+        let (
+            Footprint::Region { rows: ra, cols: ca, mask: ma },
+            Footprint::Region { rows: rb, cols: cb, mask: mb },
+        ) = (self, other)
+        else {
+            return None;
+        };
+        let meet = |x: &Axis, y: &Axis| match (x.reach(), y.reach()) {
+            (Some((xl, xh)), Some((yl, yh))) => xl <= yh && yl <= xh,
+            _ => false,
+        };
+        if !meet(ra, rb) || !meet(ca, cb) {
+            return Some(false);
+        }
+        let dense = |x: &Axis| x.len <= 1 || x.step.unsigned_abs() == 1;
+        (ma.is_none() && mb.is_none() && [ra, ca, rb, cb].into_iter().all(dense)).then_some(true)
     }
 
     /// Whether every element of `other` is in `self`. Conservative: `true`
