@@ -13,7 +13,7 @@
 //! `cargo bench --bench runtime_overhead` prints criterion's figures; the time per
 //! iteration divided by `TASKS` is the cost per task.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use mosaic::prelude::*;
 use ndarray::{s, Array1};
 use std::time::{Duration, Instant};
@@ -71,14 +71,21 @@ fn readers(n: usize, data: &Array1<f64>) {
 
 fn per_task(c: &mut Criterion) {
     let mut group = c.benchmark_group("runtime_overhead_1M_tasks");
-    group.sample_size(10).measurement_time(Duration::from_secs(15)).warm_up_time(Duration::from_secs(2));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .warm_up_time(Duration::from_secs(2));
     group.bench_function("empty", |b| b.iter(|| empty(TASKS)));
     let mut objs: Vec<Array1<f64>> = (0..1024).map(|_| Array1::zeros(1)).collect();
-    group.bench_function("independent_1024_objects", |b| b.iter(|| independent(TASKS, &mut objs)));
+    group.bench_function("independent_1024_objects", |b| {
+        b.iter(|| independent(TASKS, &mut objs))
+    });
     let mut one = Array1::<f64>::zeros(1);
     group.bench_function("chain", |b| b.iter(|| chain(TASKS, &mut one)));
     let mut wide = Array1::<f64>::zeros(1024);
-    group.bench_function("disjoint_slices_of_one_array", |b| b.iter(|| disjoint_slices(TASKS, &mut wide)));
+    group.bench_function("disjoint_slices_of_one_array", |b| {
+        b.iter(|| disjoint_slices(TASKS, &mut wide))
+    });
     let shared = Array1::<f64>::zeros(16);
     group.bench_function("readers_of_one_array", |b| b.iter(|| readers(TASKS, &shared)));
     group.finish();
@@ -91,11 +98,18 @@ fn quick_table() {
     let mut one = Array1::<f64>::zeros(1);
     let mut wide = Array1::<f64>::zeros(1024);
     let shared = Array1::<f64>::zeros(16);
-    let mut patterns: Vec<(&str, Box<dyn FnMut()>)> = vec![
+    type Pattern<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+    let mut patterns: Vec<Pattern<'_>> = vec![
         ("empty", Box::new(|| empty(TASKS))),
-        ("independent_1024_objects", Box::new(|| independent(TASKS, &mut objs))),
+        (
+            "independent_1024_objects",
+            Box::new(|| independent(TASKS, &mut objs)),
+        ),
         ("chain", Box::new(|| chain(TASKS, &mut one))),
-        ("disjoint_slices_of_one_array", Box::new(|| disjoint_slices(TASKS, &mut wide))),
+        (
+            "disjoint_slices_of_one_array",
+            Box::new(|| disjoint_slices(TASKS, &mut wide)),
+        ),
         ("readers_of_one_array", Box::new(|| readers(TASKS, &shared))),
     ];
     println!("threads: {}", mosaic::num_threads());

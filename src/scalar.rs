@@ -5,7 +5,15 @@
 /// Complex types can join later: the trait asks nothing that excludes them beyond what
 /// `num-traits` offers for real and complex numbers alike.
 pub trait Scalar:
-    Copy + Send + Sync + 'static + std::fmt::Debug + PartialEq + num_traits::Zero + num_traits::One + num_traits::NumAssign
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + std::fmt::Debug
+    + PartialEq
+    + num_traits::Zero
+    + num_traits::One
+    + num_traits::NumAssign
 {
     /// Machine epsilon of the real part.
     const EPSILON: f64;

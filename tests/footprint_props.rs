@@ -64,8 +64,11 @@ fn pair() -> impl Strategy<Value = ([usize; 2], Footprint, Footprint)> {
 /// bands from mixed step signs).
 fn unit_pair() -> impl Strategy<Value = ([usize; 2], Footprint, Footprint)> {
     let masked = |d: [usize; 2]| {
-        (axis(d[0], true), axis(d[1], true), mask())
-            .prop_map(|(rows, cols, mask)| Footprint::Region { rows, cols, mask })
+        (axis(d[0], true), axis(d[1], true), mask()).prop_map(|(rows, cols, mask)| Footprint::Region {
+            rows,
+            cols,
+            mask,
+        })
     };
     dims().prop_flat_map(move |d| (Just(d), masked(d), masked(d)))
 }

@@ -83,7 +83,10 @@ pub struct RawAccess<T, K> {
 unsafe impl<T: Send + Sync, K: Send> Send for RawAccess<T, K> {}
 
 fn raw<X: Target>(x: X) -> RawAccess<X::Elem, X::Keep> {
-    RawAccess { parts: x.parts(), keep: x.keep() }
+    RawAccess {
+        parts: x.parts(),
+        keep: x.keep(),
+    }
 }
 
 /// One access of a task: a mode applied to a target (`In(h)`, `InOut(UpperTriangular(h))`, …).
@@ -125,7 +128,11 @@ macro_rules! plain_access {
             type View<'t> = $view<'t, X::Elem, X::Dim>;
             type Raw = RawAccess<X::Elem, X::Keep>;
             fn declare(&self) -> Decl<'_> {
-                Decl { object: self.0.object(), mode: $m, footprint: self.0.parts().footprint(None) }
+                Decl {
+                    object: self.0.object(),
+                    mode: $m,
+                    footprint: self.0.parts().footprint(None),
+                }
             }
             fn into_raw(self) -> Self::Raw {
                 raw(self.0)
@@ -152,7 +159,11 @@ macro_rules! masked_access {
             type Raw = RawAccess<X::Elem, X::Keep>;
             fn declare(&self) -> Decl<'_> {
                 let target = &(self.0).0;
-                Decl { object: target.object(), mode: $m, footprint: target.parts().footprint(Some($mask)) }
+                Decl {
+                    object: target.object(),
+                    mode: $m,
+                    footprint: target.parts().footprint(Some($mask)),
+                }
             }
             fn into_raw(self) -> Self::Raw {
                 raw((self.0).0)
@@ -169,16 +180,51 @@ macro_rules! masked_access {
 
 macro_rules! masked_all_modes {
     ($wrap:ident, $mask:expr, $part:expr) => {
-        masked_access!(In, ReadTarget, Mode::Read, $wrap, $mask, $part, TriangularView, view);
-        masked_access!(Out, WriteTarget, Mode::Write, $wrap, $mask, $part, TriangularViewMut, view_mut);
-        masked_access!(InOut, WriteTarget, Mode::ReadWrite, $wrap, $mask, $part, TriangularViewMut, view_mut);
+        masked_access!(
+            In,
+            ReadTarget,
+            Mode::Read,
+            $wrap,
+            $mask,
+            $part,
+            TriangularView,
+            view
+        );
+        masked_access!(
+            Out,
+            WriteTarget,
+            Mode::Write,
+            $wrap,
+            $mask,
+            $part,
+            TriangularViewMut,
+            view_mut
+        );
+        masked_access!(
+            InOut,
+            WriteTarget,
+            Mode::ReadWrite,
+            $wrap,
+            $mask,
+            $part,
+            TriangularViewMut,
+            view_mut
+        );
     };
 }
 
 masked_all_modes!(UpperTriangular, Mask::Upper, TriangularPart::Upper);
 masked_all_modes!(LowerTriangular, Mask::Lower, TriangularPart::Lower);
-masked_all_modes!(UnitUpperTriangular, Mask::StrictUpper, TriangularPart::StrictUpper);
-masked_all_modes!(UnitLowerTriangular, Mask::StrictLower, TriangularPart::StrictLower);
+masked_all_modes!(
+    UnitUpperTriangular,
+    Mask::StrictUpper,
+    TriangularPart::StrictUpper
+);
+masked_all_modes!(
+    UnitLowerTriangular,
+    Mask::StrictLower,
+    TriangularPart::StrictLower
+);
 
 macro_rules! diagonal_access {
     ($mode:ident, $bound:ident, $m:expr, $view:ident, $make:ident, $diag:ident) => {
@@ -188,7 +234,11 @@ macro_rules! diagonal_access {
             type Raw = RawAccess<X::Elem, X::Keep>;
             fn declare(&self) -> Decl<'_> {
                 let target = &(self.0).0;
-                Decl { object: target.object(), mode: $m, footprint: target.parts().footprint(Some(Mask::Diagonal)) }
+                Decl {
+                    object: target.object(),
+                    mode: $m,
+                    footprint: target.parts().footprint(Some(Mask::Diagonal)),
+                }
             }
             fn into_raw(self) -> Self::Raw {
                 raw((self.0).0)
@@ -204,7 +254,14 @@ macro_rules! diagonal_access {
 
 diagonal_access!(In, ReadTarget, Mode::Read, ArrayView1, view, into_diag);
 diagonal_access!(Out, WriteTarget, Mode::Write, ArrayViewMut1, view_mut, into_diag);
-diagonal_access!(InOut, WriteTarget, Mode::ReadWrite, ArrayViewMut1, view_mut, into_diag);
+diagonal_access!(
+    InOut,
+    WriteTarget,
+    Mode::ReadWrite,
+    ArrayViewMut1,
+    view_mut,
+    into_diag
+);
 
 macro_rules! tuple_accesses {
     ($($name:ident $idx:tt),+) => {
@@ -254,7 +311,10 @@ tuple_accesses!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 pub(crate) fn check_self_conflicts(decls: &[Decl<'_>]) {
     for (i, a) in decls.iter().enumerate() {
         for (j, b) in decls.iter().enumerate().skip(i + 1) {
-            if std::ptr::eq(a.object, b.object) && a.mode.conflicts(b.mode) && a.footprint.overlaps(&b.footprint) {
+            if std::ptr::eq(a.object, b.object)
+                && a.mode.conflicts(b.mode)
+                && a.footprint.overlaps(&b.footprint)
+            {
                 panic!(
                     "a task declares overlapping accesses #{i} ({:?}) and #{j} ({:?}) to the same data, \
                      and at least one writes: its views would alias",

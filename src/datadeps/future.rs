@@ -24,7 +24,10 @@ pub(crate) struct Slot<R> {
 
 impl<R> Slot<R> {
     pub(crate) fn new() -> Self {
-        Slot { outcome: Mutex::new(Outcome::Pending), latch: Latch::new() }
+        Slot {
+            outcome: Mutex::new(Outcome::Pending),
+            latch: Latch::new(),
+        }
     }
 
     /// Records the outcome and wakes the waiters.
@@ -46,8 +49,13 @@ impl<R> Slot<R> {
 fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
     match outcome {
         Outcome::Done(r) => Ok(r),
-        Outcome::Panicked(message) => Err(Error::TaskPanicked { task: task.to_owned(), message }),
-        Outcome::Cancelled => Err(Error::DependencyFailed { task: task.to_owned() }),
+        Outcome::Panicked(message) => Err(Error::TaskPanicked {
+            task: task.to_owned(),
+            message,
+        }),
+        Outcome::Cancelled => Err(Error::DependencyFailed {
+            task: task.to_owned(),
+        }),
         Outcome::Pending | Outcome::Taken => unreachable!("a finished task's slot is read once"),
     }
 }
@@ -83,7 +91,10 @@ impl<R> ScopedFuture<'_, R> {
 
 impl<R> fmt::Debug for ScopedFuture<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedFuture").field("task", &self.name).field("finished", &self.is_finished()).finish()
+        f.debug_struct("ScopedFuture")
+            .field("task", &self.name)
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 
@@ -105,7 +116,10 @@ impl<R> TaskFuture<R> {
     pub fn wait(self) -> Result<R> {
         if let Some((holder, holder_name)) = self.blocked_by {
             if worker::with_running(|running| running.contains(&holder)) {
-                return Err(Error::WouldDeadlock { task: self.name.to_owned(), holder: holder_name.to_owned() });
+                return Err(Error::WouldDeadlock {
+                    task: self.name.to_owned(),
+                    holder: holder_name.to_owned(),
+                });
             }
         }
         into_result(self.slot.wait(), self.name)
@@ -119,6 +133,9 @@ impl<R> TaskFuture<R> {
 
 impl<R> fmt::Debug for TaskFuture<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskFuture").field("task", &self.name).field("finished", &self.is_finished()).finish()
+        f.debug_struct("TaskFuture")
+            .field("task", &self.name)
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }

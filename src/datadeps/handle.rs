@@ -27,11 +27,14 @@ pub trait HandleDim: Dimension {}
 impl HandleDim for Ix1 {}
 impl HandleDim for Ix2 {}
 
+/// Ties a handle to its dimension, permission and region without owning any of them.
+type Marker<'scope, D, P> = PhantomData<(fn() -> D, P, &'scope ())>;
+
 /// A handle to (part of) an array bound in a `datadeps` region.
 pub struct Handle<'scope, T, D, P> {
     object: &'scope DataObject,
     parts: RawParts<T>,
-    _marker: PhantomData<(fn() -> D, P, &'scope ())>,
+    _marker: Marker<'scope, D, P>,
 }
 
 /// A handle made by `s.read(&a)`: usable with `In` only.
@@ -58,7 +61,11 @@ impl<T, D, P> fmt::Debug for Handle<'_, T, D, P> {
 
 impl<'scope, T, D: HandleDim, P> Handle<'scope, T, D, P> {
     pub(crate) fn new(object: &'scope DataObject, parts: RawParts<T>) -> Self {
-        Handle { object, parts, _marker: PhantomData }
+        Handle {
+            object,
+            parts,
+            _marker: PhantomData,
+        }
     }
 
     /// The shape of the view a task would receive.

@@ -181,7 +181,10 @@ impl<'a, T> TriangularViewMut<'a, T> {
 
     /// A read-only view of the same part.
     pub fn view(&self) -> TriangularView<'_, T> {
-        TriangularView { full: self.full.view(), part: self.part }
+        TriangularView {
+            full: self.full.view(),
+            part: self.part,
+        }
     }
 
     /// Element `(i, j)` if it is inside the part and in bounds.
@@ -241,4 +244,3 @@ impl<'a, T> TriangularViewMut<'a, T> {
         self.full.view_mut()
     }
 }
-

@@ -37,14 +37,25 @@ impl<T> RawParts<T> {
     /// The whole of an object: an `ndim`-dimensional array at `ptr`.
     pub(crate) fn whole(ptr: *mut T, shape: &[usize], strides: &[isize]) -> Self {
         let ndim = shape.len();
-        assert!((1..=2).contains(&ndim), "datadeps binds 1-D and 2-D arrays, got {ndim}-D");
+        assert!(
+            (1..=2).contains(&ndim),
+            "datadeps binds 1-D and 2-D arrays, got {ndim}-D"
+        );
         let mut len = [1, 1];
         let mut stride = [0, 0];
         len[..ndim].copy_from_slice(shape);
         stride[..ndim].copy_from_slice(strides);
         let map = [Some(0), if ndim == 2 { Some(1) } else { None }];
         let axes = [Axis::full(len[0]), Axis::full(len[1])];
-        RawParts { ptr, ndim, len, stride, map, axes, object_dims: len }
+        RawParts {
+            ptr,
+            ndim,
+            len,
+            stride,
+            map,
+            axes,
+            object_dims: len,
+        }
     }
 
     /// The footprint of the view, masked by `mask` when given. A mask is exact when the
@@ -53,11 +64,17 @@ impl<T> RawParts<T> {
     pub(crate) fn footprint(&self, mask: Option<Mask>) -> Footprint {
         let exact_mask = self.ndim == 2 && self.map == [Some(0), Some(1)];
         let mask = mask.filter(|_| exact_mask);
-        let whole = [0, 1].iter().all(|&a| self.axes[a] == Axis::full(self.object_dims[a]));
+        let whole = [0, 1]
+            .iter()
+            .all(|&a| self.axes[a] == Axis::full(self.object_dims[a]));
         if whole && mask.is_none() {
             Footprint::Whole
         } else {
-            Footprint::Region { rows: self.axes[0], cols: self.axes[1], mask }
+            Footprint::Region {
+                rows: self.axes[0],
+                cols: self.axes[1],
+                mask,
+            }
         }
     }
 
@@ -65,9 +82,21 @@ impl<T> RawParts<T> {
     /// like `ndarray` on an out-of-bounds index or a zero step.
     #[track_caller]
     pub(crate) fn slice(&self, info: &[SliceInfoElem], in_ndim: usize, out_ndim: usize) -> Self {
-        assert_eq!(in_ndim, self.ndim, "the slice's input dimension must match the handle");
-        assert!(out_ndim <= 2, "datadeps views have at most 2 dimensions, the slice gives {out_ndim}");
-        let mut out = RawParts { ndim: 0, len: [1, 1], stride: [0, 0], map: [None, None], ..*self };
+        assert_eq!(
+            in_ndim, self.ndim,
+            "the slice's input dimension must match the handle"
+        );
+        assert!(
+            out_ndim <= 2,
+            "datadeps views have at most 2 dimensions, the slice gives {out_ndim}"
+        );
+        let mut out = RawParts {
+            ndim: 0,
+            len: [1, 1],
+            stride: [0, 0],
+            map: [None, None],
+            ..*self
+        };
         let mut axis = 0;
         for elem in info {
             match *elem {
@@ -97,11 +126,20 @@ impl<T> RawParts<T> {
         let n = from.len[axis];
         let start = abs_index(n, start);
         let end = abs_index(n, end.unwrap_or(n as isize)).max(start);
-        assert!(start <= n, "Slice begin {start} is past end of axis of length {n}");
+        assert!(
+            start <= n,
+            "Slice begin {start} is past end of axis of length {n}"
+        );
         assert!(end <= n, "Slice end {end} is past end of axis of length {n}");
         assert!(step != 0, "Slice stride must not be zero");
         let m = end - start;
-        let first = if m == 0 { 0 } else if step < 0 { end - 1 } else { start };
+        let first = if m == 0 {
+            0
+        } else if step < 0 {
+            end - 1
+        } else {
+            start
+        };
         let new_len = m.div_ceil(step.unsigned_abs());
         // SAFETY-free pointer arithmetic: `wrapping_offset` never dereferences; `first` is
         // in bounds of the axis whenever the view is non-empty.
@@ -128,7 +166,11 @@ impl<T> RawParts<T> {
         if let Some(a) = from.map[axis] {
             let a = a as usize;
             let ax = self.axes[a];
-            self.axes[a] = Axis { origin: (ax.origin as isize + i as isize * ax.step) as usize, step: 1, len: 1 };
+            self.axes[a] = Axis {
+                origin: (ax.origin as isize + i as isize * ax.step) as usize,
+                step: 1,
+                len: 1,
+            };
         }
     }
 

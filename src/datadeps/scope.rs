@@ -27,6 +27,7 @@ pub struct Scope<'scope, 'env: 'scope> {
     group: Arc<Group>,
     /// The data objects of the bound arrays. Boxed so their addresses stay fixed while
     /// handles refer to them; dropped with the scope, after every task has finished.
+    #[allow(clippy::vec_box)] // the boxes are the point: pushing must not move the objects
     objects: RefCell<Vec<Box<DataObject>>>,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
@@ -34,7 +35,9 @@ pub struct Scope<'scope, 'env: 'scope> {
 
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope").field("bound", &self.objects.borrow().len()).finish()
+        f.debug_struct("Scope")
+            .field("bound", &self.objects.borrow().len())
+            .finish()
     }
 }
 
@@ -116,14 +119,24 @@ impl<'scope> Scope<'scope, '_> {
 
     /// [`Scope::spawn`] with a name and a priority.
     #[track_caller]
-    pub fn spawn_with<X, F, R>(&'scope self, options: TaskOptions, accesses: X, f: F) -> ScopedFuture<'scope, R>
+    pub fn spawn_with<X, F, R>(
+        &'scope self,
+        options: TaskOptions,
+        accesses: X,
+        f: F,
+    ) -> ScopedFuture<'scope, R>
     where
         X: Accesses,
         F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
         R: Send + 'scope,
     {
         let submitted = submit(options, accesses, f, Some(self.group.clone()), HeldPolicy::Panic);
-        ScopedFuture { slot: submitted.slot, group: &self.group, task: submitted.id, name: submitted.name }
+        ScopedFuture {
+            slot: submitted.slot,
+            group: &self.group,
+            task: submitted.id,
+            name: submitted.name,
+        }
     }
 }
 
@@ -156,7 +169,11 @@ where
     R: Send + 'static,
 {
     let submitted = submit(options, accesses, f, None, HeldPolicy::Record);
-    TaskFuture { slot: submitted.slot, name: submitted.name, blocked_by: submitted.held }
+    TaskFuture {
+        slot: submitted.slot,
+        name: submitted.name,
+        blocked_by: submitted.held,
+    }
 }
 
 /// What to do when a task spawned inside a running task needs data that task holds.
@@ -194,7 +211,11 @@ where
     let mut decls = Vec::with_capacity(4);
     accesses.declare(&mut decls);
     check_self_conflicts(&decls);
-    let held = if worker::in_task() { held_by_running(&decls) } else { None };
+    let held = if worker::in_task() {
+        held_by_running(&decls)
+    } else {
+        None
+    };
     if let (Some((_, holder)), HeldPolicy::Panic) = (held, policy) {
         panic!(
             "task `{name}` needs data held by the running task `{holder}` that spawns it: \
@@ -207,7 +228,8 @@ where
     // keep-alive inside `raw`, which the task owns and cannot drop before it runs, which is
     // after `submit` releases the submission guard; a bound array's object lives as long
     // as its region, which outlives this call.
-    let decls: Vec<Decl<'static>> = unsafe { std::mem::transmute::<Vec<Decl<'_>>, Vec<Decl<'static>>>(decls) };
+    let decls: Vec<Decl<'static>> =
+        unsafe { std::mem::transmute::<Vec<Decl<'_>>, Vec<Decl<'static>>>(decls) };
     let raw = accesses.into_raw();
     let slot = Arc::new(Slot::new());
     let id = rt.next_task_id();
@@ -250,5 +272,9 @@ where
 }
 
 fn held_by_running(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
-    worker::with_running(|running| decls.iter().find_map(|d| d.object.held_by(d.mode, &d.footprint, running)))
+    worker::with_running(|running| {
+        decls
+            .iter()
+            .find_map(|d| d.object.held_by(d.mode, &d.footprint, running))
+    })
 }

@@ -39,7 +39,9 @@ impl Replicas {
     }
 
     fn host_only() -> Self {
-        Replicas { valid: AtomicU8::new(Self::bit(MemorySpace::Host)) }
+        Replicas {
+            valid: AtomicU8::new(Self::bit(MemorySpace::Host)),
+        }
     }
 
     /// Is the replica in `space` current?
@@ -49,7 +51,10 @@ impl Replicas {
 
     /// Records an access from `space`: a write leaves only `space` valid.
     pub(crate) fn on_access(&self, space: MemorySpace, mode: Mode) {
-        debug_assert!(!mode.reads() || self.is_valid(space), "reading a stale replica in {space:?}");
+        debug_assert!(
+            !mode.reads() || self.is_valid(space),
+            "reading a stale replica in {space:?}"
+        );
         if mode.writes() {
             self.valid.store(Self::bit(space), Ordering::Release);
         }
@@ -91,20 +96,28 @@ pub struct Tile<T> {
 
 impl<T> Clone for Tile<T> {
     fn clone(&self) -> Self {
-        Tile { inner: self.inner.clone() }
+        Tile {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<T> fmt::Debug for Tile<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tile").field("rows", &self.inner.rows).field("cols", &self.inner.cols).finish()
+        f.debug_struct("Tile")
+            .field("rows", &self.inner.rows)
+            .field("cols", &self.inner.cols)
+            .finish()
     }
 }
 
 impl<T: Copy + Send + Sync + 'static> Tile<T> {
     /// A `rows × cols` tile with leading dimension `ld >= rows`, every element `value`.
     pub fn filled(rows: usize, cols: usize, ld: usize, value: T) -> Self {
-        assert!(ld >= rows.max(1), "leading dimension {ld} is smaller than the {rows} rows");
+        assert!(
+            ld >= rows.max(1),
+            "leading dimension {ld} is smaller than the {rows} rows"
+        );
         let host = Box::into_raw(vec![value; ld * cols].into_boxed_slice()) as *mut T;
         Tile {
             inner: Arc::new(TileData {

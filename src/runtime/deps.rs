@@ -90,13 +90,21 @@ const MIN_SWEEP: usize = 64;
 impl std::fmt::Debug for DataObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let h = lock(&self.history);
-        f.debug_struct("DataObject").field("writes", &h.writes.len()).field("reads", &h.reads.len()).finish()
+        f.debug_struct("DataObject")
+            .field("writes", &h.writes.len())
+            .field("reads", &h.reads.len())
+            .finish()
     }
 }
 
 impl DataObject {
     pub(crate) fn new() -> Self {
-        DataObject { history: Mutex::new(History { sweep_at: MIN_SWEEP, ..History::default() }) }
+        DataObject {
+            history: Mutex::new(History {
+                sweep_at: MIN_SWEEP,
+                ..History::default()
+            }),
+        }
     }
 
     /// Steps 2 and 3 of the protocol for one access of `task`.
@@ -104,7 +112,11 @@ impl DataObject {
         let mut guard = lock(&self.history);
         let h = &mut *guard;
         scan(&mut h.writes, task, mode, &footprint);
-        let entry = Entry { task: task.clone(), mode, footprint };
+        let entry = Entry {
+            task: task.clone(),
+            mode,
+            footprint,
+        };
         if mode.writes() {
             scan(&mut h.reads, task, mode, &footprint);
             h.writes.push(entry);
@@ -121,7 +133,12 @@ impl DataObject {
     }
 
     /// The id and name of a task in `running` that holds an access conflicting with this one.
-    pub(crate) fn held_by(&self, mode: Mode, footprint: &Footprint, running: &[u64]) -> Option<(u64, &'static str)> {
+    pub(crate) fn held_by(
+        &self,
+        mode: Mode,
+        footprint: &Footprint,
+        running: &[u64],
+    ) -> Option<(u64, &'static str)> {
         let h = lock(&self.history);
         h.writes
             .iter()
@@ -206,5 +223,83 @@ pub(crate) fn complete(task: &TaskRef, failed: bool, ready: &mut impl FnMut(Task
             s.header().poisoned.store(true, Ordering::Release);
         }
         release(s, ready);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::footprint::{Axis, Footprint};
+    use crate::runtime::task::{TaskCell, TaskHeader};
+    use std::sync::Arc;
+
+    fn task(id: u64) -> TaskRef {
+        Arc::new(TaskCell::new(
+            TaskHeader::new(id, "t", 0, None),
+            |_h: &TaskHeader, _c: bool| false,
+        ))
+    }
+
+    fn rows(lo: usize, hi: usize) -> Footprint {
+        Footprint::rect(Axis::new(lo, 1, hi - lo), Axis::full(1))
+    }
+
+    fn pending(t: &TaskRef) -> usize {
+        t.header().pending.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn covering_write_prunes_the_history_to_one_entry() {
+        let obj = DataObject::new();
+        let (w1, r1, r2, w2) = (task(1), task(2), task(3), task(4));
+        obj.register(&w1, Mode::Write, Footprint::Whole);
+        obj.register(&r1, Mode::Read, rows(0, 4));
+        obj.register(&r2, Mode::Read, rows(4, 8));
+        assert_eq!(obj.history_len(), 3);
+        assert_eq!(
+            (pending(&r1), pending(&r2)),
+            (2, 2),
+            "each read waits for the write (+ guard)"
+        );
+        obj.register(&w2, Mode::ReadWrite, Footprint::Whole);
+        assert_eq!(obj.history_len(), 1, "the whole write covers every earlier entry");
+        assert_eq!(pending(&w2), 4, "it waits for w1, r1 and r2 (+ guard)");
+    }
+
+    #[test]
+    fn partial_write_prunes_only_what_it_covers() {
+        let obj = DataObject::new();
+        let (a, b, c) = (task(1), task(2), task(3));
+        obj.register(&a, Mode::Write, rows(0, 4));
+        obj.register(&b, Mode::Write, rows(4, 8));
+        obj.register(&c, Mode::Write, rows(0, 6));
+        // c covers a (pruned) but only overlaps b (kept): 2 entries, c waits for both.
+        assert_eq!(obj.history_len(), 2);
+        assert_eq!(pending(&c), 3);
+    }
+
+    #[test]
+    fn finished_entries_are_dropped_and_not_waited_for() {
+        let obj = DataObject::new();
+        let (a, b) = (task(1), task(2));
+        obj.register(&a, Mode::Write, rows(0, 4));
+        a.header().set_status(Status::Running);
+        complete(&a, false, &mut |_t| {});
+        obj.register(&b, Mode::Read, rows(2, 3));
+        assert_eq!(pending(&b), 1, "only the guard: a has finished");
+        assert_eq!(obj.history_len(), 1);
+    }
+
+    #[test]
+    fn failed_writer_poisons_later_readers_but_not_writers() {
+        let obj = DataObject::new();
+        let (a, reader, writer) = (task(1), task(2), task(3));
+        obj.register(&a, Mode::ReadWrite, rows(0, 4));
+        a.header().set_status(Status::Running);
+        complete(&a, true, &mut |_t| {});
+        obj.register(&reader, Mode::Read, rows(1, 2));
+        obj.register(&writer, Mode::Write, rows(0, 4));
+        assert!(reader.header().poisoned.load(Ordering::SeqCst));
+        assert!(!writer.header().poisoned.load(Ordering::SeqCst));
     }
 }

@@ -253,8 +253,16 @@ impl Footprint {
     #[inline]
     fn quick_overlap(&self, other: &Self) -> Option<bool> {
         let (
-            Footprint::Region { rows: ra, cols: ca, mask: ma },
-            Footprint::Region { rows: rb, cols: cb, mask: mb },
+            Footprint::Region {
+                rows: ra,
+                cols: ca,
+                mask: ma,
+            },
+            Footprint::Region {
+                rows: rb,
+                cols: cb,
+                mask: mb,
+            },
         ) = (self, other)
         else {
             return None;
@@ -410,8 +418,7 @@ impl View {
     /// Exact overlap for arbitrary steps and masks (both non-empty).
     fn scan(self, other: View) -> bool {
         let meet = |a: Axis, b: Axis| a.prog().meet(b.prog());
-        let (Some(rows), Some(cols)) = (meet(self.rows, other.rows), meet(self.cols, other.cols))
-        else {
+        let (Some(rows), Some(cols)) = (meet(self.rows, other.rows), meet(self.cols, other.cols)) else {
             return false;
         };
         if self.mask.is_none() && other.mask.is_none() {
@@ -455,8 +462,7 @@ impl Prog {
 
     fn subset_of(&self, other: &Prog) -> bool {
         other.has(self.first)
-            && (self.count == 1
-                || (div_mod(self.step, other.step).1 == 0 && other.has(self.last())))
+            && (self.count == 1 || (div_mod(self.step, other.step).1 == 0 && other.has(self.last())))
     }
 
     /// The common elements, by the Chinese remainder theorem.

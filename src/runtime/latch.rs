@@ -98,7 +98,11 @@ pub(crate) struct Group {
 impl Group {
     /// A group whose body is still running (the body holds one count).
     pub(crate) fn new() -> Self {
-        Group { pending: AtomicUsize::new(1), panics: Mutex::new(Vec::new()), latch: Latch::new() }
+        Group {
+            pending: AtomicUsize::new(1),
+            panics: Mutex::new(Vec::new()),
+            latch: Latch::new(),
+        }
     }
 
     /// One more task belongs to the group.

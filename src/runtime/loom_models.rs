@@ -31,7 +31,10 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 }
 
 fn task(id: u64) -> TaskRef {
-    StdArc::new(TaskCell::new(TaskHeader::new(id, "model", 0, None), |_h: &TaskHeader, _c: bool| false))
+    StdArc::new(TaskCell::new(
+        TaskHeader::new(id, "model", 0, None),
+        |_h: &TaskHeader, _c: bool| false,
+    ))
 }
 
 /// Two sleeping consumers and a producer pushing two items: every item is popped exactly
@@ -55,7 +58,11 @@ fn loom_ready_queue_no_lost_wakeup() {
         for t in consumers {
             t.join().unwrap();
         }
-        assert_eq!(popped.load(Ordering::SeqCst), 1 + (1 << 4), "each item popped once");
+        assert_eq!(
+            popped.load(Ordering::SeqCst),
+            1 + (1 << 4),
+            "each item popped once"
+        );
         assert!(q.try_pop().is_none());
     });
 }
@@ -148,7 +155,11 @@ fn loom_dependency_release_exactly_once() {
         let mut count_here = 0;
         release(succ.clone(), &mut |_t| count_here += 1);
         finisher.join().unwrap();
-        assert_eq!(readied.load(Ordering::SeqCst) + count_here, 1, "ready exactly once");
+        assert_eq!(
+            readied.load(Ordering::SeqCst) + count_here,
+            1,
+            "ready exactly once"
+        );
         assert_eq!(succ.header().status(), Status::Ready);
         assert!(!succ.header().poisoned.load(Ordering::SeqCst));
     });

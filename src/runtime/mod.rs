@@ -88,7 +88,11 @@ fn configured_threads() -> usize {
 
 /// The number of CPU worker threads of the runtime (starting it if needed).
 pub fn num_threads() -> usize {
-    runtime().processors.iter().filter(|p| p.kind == ProcessorKind::Cpu).count()
+    runtime()
+        .processors
+        .iter()
+        .filter(|p| p.kind == ProcessorKind::Cpu)
+        .count()
 }
 
 /// The processors the runtime schedules on.

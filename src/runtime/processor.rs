@@ -36,6 +36,10 @@ pub struct Processor {
 impl Processor {
     /// The `index`-th CPU worker.
     pub fn cpu(index: usize) -> Self {
-        Processor { index, kind: ProcessorKind::Cpu, memory: MemorySpace::Host }
+        Processor {
+            index,
+            kind: ProcessorKind::Cpu,
+            memory: MemorySpace::Host,
+        }
     }
 }

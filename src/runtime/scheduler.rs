@@ -42,7 +42,9 @@ impl<T> PartialOrd for Entry<T> {
 impl<T> Ord for Entry<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         // Max-heap: higher priority first, then the lower sequence number (FIFO).
-        self.priority.cmp(&other.priority).then_with(|| other.seq.cmp(&self.seq))
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -62,7 +64,11 @@ pub(crate) struct ReadyQueue<T> {
 impl<T: Prioritized> ReadyQueue<T> {
     pub(crate) fn new() -> Self {
         ReadyQueue {
-            inner: Mutex::new(Inner { heap: BinaryHeap::new(), next_seq: 0, sleepers: 0 }),
+            inner: Mutex::new(Inner {
+                heap: BinaryHeap::new(),
+                next_seq: 0,
+                sleepers: 0,
+            }),
             cv: Condvar::new(),
             len: AtomicUsize::new(0),
         }
@@ -73,7 +79,11 @@ impl<T: Prioritized> ReadyQueue<T> {
         let mut inner = lock(&self.inner);
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        inner.heap.push(Entry { priority: item.priority(), seq, item });
+        inner.heap.push(Entry {
+            priority: item.priority(),
+            seq,
+            item,
+        });
         self.len.store(inner.heap.len(), Ordering::Release);
         if inner.sleepers > 0 {
             self.cv.notify_one();

@@ -62,7 +62,7 @@ impl Status {
 }
 
 /// Scheduling hints a submitter can give a task.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct TaskOptions {
     /// Shown in traces and error messages. Defaults to the closure's type name.
     pub name: Option<&'static str>,
@@ -70,16 +70,13 @@ pub struct TaskOptions {
     pub priority: i32,
 }
 
-impl Default for TaskOptions {
-    fn default() -> Self {
-        TaskOptions { name: None, priority: 0 }
-    }
-}
-
 impl TaskOptions {
     /// Options with this name.
     pub fn named(name: &'static str) -> Self {
-        TaskOptions { name: Some(name), ..Self::default() }
+        TaskOptions {
+            name: Some(name),
+            ..Self::default()
+        }
     }
 
     /// The same options with this priority.
@@ -119,7 +116,11 @@ impl TaskHeader {
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),
-            node: Mutex::new(Node { finished: false, failed: false, successors: Vec::new() }),
+            node: Mutex::new(Node {
+                finished: false,
+                failed: false,
+                successors: Vec::new(),
+            }),
             group,
         }
     }
@@ -135,7 +136,12 @@ impl TaskHeader {
     /// Moves `Ready → Running`; false if someone else already did (a broken invariant).
     pub(crate) fn claim(&self) -> bool {
         self.status
-            .compare_exchange(Status::Ready as u8, Status::Running as u8, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                Status::Ready as u8,
+                Status::Running as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 }
@@ -154,7 +160,10 @@ unsafe impl<J: Send> Sync for TaskCell<J> {}
 
 impl<J> TaskCell<J> {
     pub(crate) fn new(header: TaskHeader, job: J) -> Self {
-        TaskCell { header, job: UnsafeCell::new(Some(job)) }
+        TaskCell {
+            header,
+            job: UnsafeCell::new(Some(job)),
+        }
     }
 }
 

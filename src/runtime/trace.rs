@@ -69,12 +69,29 @@ impl Tracer {
     }
 
     #[cold]
-    pub(crate) fn record(&self, name: &'static str, task: u64, worker: usize, start_ns: u64, cancelled: bool) {
+    pub(crate) fn record(
+        &self,
+        name: &'static str,
+        task: u64,
+        worker: usize,
+        start_ns: u64,
+        cancelled: bool,
+    ) {
         let end_ns = self.now();
         let slot = worker.min(self.buffers.len() - 1);
         let worker = (worker < self.buffers.len() - 1).then_some(worker);
-        let event = Event { name, task, worker, start_ns, end_ns, cancelled };
-        self.buffers[slot].lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        let event = Event {
+            name,
+            task,
+            worker,
+            start_ns,
+            end_ns,
+            cancelled,
+        };
+        self.buffers[slot]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
     }
 
     fn set_enabled(&self, on: bool) {
@@ -103,7 +120,9 @@ pub fn start() {
 pub fn stop() -> Trace {
     let rt = super::runtime();
     rt.trace.set_enabled(false);
-    Trace { events: rt.trace.drain() }
+    Trace {
+        events: rt.trace.drain(),
+    }
 }
 
 /// A recorded trace.

@@ -146,4 +146,3 @@ pub(crate) fn wait(rt: &Runtime, latch: &Latch) {
     }
     latch.leave_worker_wait();
 }
-
