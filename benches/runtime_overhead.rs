@@ -92,7 +92,8 @@ fn per_task(c: &mut Criterion) {
 }
 
 /// A quick mode without criterion: `cargo bench --bench runtime_overhead -- --quick-table`
-/// prints µs per task for each pattern (median of 5 runs).
+/// prints µs per task for each pattern (median of 5 runs); `MOSAIC_BENCH_ONLY=chain` runs
+/// one pattern (for profiling).
 fn quick_table() {
     let mut objs: Vec<Array1<f64>> = (0..1024).map(|_| Array1::zeros(1)).collect();
     let mut one = Array1::<f64>::zeros(1);
@@ -114,7 +115,11 @@ fn quick_table() {
     ];
     println!("threads: {}", mosaic::num_threads());
     println!("{:<32} {:>12}", "pattern", "us/task");
+    let only = std::env::var("MOSAIC_BENCH_ONLY").ok();
     for (name, f) in patterns.iter_mut() {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
         let mut times: Vec<f64> = (0..5)
             .map(|_| {
                 let t = Instant::now();

@@ -10,7 +10,7 @@ use super::masked::{
 use super::raw::RawParts;
 use crate::runtime::deps::{DataObject, Mode};
 use crate::runtime::footprint::Mask;
-use crate::runtime::Decl;
+use crate::runtime::{Decl, Decls};
 
 /// Read access: the task gets a read-only view (`ArrayView`). Also spelled [`Read`](super::Read).
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +112,7 @@ pub trait Accesses: Sealed {
     #[doc(hidden)]
     type Raw: Send + 'static;
     #[doc(hidden)]
-    fn declare<'a>(&'a self, out: &mut Vec<Decl<'a>>);
+    fn declare<'a>(&'a self, out: &mut Decls<'a>);
     #[doc(hidden)]
     fn into_raw(self) -> Self::Raw;
     #[doc(hidden)]
@@ -269,7 +269,7 @@ macro_rules! tuple_accesses {
         impl<$($name: Access),+> Accesses for ($($name,)+) {
             type Views<'t> = ($($name::View<'t>,)+);
             type Raw = ($($name::Raw,)+);
-            fn declare<'a>(&'a self, out: &mut Vec<Decl<'a>>) {
+            fn declare<'a>(&'a self, out: &mut Decls<'a>) {
                 $(out.push(self.$idx.declare());)+
             }
             fn into_raw(self) -> Self::Raw {
@@ -287,7 +287,7 @@ impl Sealed for () {}
 impl Accesses for () {
     type Views<'t> = ();
     type Raw = ();
-    fn declare<'a>(&'a self, _out: &mut Vec<Decl<'a>>) {}
+    fn declare<'a>(&'a self, _out: &mut Decls<'a>) {}
     fn into_raw(self) -> Self::Raw {}
     unsafe fn views<'t>(_raw: Self::Raw) -> Self::Views<'t> {}
 }

@@ -61,8 +61,8 @@ fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
 }
 
 /// The result of a task spawned in a region. Waiting is optional: the region waits for
-/// every task anyway. A panic observed through [`ScopedFuture::wait`] is not re-raised by
-/// the region (like `std::thread::ScopedJoinHandle::join`).
+/// every task anyway. A panic or cancellation observed through [`ScopedFuture::wait`] is
+/// not re-raised by the region (like `std::thread::ScopedJoinHandle::join`).
 pub struct ScopedFuture<'scope, R> {
     pub(crate) slot: Arc<Slot<R>>,
     pub(crate) group: &'scope Group,
@@ -76,7 +76,7 @@ impl<R> ScopedFuture<'_, R> {
     /// failed task.
     pub fn wait(self) -> Result<R> {
         let outcome = self.slot.wait();
-        if matches!(outcome, Outcome::Panicked(_)) {
+        if matches!(outcome, Outcome::Panicked(_) | Outcome::Cancelled) {
             // Observed here, so the region does not re-raise it.
             drop(self.group.take_panic(self.task));
         }

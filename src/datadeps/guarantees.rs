@@ -127,9 +127,9 @@
 //! (it belongs to the outer region's group), so it writes `b` after the inner region
 //! returned, while `b` is borrowed again (and would write freed memory if `b` were local
 //! to the outer body). Requiring `X: 'scope` on `Scope::spawn` / `Scope::spawn_with`
-//! rejects it.
+//! rejects it (with error E0521).
 //!
-//! ```compile_fail
+//! ```compile_fail,E0521
 //! use mosaic::prelude::*;
 //! use ndarray::Array1;
 //!

@@ -36,7 +36,9 @@
 //! - **Failures**: a panicking task's panic is re-raised by the region once all of its
 //!   other tasks are done (or returned as `Err(TaskPanicked)` by the task's future, if
 //!   waited on). Tasks that read data a failed task wrote are not run: they are cancelled
-//!   and fail in turn. Other tasks run normally, and the runtime stays usable.
+//!   and fail in turn; a region in which a task was cancelled panics at its end too (with
+//!   the original panic when it happened in the same region). Other tasks run normally,
+//!   and the runtime stays usable.
 //! - **Nesting**: a task may open a region over its own views, or wait on futures; the
 //!   waiting worker runs other tasks meanwhile. Spawning, inside a task, a region task
 //!   that needs data the enclosing task holds could never finish: it panics instead.

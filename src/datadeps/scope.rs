@@ -12,11 +12,11 @@ use super::access::{check_self_conflicts, Accesses};
 use super::future::{Outcome, ScopedFuture, Slot, TaskFuture};
 use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
 use super::raw::RawParts;
-use crate::error::panic_message;
+use crate::error::{panic_message, Error};
 use crate::runtime::deps::DataObject;
 use crate::runtime::latch::Group;
 use crate::runtime::task::{Job, TaskCell, TaskHeader, TaskOptions, TaskRef};
-use crate::runtime::{runtime, worker, Decl};
+use crate::runtime::{runtime, worker, Decl, Decls};
 use crate::sync::Arc;
 
 /// A `datadeps` region: binds the caller's arrays and spawns tasks on them.
@@ -208,7 +208,7 @@ where
 {
     let rt = runtime();
     let name = options.name.unwrap_or_else(type_name::<F>);
-    let mut decls = Vec::with_capacity(4);
+    let mut decls = Decls::new();
     accesses.declare(&mut decls);
     check_self_conflicts(&decls);
     let held = if worker::in_task() {
@@ -228,8 +228,7 @@ where
     // keep-alive inside `raw`, which the task owns and cannot drop before it runs, which is
     // after `submit` releases the submission guard; a bound array's object lives as long
     // as its region, which outlives this call.
-    let decls: Vec<Decl<'static>> =
-        unsafe { std::mem::transmute::<Vec<Decl<'_>>, Vec<Decl<'static>>>(decls) };
+    let decls: Decls<'static> = unsafe { std::mem::transmute::<Decls<'_>, Decls<'static>>(decls) };
     let raw = accesses.into_raw();
     let slot = Arc::new(Slot::new());
     let id = rt.next_task_id();
@@ -237,6 +236,15 @@ where
     let job = move |header: &TaskHeader, cancelled: bool| -> bool {
         if cancelled {
             drop((f, raw));
+            if let Some(group) = &header.group {
+                // The region must not return as if this task had run: it re-raises this
+                // (after the panic that caused it, which was recorded first) unless the
+                // task's future observes the cancellation.
+                let error = Error::DependencyFailed {
+                    task: header.name.to_owned(),
+                };
+                group.record_panic(header.id, Box::new(error.to_string()));
+            }
             job_slot.finish(Outcome::Cancelled);
             return true;
         }

@@ -60,6 +60,10 @@ struct Entry {
     footprint: Footprint,
 }
 
+/// The declarations of one task: inline up to four accesses, so submitting allocates
+/// nothing for them in the common case.
+pub type Decls<'a> = smallvec::SmallVec<[Decl<'a>; 4]>;
+
 /// One declared access of a task being submitted.
 #[derive(Debug)]
 pub struct Decl<'a> {

@@ -27,7 +27,7 @@ pub use deps::Mode;
 pub use processor::{MemorySpace, Processor, ProcessorKind};
 pub use task::TaskOptions;
 
-pub(crate) use deps::Decl;
+pub(crate) use deps::{Decl, Decls};
 use scheduler::ReadyQueue;
 use task::TaskRef;
 

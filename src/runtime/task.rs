@@ -92,7 +92,7 @@ pub(crate) struct Node {
     pub(crate) failed: bool,
     /// Tasks waiting on this one, and whether this task's failure poisons them
     /// (true when this task writes data they read).
-    pub(crate) successors: Vec<(TaskRef, bool)>,
+    pub(crate) successors: smallvec::SmallVec<[(TaskRef, bool); 2]>,
 }
 
 /// The bookkeeping every task carries.
@@ -119,7 +119,7 @@ impl TaskHeader {
             node: Mutex::new(Node {
                 finished: false,
                 failed: false,
-                successors: Vec::new(),
+                successors: smallvec::SmallVec::new(),
             }),
             group,
         }

@@ -37,6 +37,11 @@ thread_local! {
     static RUNNING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Stack of a worker thread. A worker that waits runs other tasks on top of the waiting
+/// one, so nested regions stack up frames; 16 MiB of (lazily committed) stack gives room
+/// for deep nesting.
+const WORKER_STACK: usize = 16 << 20;
+
 /// How many empty polls an idle worker makes before sleeping.
 const SPIN_ROUNDS: u32 = 64;
 /// How many of those rounds yield the CPU instead of busy-spinning.
@@ -72,6 +77,7 @@ pub(crate) fn spawn_workers(rt: &'static Runtime, n: usize) {
     for index in 0..n {
         std::thread::Builder::new()
             .name(format!("mosaic-worker-{index}"))
+            .stack_size(WORKER_STACK)
             .spawn(move || worker_main(rt, index))
             .expect("mosaic: failed to start a worker thread");
     }
