@@ -67,10 +67,7 @@ fn dependency_failed(name: &str) -> Error {
 #[test]
 fn region_reraises_an_unobserved_task_panic_with_its_payload() {
     quiet_deliberate_panics();
-    let _wd = watchdog(
-        "region_reraises_an_unobserved_task_panic_with_its_payload",
-        60,
-    );
+    let _wd = watchdog("region_reraises_an_unobserved_task_panic_with_its_payload", 60);
     // A formatted message (a `String` payload: the number is not a compile-time constant).
     let k = std::hint::black_box(7);
     let err = catch_unwind(|| {
@@ -91,10 +88,7 @@ fn region_reraises_an_unobserved_task_panic_with_its_payload() {
         })
     })
     .expect_err("the region must re-raise the task's panic");
-    assert_eq!(
-        err.downcast_ref::<&str>().copied(),
-        Some("deliberate: literal")
-    );
+    assert_eq!(err.downcast_ref::<&str>().copied(), Some("deliberate: literal"));
 
     let err = catch_unwind(|| {
         datadeps(|s| {
@@ -157,11 +151,9 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
                     panic!("deliberate: writer failed");
                 },
             );
-            let independent = s.spawn_with(
-                TaskOptions::named("independent"),
-                (InOut(hy),),
-                |(mut v,)| v.fill(2.0),
-            );
+            let independent = s.spawn_with(TaskOptions::named("independent"), (InOut(hy),), |(mut v,)| {
+                v.fill(2.0)
+            });
             // Reads x[4..], which the writer did not touch.
             let disjoint = s.spawn_with(
                 TaskOptions::named("disjoint"),
@@ -184,14 +176,11 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
                 },
             );
             // Reads z, which the cancelled reader "wrote": cancelled in turn.
-            let reader_of_reader = s.spawn_with(
-                TaskOptions::named("reader-of-reader"),
-                (InOut(hz),),
-                |(mut v,)| {
+            let reader_of_reader =
+                s.spawn_with(TaskOptions::named("reader-of-reader"), (InOut(hz),), |(mut v,)| {
                     cancelled_ran.store(true, Ordering::SeqCst);
                     v += 1.0
-                },
-            );
+                });
             // Every other element: x[1] and x[3] were written by the failed writer.
             let strided = s.spawn_with(
                 TaskOptions::named("strided"),
@@ -205,11 +194,9 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
                 |(v, mut o)| o.fill(v.sum() + 4.0),
             );
             // Overwrites what the writer failed to write, without reading it: runs.
-            let out = s.spawn_with(
-                TaskOptions::named("out"),
-                (Out(hx.slice(s![..4])),),
-                |(mut v,)| v.fill(5.0),
-            );
+            let out = s.spawn_with(TaskOptions::named("out"), (Out(hx.slice(s![..4])),), |(mut v,)| {
+                v.fill(5.0)
+            });
             // Reads data the `Out` task wrote: runs and sees it.
             let after = s.spawn_with(TaskOptions::named("after"), (In(hx),), |(v,)| v.sum());
             results = Some([
@@ -240,10 +227,7 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
             Ok(20.0),
         ]
     );
-    assert!(
-        y.iter().all(|&v| v == 2.0),
-        "the independent task did not run"
-    );
+    assert!(y.iter().all(|&v| v == 2.0), "the independent task did not run");
     assert!(
         w.iter().all(|&v| v == 3.0),
         "the task on the untouched half did not run"
@@ -253,10 +237,7 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
         "the task on untouched elements did not run"
     );
     assert!(z.iter().all(|&v| v == 0.0), "a cancelled task ran: {z}");
-    assert!(
-        !cancelled_ran.load(Ordering::SeqCst),
-        "a cancelled closure ran"
-    );
+    assert!(!cancelled_ran.load(Ordering::SeqCst), "a cancelled closure ran");
     assert_eq!(
         drops.load(Ordering::SeqCst),
         1,
@@ -280,21 +261,15 @@ fn cancellation_propagates_through_chains_of_written_data() {
             let root = s.spawn_with(TaskOptions::named("root"), (Out(ha),), |_| -> () {
                 panic!("deliberate: root")
             });
-            let ab = s.spawn_with(
-                TaskOptions::named("a->b"),
-                (In(ha), Out(hb)),
-                |(x, mut y)| y.assign(&x),
-            );
-            let bc = s.spawn_with(
-                TaskOptions::named("b->c"),
-                (In(hb), Out(hc)),
-                |(x, mut y)| y.assign(&x),
-            );
+            let ab = s.spawn_with(TaskOptions::named("a->b"), (In(ha), Out(hb)), |(x, mut y)| {
+                y.assign(&x)
+            });
+            let bc = s.spawn_with(TaskOptions::named("b->c"), (In(hb), Out(hc)), |(x, mut y)| {
+                y.assign(&x)
+            });
             let c_reader = s.spawn_with(TaskOptions::named("c-reader"), (In(hc),), |(v,)| v.sum());
             // A fresh write of b, and a reader of it: the chain is broken here.
-            let b_fresh = s.spawn_with(TaskOptions::named("b-fresh"), (Out(hb),), |(mut v,)| {
-                v.fill(6.0)
-            });
+            let b_fresh = s.spawn_with(TaskOptions::named("b-fresh"), (Out(hb),), |(mut v,)| v.fill(6.0));
             let b_reader = s.spawn_with(TaskOptions::named("b-reader"), (In(hb),), |(v,)| v.sum());
             (
                 root.wait(),
@@ -429,19 +404,13 @@ fn global_future_reports_panic_and_poisons_the_tile_until_overwritten() {
     quiet_deliberate_panics();
     let _wd = watchdog("global_future_reports_panic_and_poisons_the_tile", 60);
     let t = Tile::<f64>::zeros(3, 3);
-    let failing = spawn_with(
-        TaskOptions::named("exploding"),
-        (InOut(t.clone()),),
-        |(mut v,)| {
-            v.fill(1.0);
-            panic!("deliberate: tile task failed");
-        },
-    );
-    let reader = spawn_with(
-        TaskOptions::named("tile-reader"),
-        (In(t.clone()),),
-        |(v,)| v.sum(),
-    );
+    let failing = spawn_with(TaskOptions::named("exploding"), (InOut(t.clone()),), |(mut v,)| {
+        v.fill(1.0);
+        panic!("deliberate: tile task failed");
+    });
+    let reader = spawn_with(TaskOptions::named("tile-reader"), (In(t.clone()),), |(v,)| {
+        v.sum()
+    });
     let part = spawn_with(
         TaskOptions::named("tile-upper"),
         (InOut(UpperTriangular(t.clone())),),
@@ -481,10 +450,7 @@ fn detached_failed_future_poisons_silently() {
     drop(spawn((InOut(t.clone()),), |_| -> () {
         panic!("deliberate: detached")
     }));
-    assert!(matches!(
-        t.to_ndarray(),
-        Err(Error::DependencyFailed { .. })
-    ));
+    assert!(matches!(t.to_ndarray(), Err(Error::DependencyFailed { .. })));
     // A region that binds nothing failed is unaffected.
     let v = datadeps(|s| s.spawn((), |()| 5).wait());
     assert_eq!(v, Ok(5));
@@ -500,8 +466,7 @@ fn self_overlapping_accesses_panic_at_spawn_and_leave_nothing_behind() {
         let payload = r.expect_err("aliasing accesses were accepted");
         payload_text(payload.as_ref())
     };
-    let accepted =
-        |r: std::thread::Result<()>| assert!(r.is_ok(), "disjoint accesses were rejected");
+    let accepted = |r: std::thread::Result<()>| assert!(r.is_ok(), "disjoint accesses were rejected");
     datadeps(|s| {
         let h = s.write(&mut x);
         let hm = s.write(&mut m);
@@ -522,10 +487,7 @@ fn self_overlapping_accesses_panic_at_spawn_and_leave_nothing_behind() {
             s.spawn((In(hm), In(h), InOut(Diagonal(hm))), |_| ());
         })));
         rejected(catch_unwind(AssertUnwindSafe(|| {
-            s.spawn(
-                (InOut(UpperTriangular(hm)), In(LowerTriangular(hm))),
-                |_| (),
-            );
+            s.spawn((InOut(UpperTriangular(hm)), In(LowerTriangular(hm))), |_| ());
         })));
         accepted(catch_unwind(AssertUnwindSafe(|| {
             s.spawn(
@@ -539,10 +501,9 @@ fn self_overlapping_accesses_panic_at_spawn_and_leave_nothing_behind() {
         })));
         accepted(catch_unwind(AssertUnwindSafe(|| {
             s.spawn((In(h), In(h.slice(s![..;-1]))), |_| ());
-            s.spawn(
-                (Out(h.slice(s![..;2])), In(h.slice(s![1..;2]))),
-                |(mut e, o)| e.assign(&o),
-            );
+            s.spawn((Out(h.slice(s![..;2])), In(h.slice(s![1..;2]))), |(mut e, o)| {
+                e.assign(&o)
+            });
         })));
         // A rejected task left no trace: this one, touching everything, runs.
         s.spawn((InOut(h),), |(mut v,)| v += 1.0);
@@ -563,10 +524,7 @@ fn self_overlapping_accesses_panic_at_spawn_and_leave_nothing_behind() {
         text.contains("declares overlapping accesses"),
         "unclear message: {text}"
     );
-    assert_eq!(
-        spawn((InOut(t.clone()),), |(mut v,)| v.fill(1.0)).wait(),
-        Ok(())
-    );
+    assert_eq!(spawn((InOut(t.clone()),), |(mut v,)| v.fill(1.0)).wait(), Ok(()));
 }
 
 #[test]
@@ -601,10 +559,7 @@ fn runtime_stays_usable_after_failures_and_regions_are_isolated() {
                     s.spawn((InOut(h),), |(mut v,)| v *= 2.0);
                 }
             });
-            assert!(
-                failing.join().unwrap(),
-                "the failing region did not re-raise"
-            );
+            assert!(failing.join().unwrap(), "the failing region did not re-raise");
         });
     }
     // Each round: x = ((x + k on block k) * 2) eight times, for each block.
@@ -643,11 +598,7 @@ fn cancelled_tasks_are_traced_as_cancelled() {
         assert_eq!(found.len(), 1, "events named {name}: {found:?}");
         found[0].clone()
     };
-    let (fail, cancelled, ok) = (
-        find("trace-fail"),
-        find("trace-cancelled"),
-        find("trace-ok"),
-    );
+    let (fail, cancelled, ok) = (find("trace-fail"), find("trace-cancelled"), find("trace-ok"));
     assert!(!fail.cancelled && cancelled.cancelled && !ok.cancelled);
     // Submission order, and the cancelled reader before the writer that follows it.
     assert!(fail.task < cancelled.task && cancelled.task < ok.task);

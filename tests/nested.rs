@@ -56,12 +56,8 @@ fn tree_sum(v: ArrayView1<'_, f64>, depth: u32) -> f64 {
     let mid = v.len() / 2;
     datadeps(|s| {
         let h = s.read(&v);
-        let left = s.spawn((In(h.slice(s![..mid])),), move |(l,)| {
-            tree_sum(l, depth - 1)
-        });
-        let right = s.spawn((In(h.slice(s![mid..])),), move |(r,)| {
-            tree_sum(r, depth - 1)
-        });
+        let left = s.spawn((In(h.slice(s![..mid])),), move |(l,)| tree_sum(l, depth - 1));
+        let right = s.spawn((In(h.slice(s![mid..])),), move |(r,)| tree_sum(r, depth - 1));
         left.wait().unwrap() + right.wait().unwrap()
     })
 }
@@ -145,9 +141,7 @@ fn tree_update_through_nested_regions_equals_the_serial_update() {
         let mut want = got.clone();
         datadeps(|s| {
             let h = s.write(&mut got);
-            s.spawn((InOut(h.slice(s![1..])),), move |(v,)| {
-                tree_update(v, depth, 1.0)
-            });
+            s.spawn((InOut(h.slice(s![1..])),), move |(v,)| tree_update(v, depth, 1.0));
             s.spawn((InOut(h.slice(s![..1])),), |(mut v,)| v += 100.0);
         });
         serial_tree_update(want.slice_mut(s![1..]), depth, 1.0);
@@ -156,10 +150,7 @@ fn tree_update_through_nested_regions_equals_the_serial_update() {
             .iter()
             .zip(&want)
             .position(|(a, b)| a.to_bits() != b.to_bits());
-        assert_eq!(
-            diff, None,
-            "n = {n}: nested result differs from the serial one"
-        );
+        assert_eq!(diff, None, "n = {n}: nested result differs from the serial one");
     }
 }
 
@@ -176,18 +167,15 @@ fn nested_regions_over_matrix_parts() {
             datadeps(|inner| {
                 let l = inner.write(&mut left);
                 for b in 0..4 {
-                    inner.spawn(
-                        (Out(l.slice(s![2 * b..2 * b + 2, ..])),),
-                        move |(mut blk,)| blk.fill(b as f64),
-                    );
+                    inner.spawn((Out(l.slice(s![2 * b..2 * b + 2, ..])),), move |(mut blk,)| {
+                        blk.fill(b as f64)
+                    });
                 }
                 // Needs every block.
                 inner.spawn((InOut(l),), |(mut all,)| all += 10.0);
             });
         });
-        s.spawn((Out(h.slice(s![.., 4..])),), |(mut right,)| {
-            right.fill(-1.0)
-        });
+        s.spawn((Out(h.slice(s![.., 4..])),), |(mut right,)| right.fill(-1.0));
     });
     for ((i, j), &x) in m.indexed_iter() {
         let want = if j < 4 { (i / 2) as f64 + 10.0 } else { -1.0 };
@@ -265,10 +253,7 @@ fn nested_waits_deeper_than_the_worker_count_do_not_deadlock() {
     // Chains of 8 futures, four at once, from a region.
     let depths = datadeps(|s| {
         let futures: Vec<_> = (0..4).map(|_| s.spawn((), |()| chain(8))).collect();
-        futures
-            .into_iter()
-            .map(|f| f.wait().unwrap())
-            .collect::<Vec<_>>()
+        futures.into_iter().map(|f| f.wait().unwrap()).collect::<Vec<_>>()
     });
     assert_eq!(depths, [8; 4]);
 
@@ -348,9 +333,7 @@ fn waiting_inside_the_holder_on_a_future_that_needs_its_tile_is_would_deadlock()
         "{text}"
     );
     // The inner task was not lost: it ran after the holder, and saw its writes.
-    spawn((InOut(tile.clone()),), |(mut v,)| v += 1.0)
-        .wait()
-        .unwrap();
+    spawn((InOut(tile.clone()),), |(mut v,)| v += 1.0).wait().unwrap();
     assert_eq!(*seen.lock().unwrap(), Some(16.0));
     assert_eq!(tile.to_ndarray().unwrap(), Array2::from_elem((2, 2), 5.0));
 
@@ -363,10 +346,8 @@ fn waiting_inside_the_holder_on_a_future_that_needs_its_tile_is_would_deadlock()
             move |(mut u,)| {
                 u.fill(0.0);
                 // Needs (0, 1), inside the held upper part.
-                let blocked = spawn_with(TaskOptions::named("blocked"), (In(t.clone()),), |(w,)| {
-                    w.sum()
-                })
-                .wait();
+                let blocked =
+                    spawn_with(TaskOptions::named("blocked"), (In(t.clone()),), |(w,)| w.sum()).wait();
                 // Only the strictly lower part: held by nobody, so this one is fine.
                 let free = spawn((In(UnitLowerTriangular(t)),), |(w,)| w.get(1, 0).copied()).wait();
                 (blocked, free)
@@ -420,10 +401,8 @@ fn region_spawn_needing_data_held_by_the_running_task_panics() {
     let r = spawn((InOut(UpperTriangular(tile.clone())),), move |(mut u,)| {
         u.fill(2.0);
         datadeps(|s| {
-            s.spawn((InOut(UnitLowerTriangular(t.clone())),), |(mut l,)| {
-                l.fill(3.0)
-            })
-            .wait()
+            s.spawn((InOut(UnitLowerTriangular(t.clone())),), |(mut l,)| l.fill(3.0))
+                .wait()
         })
     })
     .wait()
@@ -547,9 +526,7 @@ impl OtherWorkersBusy {
             }));
         }
         let busy = OtherWorkersBusy { release };
-        wait_until("the blockers to start", || {
-            started.load(Ordering::SeqCst) == n
-        });
+        wait_until("the blockers to start", || started.load(Ordering::SeqCst) == n);
         busy
     }
 }
@@ -615,11 +592,7 @@ fn unrelated_task_run_by_a_waiting_worker_is_not_blamed_for_the_holders_data() {
     let result = unrelated.wait();
     drop(busy);
     assert_eq!(holder.wait(), Ok(()));
-    assert_eq!(
-        result,
-        Ok(Ok(4.0)),
-        "a task that holds nothing was rejected"
-    );
+    assert_eq!(result, Ok(Ok(4.0)), "a task that holds nothing was rejected");
 }
 
 /// RUNTIME BUG (fails today, and leaves two tasks stuck forever). The same schedule as
@@ -633,17 +606,12 @@ fn unrelated_task_run_by_a_waiting_worker_is_not_blamed_for_the_holders_data() {
 #[test]
 fn waiting_on_a_future_in_a_task_run_on_top_of_its_dependency_does_not_deadlock() {
     let _serial = setup();
-    let _wd = watchdog(
-        "waiting_on_a_future_in_a_task_run_on_top_of_its_dependency",
-        60,
-    );
+    let _wd = watchdog("waiting_on_a_future_in_a_task_run_on_top_of_its_dependency", 60);
     let tile = Tile::<f64>::zeros(2, 2);
     let go = Arc::new(AtomicBool::new(false));
     let busy = OtherWorkersBusy::new();
     let _holder = start_holder(&tile, &go);
-    let reader = spawn_with(TaskOptions::named("reader"), (In(tile.clone()),), |(v,)| {
-        v.sum()
-    });
+    let reader = spawn_with(TaskOptions::named("reader"), (In(tile.clone()),), |(v,)| v.sum());
     let waiter = spawn_with(TaskOptions::named("waiter"), (), move |()| reader.wait());
     go.store(true, Ordering::SeqCst);
     // The holder's nested region takes 10 ms; allow far more, then free the other workers.
@@ -656,6 +624,9 @@ fn waiting_on_a_future_in_a_task_run_on_top_of_its_dependency_does_not_deadlock(
     while !waiter.is_finished() && Instant::now() < deadline {
         sleep(Duration::from_millis(5));
     }
-    assert!(waiter.is_finished(), "deadlock: the waiter waits for the reader, which waits for the holder, stuck under the waiter");
+    assert!(
+        waiter.is_finished(),
+        "deadlock: the waiter waits for the reader, which waits for the holder, stuck under the waiter"
+    );
     assert_eq!(waiter.wait(), Ok(Ok(4.0)));
 }

@@ -20,9 +20,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use mosaic::datadeps::{Scope, WriteHandle};
 use mosaic::prelude::*;
 use mosaic::trace::Event;
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1, Array2, Ix1};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -120,10 +121,7 @@ fn runtime_uses_the_requested_two_workers() {
         })
     });
     assert_eq!(x.to_vec(), vec![1.0, 2.0]);
-    let ws: Vec<Option<usize>> = ["w0", "w1"]
-        .iter()
-        .map(|n| event(&events, n).worker)
-        .collect();
+    let ws: Vec<Option<usize>> = ["w0", "w1"].iter().map(|n| event(&events, n).worker).collect();
     assert!(
         ws.iter().all(|w| w.is_some_and(|w| w < 2)),
         "events not on pool workers: {ws:?}"
@@ -166,10 +164,7 @@ fn independent_tasks_on_disjoint_slices_overlap() {
             "four independent 50 ms tasks never overlapped: {evs:?}"
         );
         for &(i, j) in &overlapping {
-            assert_ne!(
-                evs[i].worker, evs[j].worker,
-                "a worker ran two tasks at once"
-            );
+            assert_ne!(evs[i].worker, evs[j].worker, "a worker ran two tasks at once");
         }
     } else {
         assert!(overlapping.is_empty(), "one worker ran two tasks at once");
@@ -189,11 +184,7 @@ fn chain_of_inout_tasks_never_overlaps_while_an_independent_task_runs_beside_it(
             let hy = s.write(&mut y);
             for (k, name) in CHAIN.into_iter().enumerate() {
                 // Alternate the whole array with overlapping slices.
-                let part = if k % 2 == 0 {
-                    hx
-                } else {
-                    hx.slice(s![k..k + 4])
-                };
+                let part = if k % 2 == 0 { hx } else { hx.slice(s![k..k + 4]) };
                 s.spawn_with(TaskOptions::named(name), (InOut(part),), move |(mut v,)| {
                     nap(15);
                     v.mapv_inplace(|e| e * 10.0 + k as f64);
@@ -264,10 +255,7 @@ fn read_after_write_on_overlapping_slices_waits_and_disjoint_read_does_not() {
             (a.wait().unwrap(), b.wait().unwrap())
         })
     });
-    assert_eq!(
-        seen_overlap, 10.0,
-        "the reader ran before the writer finished"
-    );
+    assert_eq!(seen_overlap, 10.0, "the reader ran before the writer finished");
     assert_eq!(seen_disjoint, 0.0);
     assert_after(&events, "out0..60", "in50..100");
     assert_parallel(&events, workers, "out0..60", "in60..100");
@@ -285,22 +273,16 @@ fn write_after_read_waits_for_every_reader_and_readers_share() {
                 nap(50);
                 v.sum()
             });
-            let r2 = s.spawn_with(
-                TaskOptions::named("reader2"),
-                (In(h.slice(s![..;3])),),
-                |(v,)| {
-                    nap(50);
-                    v.sum()
-                },
-            );
+            let r2 = s.spawn_with(TaskOptions::named("reader2"), (In(h.slice(s![..;3])),), |(v,)| {
+                nap(50);
+                v.sum()
+            });
             s.spawn_with(
                 TaskOptions::named("overwrite"),
                 (Out(h.slice(s![9..])),),
                 |(mut v,)| v.fill(5.0),
             );
-            s.spawn_with(TaskOptions::named("rewrite"), (Out(h),), |(mut v,)| {
-                v.fill(2.0)
-            });
+            s.spawn_with(TaskOptions::named("rewrite"), (Out(h),), |(mut v,)| v.fill(2.0));
             (r1.wait().unwrap(), r2.wait().unwrap())
         })
     });
@@ -383,25 +365,29 @@ fn lower_and_unit_upper_overlap_but_upper_and_lower_share_the_diagonal() {
                 },
             );
             // Shares the diagonal with `lower`.
-            s.spawn_with(
-                TaskOptions::named("upper"),
-                (In(UpperTriangular(h)),),
-                |(u,)| {
-                    let (n, _) = u.dim();
-                    assert_eq!(
-                        u.get(0, 0),
-                        Some(&1.0),
-                        "the upper reader ran before `lower` wrote the diagonal"
-                    );
-                    assert_eq!(u.get(1, 0), None);
-                    n
-                },
-            );
+            s.spawn_with(TaskOptions::named("upper"), (In(UpperTriangular(h)),), |(u,)| {
+                let (n, _) = u.dim();
+                assert_eq!(
+                    u.get(0, 0),
+                    Some(&1.0),
+                    "the upper reader ran before `lower` wrote the diagonal"
+                );
+                assert_eq!(u.get(1, 0), None);
+                n
+            });
         })
     });
     assert_parallel(&events, workers, "lower", "unit-upper");
     assert_after(&events, "lower", "upper");
     assert_after(&events, "unit-upper", "upper");
+}
+
+/// Spawns a task named `name` that sleeps 50 ms, then adds `val` to `part`.
+fn add_slowly<'s>(s: &'s Scope<'s, '_>, name: &'static str, part: WriteHandle<'s, f64, Ix1>, val: f64) {
+    s.spawn_with(TaskOptions::named(name), (InOut(part),), move |(mut v,)| {
+        nap(50);
+        v += val;
+    });
 }
 
 #[test]
@@ -413,34 +399,18 @@ fn strided_slices_overlap_exactly_when_they_share_no_element() {
     let (_, events) = traced(|| {
         datadeps(|s| {
             let h = s.write(&mut x);
-            let spawn_1d = |name: &'static str,
-                            part: mosaic::datadeps::WriteHandle<'_, f64, ndarray::Ix1>,
-                            val: f64| {
-                s.spawn_with(TaskOptions::named(name), (InOut(part),), move |(mut v,)| {
-                    nap(50);
-                    v += val;
-                });
-            };
             // Evens and odds, the odds walked backwards: disjoint.
-            spawn_1d("evens", h.slice(s![..;2]), 1.0);
-            spawn_1d("odds-reversed", h.slice(s![..;-2]), 2.0);
+            add_slowly(s, "evens", h.slice(s![..;2]), 1.0);
+            add_slowly(s, "odds-reversed", h.slice(s![..;-2]), 2.0);
             // Multiples of 3 share 0, 6 with the evens and 3, 9 with the odds.
-            spawn_1d("threes", h.slice(s![..;3]), 4.0);
+            add_slowly(s, "threes", h.slice(s![..;3]), 4.0);
         });
         datadeps(|s| {
             let hm = s.write(&mut m);
-            let spawn_1d = |name: &'static str,
-                            part: mosaic::datadeps::WriteHandle<'_, f64, ndarray::Ix1>,
-                            val: f64| {
-                s.spawn_with(TaskOptions::named(name), (InOut(part),), move |(mut v,)| {
-                    nap(50);
-                    v += val;
-                });
-            };
-            spawn_1d("row0", hm.slice(s![0, ..]), 1.0);
-            spawn_1d("row1", hm.slice(s![1, ..]), 2.0);
+            add_slowly(s, "row0", hm.slice(s![0, ..]), 1.0);
+            add_slowly(s, "row1", hm.slice(s![1, ..]), 2.0);
             // Column 0 crosses both rows.
-            spawn_1d("col0", hm.slice(s![.., 0]), 4.0);
+            add_slowly(s, "col0", hm.slice(s![.., 0]), 4.0);
         })
     });
     let want_x: Vec<f64> = (0..12)
@@ -448,14 +418,7 @@ fn strided_slices_overlap_exactly_when_they_share_no_element() {
         .collect();
     assert_eq!(x.to_vec(), want_x);
     assert_eq!(
-        (
-            m[(0, 0)],
-            m[(1, 0)],
-            m[(2, 0)],
-            m[(0, 3)],
-            m[(1, 3)],
-            m[(3, 3)]
-        ),
+        (m[(0, 0)], m[(1, 0)], m[(2, 0)], m[(0, 3)], m[(1, 3)], m[(3, 3)]),
         (5.0, 6.0, 4.0, 1.0, 2.0, 0.0)
     );
     assert_parallel(&events, workers, "evens", "odds-reversed");

@@ -32,13 +32,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use common::Rng;
-use mosaic::datadeps::{
-    Handle, Mutable, ReadOnly, ScopedFuture, TriangularView, TriangularViewMut,
-};
+use mosaic::datadeps::{Handle, Mutable, ReadOnly, ScopedFuture, TriangularView, TriangularViewMut};
 use mosaic::prelude::*;
 use ndarray::{
-    s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1, Ix2,
-    ShapeBuilder, SliceInfo, SliceInfoElem,
+    s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1, Ix2, ShapeBuilder,
+    SliceInfo, SliceInfoElem,
 };
 
 /// Worker count for this binary: more workers than the CI's cores, to vary interleavings.
@@ -190,17 +188,14 @@ impl Class {
 const ANY: [Class; 25] = {
     use Class::*;
     [
-        InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo, InOutLo, OutLo,
-        InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo, InDiag, InOutDiag, OutDiag, InR1, InR2,
-        InUpR, InDiagR,
+        InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo, InOutLo, OutLo, InUUp,
+        InOutUUp, OutUUp, InULo, InOutULo, OutULo, InDiag, InOutDiag, OutDiag, InR1, InR2, InUpR, InDiagR,
     ]
 };
 /// The second access of a two-access task.
 const SECOND: [Class; 9] = {
     use Class::*;
-    [
-        InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InOutULo, InUp, InR2,
-    ]
+    [InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InOutULo, InUp, InR2]
 };
 /// The three accesses of a three-access task. Dropping the second or third still gives
 /// an (`ANY`, `SECOND`) pair.
@@ -484,11 +479,7 @@ fn gen_slices2(
     shape: (usize, usize),
     max: usize,
 ) -> (Vec<[SliceInfoElem; 2]>, (usize, usize)) {
-    let count = if rng.chance(0.3) {
-        0
-    } else {
-        rng.range(1, max)
-    };
+    let count = if rng.chance(0.3) { 0 } else { rng.range(1, max) };
     let idx = Array2::<u8>::zeros(shape);
     let mut v = idx.view();
     let mut slices = Vec::new();
@@ -501,11 +492,7 @@ fn gen_slices2(
 }
 
 fn gen_slices1(rng: &mut Rng, mut n: usize, max: usize) -> Vec<SliceInfoElem> {
-    let count = if rng.chance(0.3) {
-        0
-    } else {
-        rng.range(1, max)
-    };
+    let count = if rng.chance(0.3) { 0 } else { rng.range(1, max) };
     let mut slices = Vec::new();
     for _ in 0..count {
         let sl = gen_axis(rng, n);
@@ -582,9 +569,7 @@ fn available(class: Class, p: &Program) -> bool {
 fn self_conflict(x: &Acc, y: &Acc) -> bool {
     (x.class.mode().writes() || y.class.mode().writes())
         && x.sel.arr() == y.sel.arr()
-        && x.elems
-            .iter()
-            .any(|(_, e)| y.elems.iter().any(|(_, f)| e == f))
+        && x.elems.iter().any(|(_, e)| y.elems.iter().any(|(_, f)| e == f))
 }
 
 fn gen_acc(rng: &mut Rng, class: Class, p: &Program) -> Option<Acc> {
@@ -615,11 +600,7 @@ fn gen_task(rng: &mut Rng, p: &Program, opts: GenOptions) -> Task {
             }
         }
     }
-    assert!(
-        !accs.is_empty(),
-        "seed {}: could not generate a task",
-        p.seed
-    );
+    assert!(!accs.is_empty(), "seed {}: could not generate a task", p.seed);
     Task {
         accs,
         a: rng.f64_in(0.3, 0.6),
@@ -853,10 +834,7 @@ struct Handles<'s> {
     r: Option<Handle<'s, f64, Ix2, ReadOnly>>,
 }
 
-fn mat<'s, P>(
-    h: Handle<'s, f64, Ix2, P>,
-    slices: &[[SliceInfoElem; 2]],
-) -> Handle<'s, f64, Ix2, P> {
+fn mat<'s, P>(h: Handle<'s, f64, Ix2, P>, slices: &[[SliceInfoElem; 2]]) -> Handle<'s, f64, Ix2, P> {
     slices.iter().fold(h, |h, sl| h.slice(info2(sl)))
 }
 
@@ -873,10 +851,7 @@ fn line<'s, P>(
 impl<'s> Handles<'s> {
     fn w2(&self, sel: &Sel) -> Handle<'s, f64, Ix2, Mutable> {
         match sel {
-            Sel::Mat {
-                arr: Arr::A,
-                slices,
-            } => mat(self.a.expect("A bound"), slices),
+            Sel::Mat { arr: Arr::A, slices } => mat(self.a.expect("A bound"), slices),
             other => panic!("not a 2-D target of A: {other:?}"),
         }
     }
@@ -898,10 +873,7 @@ impl<'s> Handles<'s> {
 
     fn r2(&self, sel: &Sel) -> Handle<'s, f64, Ix2, ReadOnly> {
         match sel {
-            Sel::Mat {
-                arr: Arr::R,
-                slices,
-            } => mat(self.r.expect("R bound"), slices),
+            Sel::Mat { arr: Arr::R, slices } => mat(self.r.expect("R bound"), slices),
             other => panic!("not a 2-D target of R: {other:?}"),
         }
     }
@@ -1027,9 +999,7 @@ impl Mat2 {
         let buf = match layout {
             Layout::C => Array2::from_shape_fn((r, c), |(i, j)| logical(i, j)),
             Layout::F => Array2::from_shape_fn((r, c).f(), |(i, j)| logical(i, j)),
-            Layout::Reversed => {
-                Array2::from_shape_fn((r, c), |(i, j)| logical(r - 1 - i, c - 1 - j))
-            }
+            Layout::Reversed => Array2::from_shape_fn((r, c), |(i, j)| logical(r - 1 - i, c - 1 - j)),
         };
         Mat2 { buf, layout }
     }
@@ -1057,9 +1027,7 @@ impl Vec1 {
         let n = data.len();
         let buf = match layout {
             Layout::C => Array1::from_vec(data.to_vec()),
-            Layout::F => {
-                Array1::from_shape_fn(2 * n, |k| if k % 2 == 0 { data[k / 2] } else { f64::NAN })
-            }
+            Layout::F => Array1::from_shape_fn(2 * n, |k| if k % 2 == 0 { data[k / 2] } else { f64::NAN }),
             Layout::Reversed => Array1::from_shape_fn(n, |k| data[n - 1 - k]),
         };
         Vec1 { buf, layout }
@@ -1101,21 +1069,19 @@ fn run_runtime(p: &Program) -> State {
                         h,
                         accs[0],
                         [
-                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo,
-                            InOutLo, OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo,
-                            InDiag, InOutDiag, OutDiag, InR1, InR2, InUpR, InDiagR
+                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo, InOutLo,
+                            OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo, InDiag, InOutDiag,
+                            OutDiag, InR1, InR2, InUpR, InDiagR
                         ],
-                        |x| futs.push(
-                            s.spawn_with(opts, (x,), move |(x,)| run_task(t, vec![x.into_any()]))
-                        )
+                        |x| futs.push(s.spawn_with(opts, (x,), move |(x,)| run_task(t, vec![x.into_any()])))
                     ),
                     2 => dispatch!(
                         h,
                         accs[0],
                         [
-                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo,
-                            InOutLo, OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo,
-                            InDiag, InOutDiag, OutDiag, InR1, InR2, InUpR, InDiagR
+                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo, InOutLo,
+                            OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo, InDiag, InOutDiag,
+                            OutDiag, InR1, InR2, InUpR, InDiagR
                         ],
                         |x| dispatch!(
                             h,
@@ -1190,10 +1156,7 @@ fn random_programs_match_serial_execution() {
 #[test]
 fn random_programs_with_priorities_match_serial_execution() {
     setup();
-    let _wd = common::watchdog(
-        "random_programs_with_priorities_match_serial_execution",
-        120,
-    );
+    let _wd = common::watchdog("random_programs_with_priorities_match_serial_execution", 120);
     // Priorities reorder ready tasks; they must never reorder conflicting ones.
     for seed in 1000..1100 {
         check_program(&gen_program(
@@ -1224,9 +1187,7 @@ fn random_programs_with_sleeps_match_serial_execution() {
 
 /// Two tasks conflict when one writes an element the other touches.
 fn conflict(x: &Task, y: &Task) -> bool {
-    x.accs
-        .iter()
-        .any(|a| y.accs.iter().any(|b| self_conflict(a, b)))
+    x.accs.iter().any(|a| y.accs.iter().any(|b| self_conflict(a, b)))
 }
 
 #[test]
@@ -1235,8 +1196,7 @@ fn swapping_two_conflicting_tasks_changes_the_result() {
     let mut checked = 0;
     for seed in 0..40 {
         let mut p = gen_program(seed, PLAIN);
-        let Some(i) = (0..p.tasks.len() - 1).find(|&i| conflict(&p.tasks[i], &p.tasks[i + 1]))
-        else {
+        let Some(i) = (0..p.tasks.len() - 1).find(|&i| conflict(&p.tasks[i], &p.tasks[i + 1])) else {
             continue;
         };
         // End the program with the pair, so that no later task can overwrite the evidence.
@@ -1281,15 +1241,9 @@ fn generated_programs_cover_every_class_and_many_conflicts() {
                 let steps = match &acc.sel {
                     Sel::Mat { slices, .. } => slices.iter().flatten().copied().collect::<Vec<_>>(),
                     Sel::Vector { slices } => slices.clone(),
-                    Sel::Line {
-                        pre, index, post, ..
-                    } => pre
-                        .iter()
-                        .flatten()
-                        .chain(index)
-                        .chain(post)
-                        .copied()
-                        .collect(),
+                    Sel::Line { pre, index, post, .. } => {
+                        pre.iter().flatten().chain(index).chain(post).copied().collect()
+                    }
                 };
                 negative_steps += usize::from(
                     steps
@@ -1304,10 +1258,7 @@ fn generated_programs_cover_every_class_and_many_conflicts() {
         }
     }
     for class in ANY {
-        assert!(
-            seen.contains(&(0, class)),
-            "class {class:?} never generated"
-        );
+        assert!(seen.contains(&(0, class)), "class {class:?} never generated");
         assert!(seen.contains(&(1, class)), "class {class:?} never alone");
     }
     assert!(seen.iter().any(|&(n, _)| n == 3), "no three-access task");
@@ -1362,9 +1313,9 @@ fn self_conflict_check_agrees_with_element_sets() {
                         h,
                         xa,
                         [
-                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo,
-                            InOutLo, OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo,
-                            InDiag, InOutDiag, OutDiag, InR1, InR2, InUpR, InDiagR
+                            InW1, InOutW1, OutW1, InW2, InOutW2, OutW2, InUp, InOutUp, OutUp, InLo, InOutLo,
+                            OutLo, InUUp, InOutUUp, OutUUp, InULo, InOutULo, OutULo, InDiag, InOutDiag,
+                            OutDiag, InR1, InR2, InUpR, InDiagR
                         ],
                         |x| dispatch!(
                             h,

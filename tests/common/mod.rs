@@ -86,9 +86,7 @@ pub fn watchdog(name: &'static str, secs: u64) -> Watchdog {
             std::thread::sleep(Duration::from_millis(20));
         }
         if !flag.load(Ordering::SeqCst) {
-            eprintln!(
-                "watchdog: test `{name}` did not finish within {secs} s (deadlock?); aborting"
-            );
+            eprintln!("watchdog: test `{name}` did not finish within {secs} s (deadlock?); aborting");
             std::process::abort();
         }
     });
