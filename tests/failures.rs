@@ -430,9 +430,26 @@ fn global_future_reports_panic_and_poisons_the_tile_until_overwritten() {
         "a copy of failed data was handed out"
     );
 
-    // A region task reading the tile is cancelled as well, without failing the region.
+    // A region task reading the tile is cancelled as well; observed through its future,
+    // the cancellation does not fail the region.
     let in_region = datadeps(|s| s.spawn((In(t.clone()),), |(v,)| v.sum()).wait());
     assert!(matches!(in_region, Err(Error::DependencyFailed { .. })));
+    // Unobserved, it does: the region must not return as if the task had run.
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        datadeps(|s| {
+            s.spawn_with(
+                TaskOptions::named("unobserved-reader"),
+                (In(t.clone()),),
+                |(v,)| v.sum(),
+            );
+        })
+    }))
+    .expect_err("a region with a cancelled, unobserved task must not return normally");
+    let text = payload_text(err.as_ref());
+    assert!(
+        text.contains("unobserved-reader") && text.contains("did not run"),
+        "got: {text}"
+    );
 
     // A full `Out` write clears the failure.
     spawn((Out(t.clone()),), |(mut v,)| v.fill(7.0))

@@ -33,7 +33,7 @@ impl<R> Slot<R> {
     /// Records the outcome and wakes the waiters.
     pub(crate) fn finish(&self, outcome: Outcome<R>) {
         *lock(&self.outcome) = outcome;
-        self.latch.set(|| runtime().queue.notify_all());
+        self.latch.set();
     }
 
     fn wait(&self) -> Outcome<R> {
@@ -103,8 +103,8 @@ impl<R> fmt::Debug for ScopedFuture<'_, R> {
 pub struct TaskFuture<R> {
     pub(crate) slot: Arc<Slot<R>>,
     pub(crate) name: &'static str,
-    /// A task that the spawning thread was running and that holds data this task
-    /// accesses: waiting for this task inside that one would never return.
+    /// A task this one is nested in (the spawning task or one enclosing it) that holds
+    /// data this task accesses: waiting for this task inside that one would never return.
     pub(crate) blocked_by: Option<(u64, &'static str)>,
 }
 
@@ -115,7 +115,7 @@ impl<R> TaskFuture<R> {
     /// this task needs.
     pub fn wait(self) -> Result<R> {
         if let Some((holder, holder_name)) = self.blocked_by {
-            if worker::with_running(|running| running.contains(&holder)) {
+            if worker::ancestor_ids().contains(&holder) {
                 return Err(Error::WouldDeadlock {
                     task: self.name.to_owned(),
                     holder: holder_name.to_owned(),

@@ -39,12 +39,16 @@
 //!   and fail in turn; a region in which a task was cancelled panics at its end too (with
 //!   the original panic when it happened in the same region). Other tasks run normally,
 //!   and the runtime stays usable.
-//! - **Nesting**: a task may open a region over its own views, or wait on futures; the
-//!   waiting worker runs other tasks meanwhile. Spawning, inside a task, a region task
-//!   that needs data the enclosing task holds could never finish: it panics instead.
+//! - **Nesting**: a task may open a region over its own views, or wait on futures; while a
+//!   worker waits, the pool keeps another worker running on its core, so nesting never
+//!   starves or deadlocks the pool. Spawning, inside a task, a region task that needs data
+//!   the task (or one it is nested in) holds could never finish: it panics instead, and
+//!   waiting for such a future returns `Err(WouldDeadlock)`.
 
 pub(crate) mod access;
 mod future;
+#[doc(hidden)]
+mod guarantees;
 mod handle;
 mod masked;
 pub(crate) mod raw;

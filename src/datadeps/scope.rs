@@ -58,7 +58,7 @@ where
         env: PhantomData,
     };
     let body = catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    scope.group.done(|| rt.queue.notify_all());
+    scope.group.done();
     rt.wait(&scope.group.latch);
     let task_panic = scope.group.take_first_panic();
     match (body, task_panic) {
@@ -110,7 +110,7 @@ impl<'scope> Scope<'scope, '_> {
     #[track_caller]
     pub fn spawn<X, F, R>(&'scope self, accesses: X, f: F) -> ScopedFuture<'scope, R>
     where
-        X: Accesses,
+        X: Accesses + 'scope,
         F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
         R: Send + 'scope,
     {
@@ -126,7 +126,7 @@ impl<'scope> Scope<'scope, '_> {
         f: F,
     ) -> ScopedFuture<'scope, R>
     where
-        X: Accesses,
+        X: Accesses + 'scope,
         F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
         R: Send + 'scope,
     {
@@ -211,16 +211,13 @@ where
     let mut decls = Decls::new();
     accesses.declare(&mut decls);
     check_self_conflicts(&decls);
-    let held = if worker::in_task() {
-        held_by_running(&decls)
-    } else {
-        None
-    };
+    let parent = worker::current_task();
+    let held = parent.as_ref().and_then(|_| held_by_ancestor(&decls));
     if let (Some((_, holder)), HeldPolicy::Panic) = (held, policy) {
         panic!(
-            "task `{name}` needs data held by the running task `{holder}` that spawns it: \
-             it could never run before its region ends. Bind the enclosing task's views in \
-             the nested region instead of the enclosing task's data."
+            "task `{name}` needs data held by the running task `{holder}` (the task that spawns \
+             it, or one that task is nested in): it could never run before its region ends. \
+             Bind the enclosing task's views in the nested region instead of its data."
         );
     }
     // SAFETY: only the lifetime changes. The declarations point at data objects that stay
@@ -267,7 +264,7 @@ where
             }
         }
     };
-    let header = TaskHeader::new(id, name, options.priority, group);
+    let header = TaskHeader::new(id, name, options.priority, group, parent);
     let cell: std::sync::Arc<dyn Job + 'a> = std::sync::Arc::new(TaskCell::new(header, job));
     // SAFETY: erasing `'a` is sound because nothing borrowed for `'a` is used after `'a`
     // ends: the job (with `f`, the raw views and the result slot's writer) is consumed by
@@ -279,10 +276,11 @@ where
     Submitted { slot, id, name, held }
 }
 
-fn held_by_running(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
-    worker::with_running(|running| {
-        decls
-            .iter()
-            .find_map(|d| d.object.held_by(d.mode, &d.footprint, running))
-    })
+/// A task the submission is nested in (the running task or one enclosing it) that holds
+/// data one of `decls` conflicts with.
+fn held_by_ancestor(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
+    let ancestors = worker::ancestor_ids();
+    decls
+        .iter()
+        .find_map(|d| d.object.held_by(d.mode, &d.footprint, &ancestors))
 }

@@ -219,6 +219,7 @@ pub(crate) fn complete(task: &TaskRef, failed: bool, ready: &mut impl FnMut(Task
         let mut node = lock(&h.node);
         node.finished = true;
         node.failed = failed;
+        node.parent = None;
         std::mem::take(&mut node.successors)
     };
     h.set_status(if failed { Status::Failed } else { Status::Done });
@@ -239,7 +240,7 @@ mod tests {
 
     fn task(id: u64) -> TaskRef {
         Arc::new(TaskCell::new(
-            TaskHeader::new(id, "t", 0, None),
+            TaskHeader::new(id, "t", 0, None, None),
             |_h: &TaskHeader, _c: bool| false,
         ))
     }

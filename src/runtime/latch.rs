@@ -1,15 +1,12 @@
 //! Latches (a one-shot "done" flag that threads can wait on) and groups (the set of
 //! tasks of one `datadeps` region).
 //!
-//! A thread waits on a latch in one of two ways (see `worker::wait`):
-//! - a *worker* thread keeps running ready tasks and sleeps on the ready queue's condition
-//!   variable; it registers in `worker_waiters` so that `set` knows to wake the queue;
-//! - any other thread blocks on the latch's own condition variable, registered in
-//!   `blocked`.
+//! A thread waits by blocking on the latch's condition variable, registered in `blocked`
+//! (a worker first makes sure the pool keeps a worker per core running; see `pool.rs`).
 //!
 //! Lost wake-ups are excluded by the usual store/load pairing: a waiter increments its
 //! counter, issues a `SeqCst` fence, *then* re-checks the flag; `set` stores the flag,
-//! issues a `SeqCst` fence, *then* reads the counters. The fences order the two pairs in
+//! issues a `SeqCst` fence, *then* reads the counter. The fences order the two pairs in
 //! one total order, so one of the two sides sees the other's write. (Fences rather than
 //! `SeqCst` accesses, because loom models fences exactly; the loom models check this.)
 //! The counters spare `set` a lock and a system call in the common case where nobody waits.
@@ -23,7 +20,6 @@ use crate::sync::{fence, lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
 pub(crate) struct Latch {
     set: AtomicBool,
     blocked: AtomicUsize,
-    worker_waiters: AtomicUsize,
     mutex: Mutex<()>,
     cv: Condvar,
 }
@@ -33,7 +29,6 @@ impl Latch {
         Latch {
             set: AtomicBool::new(false),
             blocked: AtomicUsize::new(0),
-            worker_waiters: AtomicUsize::new(0),
             mutex: Mutex::new(()),
             cv: Condvar::new(),
         }
@@ -44,17 +39,13 @@ impl Latch {
         self.set.load(SeqCst)
     }
 
-    /// Sets the latch and wakes its waiters. `wake_workers` is called when a worker thread
-    /// sleeps on the ready queue waiting for this latch.
-    pub(crate) fn set(&self, wake_workers: impl FnOnce()) {
+    /// Sets the latch and wakes its waiters.
+    pub(crate) fn set(&self) {
         self.set.store(true, SeqCst);
         fence(SeqCst);
         if self.blocked.load(SeqCst) > 0 {
             let _guard = lock(&self.mutex);
             self.cv.notify_all();
-        }
-        if self.worker_waiters.load(SeqCst) > 0 {
-            wake_workers();
         }
     }
 
@@ -68,18 +59,6 @@ impl Latch {
         }
         drop(guard);
         self.blocked.fetch_sub(1, SeqCst);
-    }
-
-    /// Registers a worker that will wait for this latch by sleeping on the ready queue.
-    /// The caller must re-check [`Latch::probe`] after this and before sleeping.
-    pub(crate) fn enter_worker_wait(&self) {
-        self.worker_waiters.fetch_add(1, SeqCst);
-        fence(SeqCst);
-    }
-
-    /// Undoes [`Latch::enter_worker_wait`].
-    pub(crate) fn leave_worker_wait(&self) {
-        self.worker_waiters.fetch_sub(1, SeqCst);
     }
 }
 
@@ -111,9 +90,9 @@ impl Group {
     }
 
     /// A task (or the body) of the group finished; sets the latch at zero.
-    pub(crate) fn done(&self, wake_workers: impl FnOnce()) {
+    pub(crate) fn done(&self) {
         if self.pending.fetch_sub(1, SeqCst) == 1 {
-            self.latch.set(wake_workers);
+            self.latch.set();
         }
     }
 

@@ -32,7 +32,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 fn task(id: u64) -> TaskRef {
     StdArc::new(TaskCell::new(
-        TaskHeader::new(id, "model", 0, None),
+        TaskHeader::new(id, "model", 0, None, None),
         |_h: &TaskHeader, _c: bool| false,
     ))
 }
@@ -48,7 +48,7 @@ fn loom_ready_queue_no_lost_wakeup() {
             .map(|_| {
                 let (q, popped) = (q.clone(), popped.clone());
                 thread::spawn(move || {
-                    let item = q.pop_or_sleep(|| false).expect("no stop condition");
+                    let item = q.pop_or_sleep();
                     popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
                 })
             })
@@ -83,7 +83,7 @@ fn loom_ready_queue_spin_then_sleep() {
         for _ in 0..2 {
             let item = match q.try_pop() {
                 Some(item) => item,
-                None => q.pop_or_sleep(|| false).expect("no stop condition"),
+                None => q.pop_or_sleep(),
             };
             got |= 1 << item;
         }
@@ -107,30 +107,22 @@ fn loom_ready_queue_priority_order() {
     });
 }
 
-/// A latch set concurrently with a blocking waiter and a worker-style waiter sleeping
-/// on the ready queue: both wake.
+/// A latch set concurrently with two blocking waiters: both wake.
 #[test]
-fn loom_latch_wakes_both_kinds_of_waiter() {
+fn loom_latch_wakes_every_waiter() {
     model(|| {
         let latch = Arc::new(Latch::new());
-        let q = Arc::new(ReadyQueue::<u32>::new());
-        let blocker = {
-            let latch = latch.clone();
-            thread::spawn(move || latch.block())
-        };
-        let worker = {
-            let (latch, q) = (latch.clone(), q.clone());
-            thread::spawn(move || {
-                latch.enter_worker_wait();
-                let got = q.pop_or_sleep(|| latch.probe());
-                latch.leave_worker_wait();
-                assert!(got.is_none());
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let latch = latch.clone();
+                thread::spawn(move || latch.block())
             })
-        };
-        let q2 = q.clone();
-        latch.set(move || q2.notify_all());
-        blocker.join().unwrap();
-        worker.join().unwrap();
+            .collect();
+        latch.set();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert!(latch.probe());
     });
 }
 
@@ -196,14 +188,37 @@ fn loom_group_counts_down_to_latch() {
         let tasks: Vec<_> = (0..2)
             .map(|_| {
                 let g = group.clone();
-                thread::spawn(move || g.done(|| {}))
+                thread::spawn(move || g.done())
             })
             .collect();
-        group.done(|| {});
+        group.done();
         group.latch.block();
         for t in tasks {
             t.join().unwrap();
         }
         assert!(group.latch.probe());
+    });
+}
+
+/// A worker that blocks while a surplus worker is parking: the blocker never starts a
+/// second new thread, and the spare never sleeps through the wake-up meant for it.
+#[test]
+fn loom_pool_wakes_a_parked_spare() {
+    use super::pool::{Compensation, Pool};
+    model(|| {
+        let pool = Arc::new(Pool::new(1));
+        assert_eq!(pool.block_begin(), Compensation::StartWorker(1));
+        pool.block_end(); // two workers running on one core: surplus
+        let spare = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.park_if_surplus())
+        };
+        assert_eq!(
+            pool.block_begin(),
+            Compensation::None,
+            "a parked or running spare covers the core"
+        );
+        spare.join().unwrap();
+        assert_eq!(pool.threads(), 2);
     });
 }

@@ -11,6 +11,7 @@ pub(crate) mod data;
 pub(crate) mod deps;
 pub mod footprint;
 pub(crate) mod latch;
+pub(crate) mod pool;
 pub mod processor;
 pub(crate) mod scheduler;
 pub(crate) mod task;
@@ -34,6 +35,7 @@ use task::TaskRef;
 /// The process's runtime.
 pub(crate) struct Runtime {
     pub(crate) queue: ReadyQueue<TaskRef>,
+    pub(crate) pool: pool::Pool,
     pub(crate) trace: trace::Tracer,
     processors: Vec<Processor>,
     next_task: AtomicU64,
@@ -53,11 +55,14 @@ pub(crate) fn runtime() -> &'static Runtime {
         let n = configured_threads();
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
             queue: ReadyQueue::new(),
+            pool: pool::Pool::new(n),
             trace: trace::Tracer::new(n),
             processors: (0..n).map(Processor::cpu).collect(),
             next_task: AtomicU64::new(0),
         }));
-        worker::spawn_workers(rt, n);
+        for index in 0..n {
+            worker::spawn_worker(rt, index);
+        }
         rt
     })
 }
@@ -95,6 +100,12 @@ pub fn num_threads() -> usize {
         .count()
 }
 
+/// Worker threads started so far: one per core, plus spares started while workers were
+/// blocked waiting inside tasks.
+pub fn worker_threads() -> usize {
+    runtime().pool.threads()
+}
+
 /// The processors the runtime schedules on.
 pub fn processors() -> &'static [Processor] {
     &runtime().processors
@@ -119,8 +130,8 @@ impl Runtime {
         deps::release(task, &mut |t| self.queue.push(t));
     }
 
-    /// Waits for `latch`, running other tasks meanwhile on a worker thread.
-    pub(crate) fn wait(&self, latch: &latch::Latch) {
+    /// Waits for `latch`; a blocking worker is replaced while it waits.
+    pub(crate) fn wait(&'static self, latch: &latch::Latch) {
         worker::wait(self, latch);
     }
 }

@@ -106,29 +106,18 @@ impl<T: Prioritized> ReadyQueue<T> {
         item
     }
 
-    /// Pops the highest-priority item, sleeping while the queue is empty; returns `None`
-    /// (without popping) as soon as `stop()` holds. `stop` is evaluated under the queue
-    /// lock, so a `notify_all` issued after `stop` became true is never missed.
-    pub(crate) fn pop_or_sleep(&self, stop: impl Fn() -> bool) -> Option<T> {
+    /// Pops the highest-priority item, sleeping while the queue is empty.
+    pub(crate) fn pop_or_sleep(&self) -> T {
         let mut inner = lock(&self.inner);
         loop {
             if let Some(e) = inner.heap.pop() {
                 self.len.store(inner.heap.len(), Ordering::Release);
-                return Some(e.item);
-            }
-            if stop() {
-                return None;
+                return e.item;
             }
             inner.sleepers += 1;
             inner = wait(&self.cv, inner);
             inner.sleepers -= 1;
         }
-    }
-
-    /// Wakes every sleeper (used when a latch that a sleeping worker waits for is set).
-    pub(crate) fn notify_all(&self) {
-        let _inner = lock(&self.inner);
-        self.cv.notify_all();
     }
 }
 

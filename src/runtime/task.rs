@@ -93,6 +93,10 @@ pub(crate) struct Node {
     /// Tasks waiting on this one, and whether this task's failure poisons them
     /// (true when this task writes data they read).
     pub(crate) successors: smallvec::SmallVec<[(TaskRef, bool); 2]>,
+    /// The task that was running on the thread that spawned this one (the task it is
+    /// nested in), until this one finishes: a finished task holds nothing, and dropping
+    /// the link then keeps chains of continuations from piling up.
+    pub(crate) parent: Option<TaskRef>,
 }
 
 /// The bookkeeping every task carries.
@@ -108,7 +112,13 @@ pub(crate) struct TaskHeader {
 }
 
 impl TaskHeader {
-    pub(crate) fn new(id: u64, name: &'static str, priority: i32, group: Option<Arc<Group>>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: &'static str,
+        priority: i32,
+        group: Option<Arc<Group>>,
+        parent: Option<TaskRef>,
+    ) -> Self {
         TaskHeader {
             id,
             priority,
@@ -120,6 +130,7 @@ impl TaskHeader {
                 finished: false,
                 failed: false,
                 successors: smallvec::SmallVec::new(),
+                parent,
             }),
             group,
         }

@@ -1,47 +1,49 @@
 //! Worker threads, the execution of one task, and waiting.
 //!
 //! # A worker's loop
-//! 1. Pop the highest-priority ready task; if the queue is empty, spin briefly (a task
+//! 1. If the pool runs more workers than cores (a blocked worker came back), park as a
+//!    spare (see `pool.rs`).
+//! 2. Pop the highest-priority ready task; if the queue is empty, spin briefly (a task
 //!    usually arrives within microseconds while a graph is being submitted), then sleep on
 //!    the queue's condition variable.
-//! 2. Claim it (`READY → RUNNING`), push its id on the thread's *running stack*, run or
-//!    cancel its closure, pop the id.
-//! 3. Complete it: release its successors (pushing the ones that become ready), then count
+//! 3. Claim it (`READY → RUNNING`), make it the thread's *current task*, run or cancel its
+//!    closure.
+//! 4. Complete it: release its successors (pushing the ones that become ready), then count
 //!    it off its group, which may set the group's latch and wake a waiter.
 //!
 //! # Waiting
-//! A worker that waits (a region or a future opened inside a task) runs other ready tasks
-//! until the latch is set, so waiting never takes a worker away from the pool and nested
-//! regions cannot deadlock it. Other threads block on the latch.
+//! A thread that waits (a region's end, a future) blocks on the latch. A worker that
+//! blocks first asks the pool to keep a worker running per core (waking a spare or
+//! starting one), so nested regions and waits inside tasks never starve the pool; it does
+//! not run other tasks on top of the waiting one (see `pool.rs` for why).
 //!
-//! The running stack lets a submission made inside a task see which tasks this thread is
-//! in the middle of: waiting for an access that one of them holds could never finish, so
-//! it is reported instead of hanging (see `datadeps`).
+//! Every task records its *parent*, the task that was running on the thread that spawned
+//! it. Its ancestors are the tasks it is nested in: a task spawned inside a running task on
+//! data an ancestor holds could never run before that ancestor ends, so waiting for it is
+//! reported instead of hanging (see `datadeps`).
 //!
 //! # Shutdown
 //! The runtime lives as long as the process. Idle workers sleep on the queue's condition
-//! variable and use no CPU; they are not joined at exit (like rayon's global pool), which
-//! is safe because no task can still be running once every region and waited future has
-//! returned, and detached futures are documented to be abandoned at exit.
+//! variable (spares on the pool's) and use no CPU; they are not joined at exit, like
+//! rayon's global pool. Every region and every waited future has finished its tasks before
+//! returning; a detached future still running at exit is abandoned, like a detached thread.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
 
 use super::deps;
 use super::latch::Latch;
+use super::pool::Compensation;
 use super::task::TaskRef;
 use super::Runtime;
 
 thread_local! {
     static WORKER_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
-    static RUNNING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    static CURRENT: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
 }
 
-/// Stack of a worker thread. A worker that waits runs other tasks on top of the waiting
-/// one, so nested regions stack up frames; 16 MiB of (lazily committed) stack gives room
-/// for deep nesting.
+/// Stack of a worker thread: 16 MiB (committed lazily), room for deep recursion in tasks.
 const WORKER_STACK: usize = 16 << 20;
-
 /// How many empty polls an idle worker makes before sleeping.
 const SPIN_ROUNDS: u32 = 64;
 /// How many of those rounds yield the CPU instead of busy-spinning.
@@ -52,14 +54,20 @@ pub(crate) fn current_worker() -> Option<usize> {
     WORKER_INDEX.with(|w| w.get())
 }
 
-/// Calls `f` with the ids of the tasks the calling thread is executing, innermost last.
-pub(crate) fn with_running<R>(f: impl FnOnce(&[u64]) -> R) -> R {
-    RUNNING.with(|r| f(&r.borrow()))
+/// The task the calling thread is running, if any.
+pub(crate) fn current_task() -> Option<TaskRef> {
+    CURRENT.with(|c| c.borrow().clone())
 }
 
-/// Is the calling thread inside a task?
-pub(crate) fn in_task() -> bool {
-    RUNNING.with(|r| !r.borrow().is_empty())
+/// The ids of the calling thread's current task and of every task it is nested in.
+pub(crate) fn ancestor_ids() -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut task = current_task();
+    while let Some(t) = task {
+        ids.push(t.header().id);
+        task = crate::sync::lock(&t.header().node).parent.clone();
+    }
+    ids
 }
 
 /// Aborts the process if dropped during unwinding: the runtime's own code must never
@@ -73,31 +81,27 @@ impl Drop for AbortIfPanic {
     }
 }
 
-pub(crate) fn spawn_workers(rt: &'static Runtime, n: usize) {
-    for index in 0..n {
-        std::thread::Builder::new()
-            .name(format!("mosaic-worker-{index}"))
-            .stack_size(WORKER_STACK)
-            .spawn(move || worker_main(rt, index))
-            .expect("mosaic: failed to start a worker thread");
-    }
+pub(crate) fn spawn_worker(rt: &'static Runtime, index: usize) {
+    std::thread::Builder::new()
+        .name(format!("mosaic-worker-{index}"))
+        .stack_size(WORKER_STACK)
+        .spawn(move || worker_main(rt, index))
+        .expect("mosaic: failed to start a worker thread");
 }
 
 fn worker_main(rt: &'static Runtime, index: usize) {
     WORKER_INDEX.with(|w| w.set(Some(index)));
     loop {
+        rt.pool.park_if_surplus();
         let task = match find_work(rt) {
             Some(task) => task,
-            None => match rt.queue.pop_or_sleep(|| false) {
-                Some(task) => task,
-                None => continue,
-            },
+            None => rt.queue.pop_or_sleep(),
         };
         execute(rt, task, index);
     }
 }
 
-/// Step 1's spinning: a few polls of the queue before going to sleep.
+/// Step 2's spinning: a few polls of the queue before going to sleep.
 fn find_work(rt: &Runtime) -> Option<TaskRef> {
     for round in 0..SPIN_ROUNDS {
         if let Some(task) = rt.queue.try_pop() {
@@ -112,8 +116,8 @@ fn find_work(rt: &Runtime) -> Option<TaskRef> {
     None
 }
 
-/// Steps 2 and 3 for one task, on worker `index` (or on a helping thread).
-pub(crate) fn execute(rt: &Runtime, task: TaskRef, index: usize) {
+/// Steps 3 and 4 for one task, on worker `index`.
+fn execute(rt: &Runtime, task: TaskRef, index: usize) {
     let guard = AbortIfPanic;
     let header = task.header();
     if !header.claim() {
@@ -121,34 +125,32 @@ pub(crate) fn execute(rt: &Runtime, task: TaskRef, index: usize) {
     }
     let cancelled = header.poisoned.load(Ordering::Acquire);
     let start = rt.trace.now_if_enabled();
-    RUNNING.with(|r| r.borrow_mut().push(header.id));
+    let outer = CURRENT.with(|c| c.replace(Some(task.clone())));
     let failed = task.execute(cancelled);
-    RUNNING.with(|r| r.borrow_mut().pop());
+    CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
         rt.trace.record(header.name, header.id, index, start, cancelled);
     }
     deps::complete(&task, failed, &mut |t| rt.queue.push(t));
     if let Some(group) = &header.group {
-        group.done(|| rt.queue.notify_all());
+        group.done();
     }
     std::mem::forget(guard);
 }
 
-/// Waits until `latch` is set; a worker thread runs ready tasks meanwhile.
-pub(crate) fn wait(rt: &Runtime, latch: &Latch) {
+/// Waits until `latch` is set. A worker keeps the pool at one running worker per core
+/// while it blocks.
+pub(crate) fn wait(rt: &'static Runtime, latch: &Latch) {
     if latch.probe() {
         return;
     }
-    let Some(index) = current_worker() else {
+    if current_worker().is_none() {
         latch.block();
         return;
-    };
-    latch.enter_worker_wait();
-    while !latch.probe() {
-        match rt.queue.pop_or_sleep(|| latch.probe()) {
-            Some(task) => execute(rt, task, index),
-            None => break,
-        }
     }
-    latch.leave_worker_wait();
+    if let Compensation::StartWorker(index) = rt.pool.block_begin() {
+        spawn_worker(rt, index);
+    }
+    latch.block();
+    rt.pool.block_end();
 }
