@@ -4,8 +4,11 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::runtime::latch::{Group, Latch};
+use std::sync::Arc as StdArc;
+
+use crate::runtime::task::TaskCell;
 use crate::runtime::{runtime, worker};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Mutex};
 
 /// How a task ended.
 pub(crate) enum Outcome<R> {
@@ -16,33 +19,79 @@ pub(crate) enum Outcome<R> {
     Taken,
 }
 
-/// Where a task leaves its result, and the latch its waiters wait on.
+/// Where a task leaves its result, and the latch its waiters wait on. It lives in the
+/// task's own allocation (the task cell's payload), shared with the task's future.
+///
+/// The task's allocation can outlive its region (a tile's history may still refer to
+/// it), while a scoped result may borrow from the region. So a result must never sit in
+/// the slot once the future is gone: the job drops its result at once when the future was
+/// dropped first, and a dropped future drops a result that arrived before. Both decide
+/// under the slot's lock, so when a region has waited for its tasks, and its futures (which
+/// cannot leave the region) are gone, no result of it is left anywhere.
 pub(crate) struct Slot<R> {
-    outcome: Mutex<Outcome<R>>,
+    state: Mutex<SlotState<R>>,
     latch: Latch,
+}
+
+struct SlotState<R> {
+    outcome: Outcome<R>,
+    future_alive: bool,
 }
 
 impl<R> Slot<R> {
     pub(crate) fn new() -> Self {
         Slot {
-            outcome: Mutex::new(Outcome::Pending),
+            state: Mutex::new(SlotState {
+                outcome: Outcome::Pending,
+                future_alive: true,
+            }),
             latch: Latch::new(),
         }
     }
 
-    /// Records the outcome and wakes the waiters.
+    /// Records the outcome (or drops it, if nobody will read it) and wakes the waiters.
     pub(crate) fn finish(&self, outcome: Outcome<R>) {
-        *lock(&self.outcome) = outcome;
+        let unread = {
+            let mut state = lock(&self.state);
+            if state.future_alive {
+                state.outcome = outcome;
+                None
+            } else {
+                Some(outcome)
+            }
+        };
+        drop(unread);
         self.latch.set();
     }
 
     fn wait(&self) -> Outcome<R> {
         runtime().wait(&self.latch);
-        std::mem::replace(&mut *lock(&self.outcome), Outcome::Taken)
+        std::mem::replace(&mut lock(&self.state).outcome, Outcome::Taken)
     }
 
     fn is_finished(&self) -> bool {
         self.latch.probe()
+    }
+
+    /// The future is gone: drop a result already there, and have `finish` drop a later one.
+    fn abandon(&self) {
+        let unread = {
+            let mut state = lock(&self.state);
+            state.future_alive = false;
+            std::mem::replace(&mut state.outcome, Outcome::Taken)
+        };
+        drop(unread);
+    }
+}
+
+/// A task allocation seen from its future: just the result slot.
+pub(crate) trait SlotOwner<R>: Send + Sync {
+    fn slot(&self) -> &Slot<R>;
+}
+
+impl<J: Send, R: Send> SlotOwner<R> for TaskCell<J, Slot<R>> {
+    fn slot(&self) -> &Slot<R> {
+        self.payload()
     }
 }
 
@@ -64,7 +113,7 @@ fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
 /// every task anyway. A panic or cancellation observed through [`ScopedFuture::wait`] is
 /// not re-raised by the region (like `std::thread::ScopedJoinHandle::join`).
 pub struct ScopedFuture<'scope, R> {
-    pub(crate) slot: Arc<Slot<R>>,
+    pub(crate) cell: StdArc<dyn SlotOwner<R> + 'scope>,
     pub(crate) group: &'scope Group,
     pub(crate) task: u64,
     pub(crate) name: &'static str,
@@ -75,7 +124,7 @@ impl<R> ScopedFuture<'_, R> {
     /// `Err(DependencyFailed)` if it was cancelled because an input was written by a
     /// failed task.
     pub fn wait(self) -> Result<R> {
-        let outcome = self.slot.wait();
+        let outcome = self.cell.slot().wait();
         if matches!(outcome, Outcome::Panicked(_) | Outcome::Cancelled) {
             // Observed here, so the region does not re-raise it.
             drop(self.group.take_panic(self.task));
@@ -85,7 +134,7 @@ impl<R> ScopedFuture<'_, R> {
 
     /// Has the task finished?
     pub fn is_finished(&self) -> bool {
-        self.slot.is_finished()
+        self.cell.slot().is_finished()
     }
 }
 
@@ -101,7 +150,7 @@ impl<R> fmt::Debug for ScopedFuture<'_, R> {
 /// The result of a task spawned outside any region with [`spawn`](super::spawn).
 /// Dropping it detaches the task: it still runs, and its result is dropped.
 pub struct TaskFuture<R> {
-    pub(crate) slot: Arc<Slot<R>>,
+    pub(crate) cell: StdArc<dyn SlotOwner<R>>,
     pub(crate) name: &'static str,
     /// A task this one is nested in (the spawning task or one enclosing it) that holds
     /// data this task accesses: waiting for this task inside that one would never return.
@@ -122,12 +171,12 @@ impl<R> TaskFuture<R> {
                 });
             }
         }
-        into_result(self.slot.wait(), self.name)
+        into_result(self.cell.slot().wait(), self.name)
     }
 
     /// Has the task finished?
     pub fn is_finished(&self) -> bool {
-        self.slot.is_finished()
+        self.cell.slot().is_finished()
     }
 }
 
@@ -137,5 +186,17 @@ impl<R> fmt::Debug for TaskFuture<R> {
             .field("task", &self.name)
             .field("finished", &self.is_finished())
             .finish()
+    }
+}
+
+impl<R> Drop for ScopedFuture<'_, R> {
+    fn drop(&mut self) {
+        self.cell.slot().abandon();
+    }
+}
+
+impl<R> Drop for TaskFuture<R> {
+    fn drop(&mut self) {
+        self.cell.slot().abandon();
     }
 }

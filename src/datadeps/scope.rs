@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use ndarray::{ArrayBase, Data, DataMut};
 
 use super::access::{check_self_conflicts, Accesses};
-use super::future::{Outcome, ScopedFuture, Slot, TaskFuture};
+use super::future::{Outcome, ScopedFuture, Slot, SlotOwner, TaskFuture};
 use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
 use super::raw::RawParts;
 use crate::error::{panic_message, Error};
@@ -130,9 +130,12 @@ impl<'scope> Scope<'scope, '_> {
         F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'scope,
         R: Send + 'scope,
     {
+        if self.group.over_limit() {
+            worker::blocking(runtime(), || self.group.wait_below_resume());
+        }
         let submitted = submit(options, accesses, f, Some(self.group.clone()), HeldPolicy::Panic);
         ScopedFuture {
-            slot: submitted.slot,
+            cell: submitted.cell,
             group: &self.group,
             task: submitted.id,
             name: submitted.name,
@@ -170,7 +173,7 @@ where
 {
     let submitted = submit(options, accesses, f, None, HeldPolicy::Record);
     TaskFuture {
-        slot: submitted.slot,
+        cell: submitted.cell,
         name: submitted.name,
         blocked_by: submitted.held,
     }
@@ -186,8 +189,8 @@ enum HeldPolicy {
     Record,
 }
 
-struct Submitted<R> {
-    slot: Arc<Slot<R>>,
+struct Submitted<'a, R> {
+    cell: std::sync::Arc<dyn SlotOwner<R> + 'a>,
     id: u64,
     name: &'static str,
     held: Option<(u64, &'static str)>,
@@ -200,7 +203,7 @@ fn submit<'a, X, F, R>(
     f: F,
     group: Option<Arc<Group>>,
     policy: HeldPolicy,
-) -> Submitted<R>
+) -> Submitted<'a, R>
 where
     X: Accesses,
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'a,
@@ -227,10 +230,8 @@ where
     // as its region, which outlives this call.
     let decls: Decls<'static> = unsafe { std::mem::transmute::<Decls<'_>, Decls<'static>>(decls) };
     let raw = accesses.into_raw();
-    let slot = Arc::new(Slot::new());
     let id = rt.next_task_id();
-    let job_slot = slot.clone();
-    let job = move |header: &TaskHeader, cancelled: bool| -> bool {
+    let job = move |header: &TaskHeader, slot: &Slot<R>, cancelled: bool| -> bool {
         if cancelled {
             drop((f, raw));
             if let Some(group) = &header.group {
@@ -242,7 +243,7 @@ where
                 };
                 group.record_panic(header.id, Box::new(error.to_string()));
             }
-            job_slot.finish(Outcome::Cancelled);
+            slot.finish(Outcome::Cancelled);
             return true;
         }
         // SAFETY: the runtime calls the job once, after every conflicting earlier task has
@@ -251,7 +252,7 @@ where
         let views = unsafe { X::views(raw) };
         match catch_unwind(AssertUnwindSafe(move || f(views))) {
             Ok(r) => {
-                job_slot.finish(Outcome::Done(r));
+                slot.finish(Outcome::Done(r));
                 false
             }
             Err(payload) => {
@@ -259,21 +260,30 @@ where
                 if let Some(group) = &header.group {
                     group.record_panic(header.id, payload);
                 }
-                job_slot.finish(Outcome::Panicked(message));
+                slot.finish(Outcome::Panicked(message));
                 true
             }
         }
     };
     let header = TaskHeader::new(id, name, options.priority, group, parent);
-    let cell: std::sync::Arc<dyn Job + 'a> = std::sync::Arc::new(TaskCell::new(header, job));
+    let cell = std::sync::Arc::new(TaskCell::new(header, job, Slot::new()));
+    let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
+    let cell: std::sync::Arc<dyn Job + 'a> = cell;
     // SAFETY: erasing `'a` is sound because nothing borrowed for `'a` is used after `'a`
-    // ends: the job (with `f`, the raw views and the result slot's writer) is consumed by
-    // its single execution, and a scoped task always executes before its region returns
-    // (the region waits for its group, which counts the task). A global task is `'static`.
-    // What outlives the region (history entries, successor lists) only touches the header.
+    // ends: the job (with `f` and the raw views) is consumed by its single execution, and a
+    // scoped task always executes before its region returns (the region waits for its
+    // group, which counts the task); its result never stays in the cell once its future is
+    // gone (see `Slot`), and the futures cannot outlive the region. A global task is
+    // `'static`. What outlives the region (history entries, successor lists) only touches
+    // the header.
     let task: TaskRef = unsafe { std::mem::transmute::<std::sync::Arc<dyn Job + 'a>, TaskRef>(cell) };
     rt.submit(task, &decls);
-    Submitted { slot, id, name, held }
+    Submitted {
+        cell: owner,
+        id,
+        name,
+        held,
+    }
 }
 
 /// A task the submission is nested in (the running task or one enclosing it) that holds

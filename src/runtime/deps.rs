@@ -241,7 +241,8 @@ mod tests {
     fn task(id: u64) -> TaskRef {
         Arc::new(TaskCell::new(
             TaskHeader::new(id, "t", 0, None, None),
-            |_h: &TaskHeader, _c: bool| false,
+            |_h: &TaskHeader, _p: &(), _c: bool| false,
+            (),
         ))
     }
 

@@ -65,13 +65,31 @@ impl Latch {
 /// A panic payload caught in a task.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
+/// A region's body is held back (back-pressure) when it has more unfinished tasks than
+/// this, until they drop to [`RESUME_BELOW`]. It bounds the memory of a region that
+/// submits far faster than its tasks run (each pending task holds its closure and its
+/// entries in the data histories), and keeps the working set in cache.
+#[cfg(not(loom))]
+pub(crate) const THROTTLE_ABOVE: usize = 1 << 14;
+/// See [`THROTTLE_ABOVE`].
+#[cfg(not(loom))]
+pub(crate) const RESUME_BELOW: usize = 1 << 13;
+/// Small limits, so the loom model reaches them.
+#[cfg(loom)]
+pub(crate) const THROTTLE_ABOVE: usize = 2;
+#[cfg(loom)]
+pub(crate) const RESUME_BELOW: usize = 1;
+
 /// The tasks of one `datadeps` region: a counter of unfinished tasks (plus one for the
-/// region's body while it runs), the panics nobody has observed yet, and a latch set when
-/// the counter reaches zero.
+/// region's body while it runs), the panics nobody has observed yet, a latch set when
+/// the counter reaches zero, and the back-pressure gate of the body.
 pub(crate) struct Group {
     pending: AtomicUsize,
     panics: Mutex<Vec<(u64, Payload)>>,
     pub(crate) latch: Latch,
+    throttled: AtomicBool,
+    gate: Mutex<()>,
+    gate_cv: Condvar,
 }
 
 impl Group {
@@ -81,6 +99,9 @@ impl Group {
             pending: AtomicUsize::new(1),
             panics: Mutex::new(Vec::new()),
             latch: Latch::new(),
+            throttled: AtomicBool::new(false),
+            gate: Mutex::new(()),
+            gate_cv: Condvar::new(),
         }
     }
 
@@ -91,9 +112,35 @@ impl Group {
 
     /// A task (or the body) of the group finished; sets the latch at zero.
     pub(crate) fn done(&self) {
-        if self.pending.fetch_sub(1, SeqCst) == 1 {
+        let before = self.pending.fetch_sub(1, SeqCst);
+        if before == 1 {
             self.latch.set();
+        } else if before == RESUME_BELOW + 1 {
+            fence(SeqCst);
+            if self.throttled.load(SeqCst) {
+                let _gate = lock(&self.gate);
+                self.gate_cv.notify_all();
+            }
         }
+    }
+
+    /// Does the body have so many unfinished tasks that it should wait?
+    #[inline]
+    pub(crate) fn over_limit(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::Relaxed) > THROTTLE_ABOVE
+    }
+
+    /// Blocks the body until at most [`RESUME_BELOW`] of its tasks are unfinished. Only the
+    /// body spawns into its group, so the count cannot rise meanwhile. The handshake with
+    /// `done` is the latch's: flag, fence, check against decrement, fence, check.
+    pub(crate) fn wait_below_resume(&self) {
+        let mut gate = lock(&self.gate);
+        self.throttled.store(true, SeqCst);
+        fence(SeqCst);
+        while self.pending.load(SeqCst) > RESUME_BELOW {
+            gate = wait(&self.gate_cv, gate);
+        }
+        self.throttled.store(false, SeqCst);
     }
 
     /// Records the panic of task `id`.

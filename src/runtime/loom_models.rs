@@ -33,12 +33,14 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 fn task(id: u64) -> TaskRef {
     StdArc::new(TaskCell::new(
         TaskHeader::new(id, "model", 0, None, None),
-        |_h: &TaskHeader, _c: bool| false,
+        |_h: &TaskHeader, _p: &(), _c: bool| false,
+        (),
     ))
 }
 
-/// Two sleeping consumers and a producer pushing two items: every item is popped exactly
-/// once and no consumer sleeps through a push (loom reports a deadlock if one does).
+/// Two searching-then-sleeping consumers and a producer pushing two items: every item is
+/// popped exactly once and no consumer sleeps through an item meant for it (loom reports a
+/// deadlock if one does), though `push` skips the wake-up while someone searches.
 #[test]
 fn loom_ready_queue_no_lost_wakeup() {
     model(|| {
@@ -48,7 +50,8 @@ fn loom_ready_queue_no_lost_wakeup() {
             .map(|_| {
                 let (q, popped) = (q.clone(), popped.clone());
                 thread::spawn(move || {
-                    let item = q.pop_or_sleep();
+                    q.start_search();
+                    let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
                     popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
                 })
             })
@@ -67,8 +70,8 @@ fn loom_ready_queue_no_lost_wakeup() {
     });
 }
 
-/// Two producers and a consumer that spins with `try_pop` before sleeping, as a worker
-/// does: both items arrive.
+/// Two producers and a consumer that searches before sleeping, as a worker does: both
+/// items arrive, though `push` does not wake a searching consumer.
 #[test]
 fn loom_ready_queue_spin_then_sleep() {
     model(|| {
@@ -81,10 +84,8 @@ fn loom_ready_queue_spin_then_sleep() {
             .collect();
         let mut got = 0;
         for _ in 0..2 {
-            let item = match q.try_pop() {
-                Some(item) => item,
-                None => q.pop_or_sleep(),
-            };
+            q.start_search();
+            let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
             got |= 1 << item;
         }
         for t in producers {
@@ -220,5 +221,30 @@ fn loom_pool_wakes_a_parked_spare() {
         );
         spare.join().unwrap();
         assert_eq!(pool.threads(), 2);
+    });
+}
+
+/// The back-pressure gate: a region body blocked because too many of its tasks are
+/// unfinished resumes once enough of them are done, whatever the interleaving.
+#[test]
+fn loom_throttled_body_resumes() {
+    use super::latch::{RESUME_BELOW, THROTTLE_ABOVE};
+    model(|| {
+        let group = Arc::new(Group::new());
+        for _ in 0..THROTTLE_ABOVE {
+            group.add_task();
+        }
+        assert!(group.over_limit());
+        let tasks: Vec<_> = (0..THROTTLE_ABOVE + 1 - RESUME_BELOW)
+            .map(|_| {
+                let g = group.clone();
+                thread::spawn(move || g.done())
+            })
+            .collect();
+        group.wait_below_resume();
+        assert!(!group.over_limit());
+        for t in tasks {
+            t.join().unwrap();
+        }
     });
 }

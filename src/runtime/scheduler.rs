@@ -6,12 +6,12 @@
 //! processor of one kind; today that is the CPU workers. Devices added later get a queue
 //! each, and [`place`] picks the queue by estimated finish time.
 //!
-//! Sleeping: a thread that finds the queue empty registers as a sleeper under the queue
-//! lock and waits on the condition variable. `push` notifies one sleeper only when there is
-//! one, so a busy pool pays no system call per task. The `len` mirror lets idle threads
-//! spin on the queue without taking the lock.
+//! Sleeping: a thread that finds the queue empty searches for a while, then registers as
+//! a sleeper under the queue lock and waits on the condition variable; see
+//! [`ReadyQueue`]'s waking protocol, which keeps a busy pool free of system calls. The
+//! `len` mirror lets searching threads poll the queue without taking the lock.
 
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 
 use super::processor::ProcessorKind;
@@ -22,70 +22,85 @@ pub(crate) trait Prioritized {
     fn priority(&self) -> i32;
 }
 
-struct Entry<T> {
-    priority: i32,
-    seq: u64,
-    item: T,
+/// Ready items by priority: one FIFO per priority in use. Popping is O(log P) for P
+/// priorities in use (a handful: the kernels of one algorithm) and touches one deque
+/// end, so a backlog of a million ready tasks costs no more per pop than ten do (a binary
+/// heap of them would sift through twenty cache-missing levels).
+struct Buckets<T> {
+    by_priority: BTreeMap<i32, VecDeque<T>>,
+    len: usize,
 }
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.priority == other.priority && self.seq == other.seq
+impl<T> Buckets<T> {
+    fn push(&mut self, priority: i32, item: T) {
+        self.by_priority.entry(priority).or_default().push_back(item);
+        self.len += 1;
     }
-}
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+    fn pop(&mut self) -> Option<T> {
+        let mut highest = self.by_priority.last_entry()?;
+        let item = highest.get_mut().pop_front();
+        if highest.get().is_empty() {
+            highest.remove();
+        }
+        self.len -= 1;
+        item
     }
-}
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // Max-heap: higher priority first, then the lower sequence number (FIFO).
-        self.priority
-            .cmp(&other.priority)
-            .then_with(|| other.seq.cmp(&self.seq))
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
 struct Inner<T> {
-    heap: BinaryHeap<Entry<T>>,
-    next_seq: u64,
+    ready: Buckets<T>,
     sleepers: usize,
 }
 
 /// A priority-ordered queue of ready work that threads can sleep on.
+///
+/// # Waking protocol
+/// A thread looking for work first *searches*: it announces itself in `searching`, polls
+/// with [`ReadyQueue::try_pop_searching`] for a while, and only then sleeps with
+/// [`ReadyQueue::sleep_pop`]. So:
+/// 1. `push` wakes a sleeper only when nobody is searching: a searcher will find the item
+///    (it re-checks the queue under the lock before it sleeps), and waking a second thread
+///    would cost a system call per task for nothing.
+/// 2. A thread that pops an item and sees more left, with sleepers and no searcher, wakes
+///    one sleeper: work that piled up while someone searched still spreads over every
+///    thread (`loom_ready_queue_no_lost_wakeup` finds the sleeper stranded without it).
+///
+/// `searching` is changed outside the lock only by incrementing it; decrements and the
+/// reads that decide a wake-up happen under the lock.
 pub(crate) struct ReadyQueue<T> {
     inner: Mutex<Inner<T>>,
     cv: Condvar,
     len: AtomicUsize,
+    searching: AtomicUsize,
 }
 
 impl<T: Prioritized> ReadyQueue<T> {
     pub(crate) fn new() -> Self {
         ReadyQueue {
             inner: Mutex::new(Inner {
-                heap: BinaryHeap::new(),
-                next_seq: 0,
+                ready: Buckets {
+                    by_priority: BTreeMap::new(),
+                    len: 0,
+                },
                 sleepers: 0,
             }),
             cv: Condvar::new(),
             len: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
         }
     }
 
-    /// Adds a ready item and wakes one sleeper if there is one.
+    /// Adds a ready item; wakes a sleeper if there is one and nobody searches (rule 1).
     pub(crate) fn push(&self, item: T) {
         let mut inner = lock(&self.inner);
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        inner.heap.push(Entry {
-            priority: item.priority(),
-            seq,
-            item,
-        });
-        self.len.store(inner.heap.len(), Ordering::Release);
-        if inner.sleepers > 0 {
+        inner.ready.push(item.priority(), item);
+        self.len.store(inner.ready.len, Ordering::Release);
+        if inner.sleepers > 0 && self.searching.load(Ordering::SeqCst) == 0 {
             self.cv.notify_one();
         }
     }
@@ -95,24 +110,52 @@ impl<T: Prioritized> ReadyQueue<T> {
         self.len.load(Ordering::Acquire) > 0
     }
 
-    /// Pops the highest-priority item, if any, without sleeping.
+    /// Pops the highest-priority item, if any, without sleeping or searching.
+    #[cfg(any(test, loom))]
     pub(crate) fn try_pop(&self) -> Option<T> {
         if !self.looks_nonempty() {
             return None;
         }
         let mut inner = lock(&self.inner);
-        let item = inner.heap.pop().map(|e| e.item);
-        self.len.store(inner.heap.len(), Ordering::Release);
+        let item = inner.ready.pop();
+        self.len.store(inner.ready.len, Ordering::Release);
         item
     }
 
-    /// Pops the highest-priority item, sleeping while the queue is empty.
-    pub(crate) fn pop_or_sleep(&self) -> T {
+    /// Announces a search: the caller will poll with `try_pop_searching` and end the
+    /// search either by finding an item or with `sleep_pop`.
+    pub(crate) fn start_search(&self) {
+        self.searching.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// During a search: pops an item if there is one, which ends the search (rule 2).
+    pub(crate) fn try_pop_searching(&self) -> Option<T> {
+        if !self.looks_nonempty() {
+            return None;
+        }
         let mut inner = lock(&self.inner);
+        let item = inner.ready.pop()?;
+        self.searching.fetch_sub(1, Ordering::SeqCst);
+        self.after_pop(&inner);
+        Some(item)
+    }
+
+    /// Rule 2, after any pop: items left, sleepers, nobody searching: wake one sleeper.
+    fn after_pop(&self, inner: &Inner<T>) {
+        self.len.store(inner.ready.len, Ordering::Release);
+        if !inner.ready.is_empty() && inner.sleepers > 0 && self.searching.load(Ordering::SeqCst) == 0 {
+            self.cv.notify_one();
+        }
+    }
+
+    /// Ends a search without an item: pops one, sleeping while the queue is empty.
+    pub(crate) fn sleep_pop(&self) -> T {
+        let mut inner = lock(&self.inner);
+        self.searching.fetch_sub(1, Ordering::SeqCst);
         loop {
-            if let Some(e) = inner.heap.pop() {
-                self.len.store(inner.heap.len(), Ordering::Release);
-                return e.item;
+            if let Some(item) = inner.ready.pop() {
+                self.after_pop(&inner);
+                return item;
             }
             inner.sleepers += 1;
             inner = wait(&self.cv, inner);

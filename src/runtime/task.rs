@@ -157,28 +157,36 @@ impl TaskHeader {
     }
 }
 
-/// A task's allocation: header plus the job closure.
-pub(crate) struct TaskCell<J> {
+/// A task's allocation: header, the job closure, and a payload the job and the task's
+/// future share (its result slot), so a task costs one allocation.
+pub(crate) struct TaskCell<J, P> {
     header: TaskHeader,
     job: UnsafeCell<Option<J>>,
+    payload: P,
 }
 
 // SAFETY: the job cell is only touched in `execute`, which the scheduler calls once, from
 // the one thread that won `TaskHeader::claim` (invariant 2), after the `AcqRel` claim has
-// synchronised with the submitter that wrote the cell. The header is `Sync` on its own.
-// `J: Send` is needed because the closure moves to the executing thread.
-unsafe impl<J: Send> Sync for TaskCell<J> {}
+// synchronised with the submitter that wrote the cell. The header is `Sync` on its own, and
+// so must the payload be. `J: Send` because the closure moves to the executing thread.
+unsafe impl<J: Send, P: Sync> Sync for TaskCell<J, P> {}
 
-impl<J> TaskCell<J> {
-    pub(crate) fn new(header: TaskHeader, job: J) -> Self {
+impl<J, P> TaskCell<J, P> {
+    pub(crate) fn new(header: TaskHeader, job: J, payload: P) -> Self {
         TaskCell {
             header,
             job: UnsafeCell::new(Some(job)),
+            payload,
         }
+    }
+
+    /// The payload shared with the task's future.
+    pub(crate) fn payload(&self) -> &P {
+        &self.payload
     }
 }
 
-impl<J: FnOnce(&TaskHeader, bool) -> bool + Send> Job for TaskCell<J> {
+impl<J: FnOnce(&TaskHeader, &P, bool) -> bool + Send, P: Send + Sync> Job for TaskCell<J, P> {
     fn header(&self) -> &TaskHeader {
         &self.header
     }
@@ -188,7 +196,7 @@ impl<J: FnOnce(&TaskHeader, bool) -> bool + Send> Job for TaskCell<J> {
         // thread reads or writes the cell, now or later.
         let job = unsafe { (*self.job.get()).take() };
         match job {
-            Some(job) => job(&self.header, cancelled),
+            Some(job) => job(&self.header, &self.payload, cancelled),
             None => true,
         }
     }

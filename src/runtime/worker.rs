@@ -93,18 +93,19 @@ fn worker_main(rt: &'static Runtime, index: usize) {
     WORKER_INDEX.with(|w| w.set(Some(index)));
     loop {
         rt.pool.park_if_surplus();
+        rt.queue.start_search();
         let task = match find_work(rt) {
             Some(task) => task,
-            None => rt.queue.pop_or_sleep(),
+            None => rt.queue.sleep_pop(),
         };
         execute(rt, task, index);
     }
 }
 
-/// Step 2's spinning: a few polls of the queue before going to sleep.
+/// Step 2's search: a few polls of the queue before going to sleep.
 fn find_work(rt: &Runtime) -> Option<TaskRef> {
     for round in 0..SPIN_ROUNDS {
-        if let Some(task) = rt.queue.try_pop() {
+        if let Some(task) = rt.queue.try_pop_searching() {
             return Some(task);
         }
         if round < SPIN_ROUNDS - YIELD_ROUNDS {
@@ -138,19 +139,23 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) {
     std::mem::forget(guard);
 }
 
-/// Waits until `latch` is set. A worker keeps the pool at one running worker per core
-/// while it blocks.
+/// Waits until `latch` is set.
 pub(crate) fn wait(rt: &'static Runtime, latch: &Latch) {
-    if latch.probe() {
-        return;
+    if !latch.probe() {
+        blocking(rt, || latch.block());
     }
+}
+
+/// Runs `block` (which blocks the thread); on a worker, the pool keeps one running worker
+/// per core meanwhile.
+pub(crate) fn blocking<R>(rt: &'static Runtime, block: impl FnOnce() -> R) -> R {
     if current_worker().is_none() {
-        latch.block();
-        return;
+        return block();
     }
     if let Compensation::StartWorker(index) = rt.pool.block_begin() {
         spawn_worker(rt, index);
     }
-    latch.block();
+    let r = block();
     rt.pool.block_end();
+    r
 }

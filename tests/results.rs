@@ -1,0 +1,85 @@
+//! Task results: a result nobody reads is dropped before its region returns, whether its
+//! future was dropped before or after the task ran, so results may borrow from the
+//! region's environment. A result read through `wait` is moved out exactly once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::sleep;
+use std::time::Duration;
+
+use mosaic::prelude::*;
+use ndarray::Array1;
+
+/// A result that borrows the caller's counter and counts its own drops.
+struct Borrowing<'a>(&'a AtomicUsize);
+
+impl Drop for Borrowing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn unread_results_are_dropped_before_the_region_returns() {
+    let drops = AtomicUsize::new(0);
+    let mut x = Array1::<f64>::zeros(4);
+    datadeps(|s| {
+        let h = s.write(&mut x);
+        let drops = &drops;
+        // Future dropped before the task runs (the task waits behind a sleeping one).
+        s.spawn((InOut(h),), |_| sleep(Duration::from_millis(20)));
+        drop(s.spawn((InOut(h),), move |_| Borrowing(drops)));
+        // Future dropped after the task ran.
+        let late = s.spawn((), move |()| Borrowing(drops));
+        while !late.is_finished() {
+            sleep(Duration::from_millis(1));
+        }
+        drop(late);
+        // Future never touched.
+        s.spawn((), move |()| Borrowing(drops));
+    });
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "every unread result was dropped inside the region"
+    );
+}
+
+#[test]
+fn a_result_read_through_wait_is_moved_out_once() {
+    let drops = AtomicUsize::new(0);
+    datadeps(|s| {
+        let drops = &drops;
+        let r = s.spawn((), move |()| Borrowing(drops)).wait().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "the result is the caller's now");
+        drop(r);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "and it was not dropped a second time"
+    );
+}
+
+#[test]
+fn global_futures_detached_or_waited() {
+    let t = Tile::<f64>::zeros(2, 2);
+    let counter = std::sync::Arc::new(AtomicUsize::new(0));
+    struct Owned(std::sync::Arc<AtomicUsize>);
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let c = counter.clone();
+    drop(spawn((InOut(t.clone()),), move |(mut v,)| {
+        v.fill(1.0);
+        Owned(c)
+    }));
+    // A later reader orders after the detached writer; once it is done, so is the writer.
+    assert_eq!(spawn((In(t.clone()),), |(v,)| v.sum()).wait(), Ok(4.0));
+    while counter.load(Ordering::SeqCst) == 0 {
+        sleep(Duration::from_millis(1)); // the writer's result is dropped as it finishes
+    }
+    assert_eq!(counter.load(Ordering::SeqCst), 1);
+}
