@@ -111,7 +111,7 @@ impl<T: Prioritized> ReadyQueue<T> {
     }
 
     /// Pops the highest-priority item, if any, without sleeping or searching.
-    #[cfg(any(test, loom))]
+    #[cfg(loom)]
     pub(crate) fn try_pop(&self) -> Option<T> {
         if !self.looks_nonempty() {
             return None;
