@@ -68,8 +68,8 @@ where
 }
 
 impl<'scope> Scope<'scope, '_> {
-    fn bind(&'scope self) -> &'scope DataObject {
-        let object = Box::new(DataObject::new());
+    fn bind(&'scope self, rows: usize) -> &'scope DataObject {
+        let object = Box::new(DataObject::new(rows));
         let ptr: *const DataObject = &*object;
         self.objects.borrow_mut().push(object);
         // SAFETY: the box's contents never move and are dropped only with the scope, which
@@ -87,7 +87,7 @@ impl<'scope> Scope<'scope, '_> {
         // The pointer is only ever turned into read-only views (`ReadHandle` implements
         // `ReadTarget` only), so casting away `const` never leads to a write.
         let parts = RawParts::whole(array.as_ptr() as *mut S::Elem, array.shape(), array.strides());
-        Handle::new(self.bind(), parts)
+        Handle::new(self.bind(parts.object_dims[0]), parts)
     }
 
     /// Binds `array` for reading and writing: tasks may access the handle with any mode.
@@ -99,7 +99,7 @@ impl<'scope> Scope<'scope, '_> {
     {
         let mut view = array.view_mut();
         let parts = RawParts::whole(view.as_mut_ptr(), view.shape(), view.strides());
-        Handle::new(self.bind(), parts)
+        Handle::new(self.bind(parts.object_dims[0]), parts)
     }
 
     /// Spawns a task with the declared `accesses`; `f` receives one view per access.

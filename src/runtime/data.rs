@@ -121,7 +121,7 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
         let host = Box::into_raw(vec![value; ld * cols].into_boxed_slice()) as *mut T;
         Tile {
             inner: Arc::new(TileData {
-                object: DataObject::new(),
+                object: DataObject::new(rows),
                 rows,
                 cols,
                 ld,

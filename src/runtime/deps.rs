@@ -23,6 +23,7 @@
 use std::sync::atomic::Ordering;
 
 use super::footprint::Footprint;
+use super::history::{Entry, EntryList};
 use super::task::{Status, TaskRef};
 use crate::sync::{lock, Mutex};
 
@@ -54,12 +55,6 @@ impl Mode {
     }
 }
 
-struct Entry {
-    task: TaskRef,
-    mode: Mode,
-    footprint: Footprint,
-}
-
 /// The declarations of one task: inline up to four accesses, so submitting allocates
 /// nothing for them in the common case.
 pub type Decls<'a> = smallvec::SmallVec<[Decl<'a>; 4]>;
@@ -79,10 +74,9 @@ pub struct DataObject {
 
 /// The accesses later ones may have to order after, split by kind: a read only needs to
 /// look at earlier writes, so many concurrent readers of one object cost nothing extra.
-#[derive(Default)]
 struct History {
-    writes: Vec<Entry>,
-    reads: Vec<Entry>,
+    writes: EntryList,
+    reads: EntryList,
     /// When the two lists together grow past this, finished entries are swept out
     /// (amortised O(1) per access; entries the scans meet are swept on the way).
     sweep_at: usize,
@@ -102,11 +96,14 @@ impl std::fmt::Debug for DataObject {
 }
 
 impl DataObject {
-    pub(crate) fn new() -> Self {
+    /// An object with `rows` rows (a 1-D object: its length), which sizes the history's
+    /// row index.
+    pub(crate) fn new(rows: usize) -> Self {
         DataObject {
             history: Mutex::new(History {
+                writes: EntryList::new(rows),
+                reads: EntryList::new(rows),
                 sweep_at: MIN_SWEEP,
-                ..History::default()
             }),
         }
     }
@@ -130,8 +127,8 @@ impl DataObject {
         let len = h.writes.len() + h.reads.len();
         if len > h.sweep_at {
             let unfinished = |e: &Entry| e.task.header().status() != Status::Done;
-            h.writes.retain(unfinished);
-            h.reads.retain(unfinished);
+            h.writes.retain_all(unfinished);
+            h.reads.retain_all(unfinished);
             h.sweep_at = MIN_SWEEP.max(2 * (h.writes.len() + h.reads.len()));
         }
     }
@@ -144,7 +141,8 @@ impl DataObject {
         running: &[u64],
     ) -> Option<(u64, &'static str)> {
         let h = lock(&self.history);
-        h.writes
+        let holder = h
+            .writes
             .iter()
             .chain(h.reads.iter())
             .find(|e| {
@@ -152,7 +150,8 @@ impl DataObject {
                     && mode.conflicts(e.mode)
                     && e.footprint.overlaps(footprint)
             })
-            .map(|e| (e.task.header().id, e.task.header().name))
+            .map(|e| (e.task.header().id, e.task.header().name));
+        holder
     }
 
     /// Number of entries in the history (for tests of pruning).
@@ -164,11 +163,11 @@ impl DataObject {
 }
 
 /// Orders `task` (accessing `footprint` with `mode`) after the conflicting entries of
-/// `list`, dropping entries that finished or that `task` writes over completely. The
-/// overlap test comes first: it reads only the entry itself, while the status check
-/// follows a pointer to the task.
-fn scan(list: &mut Vec<Entry>, task: &TaskRef, mode: Mode, footprint: &Footprint) {
-    list.retain(|e| {
+/// `list`, dropping entries that finished or that `task` writes over completely. Only
+/// entries that can share a row are visited (see `history.rs`), and the overlap test
+/// comes first: it reads only the entry itself, while the status check follows a pointer.
+fn scan(list: &mut EntryList, task: &TaskRef, mode: Mode, footprint: &Footprint) {
+    list.retain_candidates(footprint, |e| {
         if !mode.conflicts(e.mode) || !e.footprint.overlaps(footprint) {
             return true;
         }
@@ -256,7 +255,7 @@ mod tests {
 
     #[test]
     fn covering_write_prunes_the_history_to_one_entry() {
-        let obj = DataObject::new();
+        let obj = DataObject::new(8);
         let (w1, r1, r2, w2) = (task(1), task(2), task(3), task(4));
         obj.register(&w1, Mode::Write, Footprint::Whole);
         obj.register(&r1, Mode::Read, rows(0, 4));
@@ -274,7 +273,7 @@ mod tests {
 
     #[test]
     fn partial_write_prunes_only_what_it_covers() {
-        let obj = DataObject::new();
+        let obj = DataObject::new(8);
         let (a, b, c) = (task(1), task(2), task(3));
         obj.register(&a, Mode::Write, rows(0, 4));
         obj.register(&b, Mode::Write, rows(4, 8));
@@ -286,7 +285,7 @@ mod tests {
 
     #[test]
     fn finished_entries_are_dropped_and_not_waited_for() {
-        let obj = DataObject::new();
+        let obj = DataObject::new(8);
         let (a, b) = (task(1), task(2));
         obj.register(&a, Mode::Write, rows(0, 4));
         a.header().set_status(Status::Running);
@@ -298,7 +297,7 @@ mod tests {
 
     #[test]
     fn failed_writer_poisons_later_readers_but_not_writers() {
-        let obj = DataObject::new();
+        let obj = DataObject::new(8);
         let (a, reader, writer) = (task(1), task(2), task(3));
         obj.register(&a, Mode::ReadWrite, rows(0, 4));
         a.header().set_status(Status::Running);

@@ -278,6 +278,15 @@ impl Footprint {
         (ma.is_none() && mb.is_none() && [ra, ca, rb, cb].into_iter().all(dense)).then_some(true)
     }
 
+    /// The lowest and highest row the footprint can reach: `None` for `Whole` (every
+    /// row) and `Some(None)` for an empty region.
+    pub fn row_reach(&self) -> Option<Option<(usize, usize)>> {
+        match self {
+            Footprint::Whole => None,
+            Footprint::Region { rows, .. } => Some(rows.reach()),
+        }
+    }
+
     /// Whether every element of `other` is in `self`. Conservative: `true`
     /// is always right; `false` may be wrong only outside the exact cases,
     /// which are: `other` empty, `self` `Whole` or empty, both unmasked

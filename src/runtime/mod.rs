@@ -10,6 +10,7 @@
 pub(crate) mod data;
 pub(crate) mod deps;
 pub mod footprint;
+pub(crate) mod history;
 pub(crate) mod latch;
 pub(crate) mod pool;
 pub mod processor;
