@@ -8,8 +8,9 @@
 //!    the queue's condition variable.
 //! 3. Claim it (`READY → RUNNING`), make it the thread's *current task*, run or cancel its
 //!    closure.
-//! 4. Complete it: release its successors (pushing the ones that become ready), then count
-//!    it off its group, which may set the group's latch and wake a waiter.
+//! 4. Complete it: release its successors (pushing the ones that become ready, except one
+//!    kept to run next when the queue is empty), then count it off its group, which may set
+//!    the group's latch and wake a waiter.
 //!
 //! # Waiting
 //! A thread that waits (a region's end, a future) blocks on the latch. A worker that
@@ -91,14 +92,17 @@ pub(crate) fn spawn_worker(rt: &'static Runtime, index: usize) {
 
 fn worker_main(rt: &'static Runtime, index: usize) {
     WORKER_INDEX.with(|w| w.set(Some(index)));
+    let mut next = None;
     loop {
-        rt.pool.park_if_surplus();
-        rt.queue.start_search();
-        let task = match find_work(rt) {
+        let task = match next.take() {
             Some(task) => task,
-            None => rt.queue.sleep_pop(),
+            None => {
+                rt.pool.park_if_surplus();
+                rt.queue.start_search();
+                find_work(rt).unwrap_or_else(|| rt.queue.sleep_pop())
+            }
         };
-        execute(rt, task, index);
+        next = execute(rt, task, index);
     }
 }
 
@@ -117,8 +121,11 @@ fn find_work(rt: &Runtime) -> Option<TaskRef> {
     None
 }
 
-/// Steps 3 and 4 for one task, on worker `index`.
-fn execute(rt: &Runtime, task: TaskRef, index: usize) {
+/// Steps 3 and 4 for one task, on worker `index`. Returns a successor it made ready to run
+/// next on this worker, skipping the queue: when the queue is empty, nothing ready is more
+/// urgent, and the successor's inputs are hot in this core's cache (a chain of dependent
+/// tasks then runs on one worker without touching the queue).
+fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
     let guard = AbortIfPanic;
     let header = task.header();
     if !header.claim() {
@@ -132,11 +139,19 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) {
     if let Some(start) = start {
         rt.trace.record(header.name, header.id, index, start, cancelled);
     }
-    deps::complete(&task, failed, &mut |t| rt.queue.push(t));
+    let mut next = None;
+    deps::complete(&task, failed, &mut |t| {
+        if next.is_none() && !rt.queue.looks_nonempty() {
+            next = Some(t);
+        } else {
+            rt.queue.push(t);
+        }
+    });
     if let Some(group) = &header.group {
         group.done();
     }
     std::mem::forget(guard);
+    next
 }
 
 /// Waits until `latch` is set.
