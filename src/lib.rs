@@ -26,12 +26,14 @@
 //! Runtime-owned data ([`Tile`]) can be used outside regions with [`spawn`], which returns a
 //! future. [`trace`] records every task for a Gantt view in Perfetto.
 
+pub mod darray;
 pub mod datadeps;
 mod error;
 pub mod runtime;
 mod scalar;
 mod sync;
 
+pub use darray::{AutoBlocks, Blocks, DArray};
 pub use datadeps::{datadeps, spawn};
 pub use error::{Error, Result};
 pub use runtime::data::Tile;
@@ -41,6 +43,7 @@ pub use scalar::Scalar;
 
 /// Everything a user of mosaic needs in scope.
 pub mod prelude {
+    pub use crate::darray::{AutoBlocks, Blocks, DArray};
     pub use crate::datadeps::{
         datadeps, spawn, Diagonal, In, InOut, LowerTriangular, Out, Read, ReadWrite, UnitLowerTriangular,
         UnitUpperTriangular, UpperTriangular, Write,

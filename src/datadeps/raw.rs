@@ -193,11 +193,27 @@ impl<T> RawParts<T> {
         (ptr, dim, strides, flip)
     }
 
+    /// The shape, if the view has no element: such views are made from an empty slice, with
+    /// `ndarray`'s own strides (its checks reject arbitrary strides on empty shapes).
+    fn empty_dim<D: Dimension>(&self) -> Option<D> {
+        if !self.len[..self.ndim].contains(&0) {
+            return None;
+        }
+        let mut dim = D::zeros(self.ndim);
+        for k in 0..self.ndim {
+            dim[k] = self.len[k];
+        }
+        Some(dim)
+    }
+
     /// A read-only view.
     ///
     /// # Safety
     /// The parts must describe live, initialised memory that nobody writes for `'t`.
     pub(crate) unsafe fn view<'t, D: Dimension>(&self) -> ndarray::ArrayView<'t, T, D> {
+        if let Some(dim) = self.empty_dim::<D>() {
+            return ndarray::ArrayView::from_shape(dim, &[]).expect("an empty shape fits an empty slice");
+        }
         let (ptr, dim, strides, flip) = self.nd_layout::<D>();
         // SAFETY: the caller guarantees the memory; strides are non-negative and `ptr` is
         // the lowest-addressed element, as `from_shape_ptr` requires.
@@ -216,6 +232,10 @@ impl<T> RawParts<T> {
     /// The parts must describe live, initialised memory that nobody else reads or writes
     /// for `'t`, and whose elements the view reaches at most once each.
     pub(crate) unsafe fn view_mut<'t, D: Dimension>(&self) -> ndarray::ArrayViewMut<'t, T, D> {
+        if let Some(dim) = self.empty_dim::<D>() {
+            return ndarray::ArrayViewMut::from_shape(dim, &mut [])
+                .expect("an empty shape fits an empty slice");
+        }
         let (ptr, dim, strides, flip) = self.nd_layout::<D>();
         // SAFETY: as in `view`, plus the caller's exclusivity guarantee.
         let mut v = unsafe { ndarray::ArrayViewMut::from_shape_ptr(dim.strides(strides), ptr) };

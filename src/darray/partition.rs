@@ -1,0 +1,93 @@
+//! How a matrix is cut into tiles: `Blocks(r, c)` or `AutoBlocks`.
+
+/// Tiles of `r` rows and `c` columns (edge tiles may be smaller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Blocks(pub usize, pub usize);
+
+/// Square tiles sized from the matrix, the element type and the workers in scope: one tile
+/// for small matrices, otherwise the largest size that still gives every worker several
+/// tiles per dimension, so a factorization keeps them all busy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AutoBlocks;
+
+/// Anything that picks a tile shape for a `rows × cols` matrix.
+pub trait Partition: Copy {
+    /// The tile shape (rows, cols), each at least 1.
+    fn block_size(&self, rows: usize, cols: usize, elem_bytes: usize) -> (usize, usize);
+}
+
+impl Partition for Blocks {
+    #[track_caller]
+    fn block_size(&self, rows: usize, cols: usize, _elem_bytes: usize) -> (usize, usize) {
+        assert!(
+            self.0 > 0 && self.1 > 0,
+            "tile sizes must be positive, got Blocks({}, {})",
+            self.0,
+            self.1
+        );
+        // A tile larger than the matrix is the whole matrix.
+        (self.0.min(rows.max(1)), self.1.min(cols.max(1)))
+    }
+}
+
+/// Candidate square tile sizes of `AutoBlocks`, largest first (multiples of the SIMD width;
+/// tiles are stored with a padded leading dimension, so powers of two are fine).
+const AUTO_SIZES: [usize; 5] = [512, 384, 256, 192, 128];
+/// Up to this size a matrix is one tile: splitting it costs more than it gains.
+const AUTO_SINGLE_TILE: usize = 256;
+
+impl Partition for AutoBlocks {
+    fn block_size(&self, rows: usize, cols: usize, _elem_bytes: usize) -> (usize, usize) {
+        let n = rows.max(cols);
+        let b = if n <= AUTO_SINGLE_TILE {
+            n.max(1)
+        } else {
+            let workers = crate::num_threads();
+            let want = 2 * workers; // tiles per dimension
+            AUTO_SIZES
+                .iter()
+                .copied()
+                .find(|&b| n.div_ceil(b) >= want)
+                .unwrap_or(AUTO_SIZES[AUTO_SIZES.len() - 1])
+        };
+        (b.min(rows.max(1)), b.min(cols.max(1)))
+    }
+}
+
+/// The tiles along one dimension of length `n` cut every `b`: how many, and where tile `k`
+/// starts and how long it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cuts {
+    pub(crate) n: usize,
+    pub(crate) b: usize,
+}
+
+impl Cuts {
+    pub(crate) fn count(&self) -> usize {
+        self.n.div_ceil(self.b)
+    }
+
+    pub(crate) fn start(&self, k: usize) -> usize {
+        k * self.b
+    }
+
+    pub(crate) fn len(&self, k: usize) -> usize {
+        self.b.min(self.n - k * self.b)
+    }
+
+    /// The tile holding index `i`, and the offset inside it.
+    pub(crate) fn locate(&self, i: usize) -> (usize, usize) {
+        (i / self.b, i % self.b)
+    }
+}
+
+/// The leading dimension a tile of `rows` rows is stored with: padded by 8 elements when
+/// `rows` is a multiple of 16 of at least 64, since faer's kernels run ~2× slower on
+/// power-of-two column strides (PERF.md).
+pub(crate) fn padded_ld(rows: usize) -> usize {
+    if rows >= 64 && rows % 16 == 0 {
+        rows + 8
+    } else {
+        rows.max(1)
+    }
+}
