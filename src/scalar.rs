@@ -19,6 +19,8 @@ pub trait Scalar:
     const EPSILON: f64;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
+    /// Converts to `f64` (exact for `f32`).
+    fn to_f64(self) -> f64;
 }
 
 impl Scalar for f32 {
@@ -26,11 +28,17 @@ impl Scalar for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
     }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
 }
 
 impl Scalar for f64 {
     const EPSILON: f64 = f64::EPSILON;
     fn from_f64(x: f64) -> Self {
         x
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
 }

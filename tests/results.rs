@@ -83,3 +83,20 @@ fn global_futures_detached_or_waited() {
     }
     assert_eq!(counter.load(Ordering::SeqCst), 1);
 }
+
+/// Regression: a task used to drop its accesses' keep-alives before running its closure,
+/// so when it held the last handle to a tile, the tile was freed under the running task
+/// (found by `darray_elementwise::arithmetic_matches_ndarray_with_mixed_partitions`).
+#[test]
+fn regression_a_task_holding_the_last_handle_keeps_the_tile_alive() {
+    for _ in 0..50 {
+        let ok = spawn((In(Tile::<f64>::filled(64, 64, 64, 7.0)),), |(v,)| {
+            // Same-size allocations would reuse the tile's memory if it had been freed.
+            let junk: Vec<Vec<f64>> = (0..8).map(|_| vec![0.0; 64 * 64]).collect();
+            std::hint::black_box(&junk);
+            v.iter().all(|&x| x == 7.0)
+        })
+        .wait();
+        assert_eq!(ok, Ok(true));
+    }
+}

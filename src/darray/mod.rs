@@ -20,8 +20,11 @@
 //! ```
 
 mod constructors;
+mod elementwise;
+mod ops;
 mod partition;
 mod random;
+mod reduce;
 
 use std::fmt;
 

@@ -101,8 +101,9 @@ pub trait Access: Sealed {
     fn into_raw(self) -> Self::Raw;
     #[doc(hidden)]
     /// # Safety
-    /// Only called by the runtime, once, while the task holds the declared access.
-    unsafe fn view<'t>(raw: Self::Raw) -> Self::View<'t>;
+    /// Only called by the runtime, once, while the task holds the declared access. The
+    /// view borrows `raw`, whose keep-alive holds the data until the task is done.
+    unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t>;
 }
 
 /// A tuple of accesses, `(In(a), InOut(b), …)`: what `spawn` takes.
@@ -117,8 +118,9 @@ pub trait Accesses: Sealed {
     fn into_raw(self) -> Self::Raw;
     #[doc(hidden)]
     /// # Safety
-    /// Only called by the runtime, once, while the task holds the declared accesses.
-    unsafe fn views<'t>(raw: Self::Raw) -> Self::Views<'t>;
+    /// Only called by the runtime, once, while the task holds the declared accesses. The
+    /// views borrow `raw`, whose keep-alives hold the data until the task is done.
+    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t>;
 }
 
 macro_rules! plain_access {
@@ -137,7 +139,7 @@ macro_rules! plain_access {
             fn into_raw(self) -> Self::Raw {
                 raw(self.0)
             }
-            unsafe fn view<'t>(raw: Self::Raw) -> Self::View<'t> {
+            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
                 raw.keep.on_access($m);
                 // SAFETY: the runtime calls this while the task holds the access the
                 // declaration above describes, which covers every element of the view.
@@ -168,7 +170,7 @@ macro_rules! masked_access {
             fn into_raw(self) -> Self::Raw {
                 raw((self.0).0)
             }
-            unsafe fn view<'t>(raw: Self::Raw) -> Self::View<'t> {
+            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
                 raw.keep.on_access($m);
                 // SAFETY: the task holds the masked footprint; the masked view type lets
                 // safe code reach only the elements inside the mask.
@@ -243,7 +245,7 @@ macro_rules! diagonal_access {
             fn into_raw(self) -> Self::Raw {
                 raw((self.0).0)
             }
-            unsafe fn view<'t>(raw: Self::Raw) -> Self::View<'t> {
+            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
                 raw.keep.on_access($m);
                 // SAFETY: the task holds the diagonal; the 1-D view reaches only it.
                 unsafe { raw.parts.$make::<Ix2>() }.$diag()
@@ -275,9 +277,9 @@ macro_rules! tuple_accesses {
             fn into_raw(self) -> Self::Raw {
                 ($(self.$idx.into_raw(),)+)
             }
-            unsafe fn views<'t>(raw: Self::Raw) -> Self::Views<'t> {
+            unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
                 // SAFETY: forwarded from the caller, access by access.
-                unsafe { ($($name::view(raw.$idx),)+) }
+                unsafe { ($($name::view(&raw.$idx),)+) }
             }
         }
     };
@@ -289,7 +291,7 @@ impl Accesses for () {
     type Raw = ();
     fn declare<'a>(&'a self, _out: &mut Decls<'a>) {}
     fn into_raw(self) -> Self::Raw {}
-    unsafe fn views<'t>(_raw: Self::Raw) -> Self::Views<'t> {}
+    unsafe fn views<'t>(_raw: &'t Self::Raw) -> Self::Views<'t> {}
 }
 
 tuple_accesses!(A 0);

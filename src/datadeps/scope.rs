@@ -249,8 +249,13 @@ where
         // SAFETY: the runtime calls the job once, after every conflicting earlier task has
         // finished and before any conflicting later task starts, so the views it makes
         // are exclusive (or shared-read) for the duration of the call.
-        let views = unsafe { X::views(raw) };
-        match catch_unwind(AssertUnwindSafe(move || f(views))) {
+        // The views borrow `raw`, which keeps tiles alive until the closure has returned
+        // (dropping it before, with the last handle to a tile elsewhere gone, would free
+        // the tile under the running task).
+        let views = unsafe { X::views(&raw) };
+        let outcome = catch_unwind(AssertUnwindSafe(move || f(views)));
+        drop(raw);
+        match outcome {
             Ok(r) => {
                 slot.finish(Outcome::Done(r));
                 false

@@ -1,0 +1,214 @@
+//! Elementwise operations, re-partitioning, transpose, copies. Each emits one task per
+//! result tile (plus copy tasks when operands are cut differently) and returns at once.
+
+use std::sync::Arc;
+
+use ndarray::s;
+
+use super::DArray;
+use crate::datadeps::{spawn_with, In, InOut, Out};
+use crate::runtime::TaskOptions;
+use crate::{Scalar, Tile};
+
+impl<T: Scalar> DArray<T> {
+    /// Every tile position `(i, j)` of the grid, column by column.
+    pub(crate) fn tile_indices(&self) -> impl Iterator<Item = (usize, usize)> {
+        let (gr, gc) = self.tile_grid();
+        (0..gc).flat_map(move |j| (0..gr).map(move |i| (i, j)))
+    }
+
+    /// A matrix of zeros cut like `self`.
+    pub(crate) fn zeros_like(&self) -> Self {
+        Self::with_tiles(
+            super::Blocks(self.rows.b, self.cols.b),
+            self.rows.n,
+            self.cols.n,
+            |m, n, ld| Tile::filled(m, n, ld, T::zero()),
+        )
+    }
+
+    /// Is `other` cut into the same tiles?
+    pub(crate) fn same_partition(&self, other: &Self) -> bool {
+        self.rows == other.rows && self.cols == other.cols
+    }
+
+    /// `other`'s values cut like `self` (`other` itself when it already is). A result tile
+    /// gets one copy task per source tile it overlaps.
+    pub(crate) fn aligned(&self, other: &Self) -> Self {
+        if self.same_partition(other) {
+            return other.clone_shallow();
+        }
+        let out = self.zeros_like();
+        for (i, j) in out.tile_indices() {
+            let (r, c) = out.tile_range(i, j);
+            if r.is_empty() || c.is_empty() {
+                continue;
+            }
+            let ((si0, sj0), _) = other.locate(r.start, c.start);
+            let ((si1, sj1), _) = other.locate(r.end - 1, c.end - 1);
+            for sj in sj0..=sj1 {
+                for si in si0..=si1 {
+                    let (sr, sc) = other.tile_range(si, sj);
+                    let (lo_r, hi_r) = (r.start.max(sr.start), r.end.min(sr.end));
+                    let (lo_c, hi_c) = (c.start.max(sc.start), c.end.min(sc.end));
+                    let (dr, dc, tr, tc) = (r.start, c.start, sr.start, sc.start);
+                    let copy =
+                        move |(src, mut dst): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
+                            dst.slice_mut(s![lo_r - dr..hi_r - dr, lo_c - dc..hi_c - dc])
+                                .assign(&src.slice(s![lo_r - tr..hi_r - tr, lo_c - tc..hi_c - tc]));
+                        };
+                    drop(spawn_with(
+                        TaskOptions::named("copy"),
+                        (In(other.tile(si, sj)), InOut(out.tile(i, j))),
+                        copy,
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// A second handle on the same tiles (no copy; for internal use, where the values
+    /// are only read).
+    fn clone_shallow(&self) -> Self {
+        DArray {
+            rows: self.rows,
+            cols: self.cols,
+            tiles: self.tiles.clone(),
+        }
+    }
+
+    /// `f` applied to every element, in a new matrix cut like `self`.
+    pub fn map(&self, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
+        let f = Arc::new(f);
+        let out = self.zeros_like();
+        for (i, j) in self.tile_indices() {
+            let f = f.clone();
+            let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
+                ndarray::Zip::from(&mut c).and(&a).for_each(|c, &a| *c = f(a));
+            };
+            drop(spawn_with(
+                TaskOptions::named("map"),
+                (In(self.tile(i, j)), Out(out.tile(i, j))),
+                task,
+            ));
+        }
+        out
+    }
+
+    /// `f(a, b)` element by element, in a new matrix cut like `self`; `other` may be cut
+    /// differently. Panics (naming `op` and both shapes) if the shapes differ.
+    #[track_caller]
+    pub(crate) fn zip_map(
+        &self,
+        other: &Self,
+        op: &'static str,
+        f: impl Fn(T, T) -> T + Send + Sync + 'static,
+    ) -> Self {
+        assert_same_shape(op, self, other);
+        let b = self.aligned(other);
+        let f = Arc::new(f);
+        let out = self.zeros_like();
+        for (i, j) in self.tile_indices() {
+            let f = f.clone();
+            let task = move |(a, b, mut c): (
+                ndarray::ArrayView2<'_, T>,
+                ndarray::ArrayView2<'_, T>,
+                ndarray::ArrayViewMut2<'_, T>,
+            )| {
+                ndarray::Zip::from(&mut c)
+                    .and(&a)
+                    .and(&b)
+                    .for_each(|c, &a, &b| *c = f(a, b));
+            };
+            drop(spawn_with(
+                TaskOptions::named(op),
+                (In(self.tile(i, j)), In(b.tile(i, j)), Out(out.tile(i, j))),
+                task,
+            ));
+        }
+        out
+    }
+
+    /// `self ← f(self, other)` element by element, in place (the `+=` family).
+    #[track_caller]
+    pub(crate) fn zip_assign(
+        &mut self,
+        other: &Self,
+        op: &'static str,
+        f: impl Fn(T, T) -> T + Send + Sync + 'static,
+    ) {
+        assert_same_shape(op, self, other);
+        let b = self.aligned(other);
+        let f = Arc::new(f);
+        for (i, j) in self.tile_indices() {
+            let f = f.clone();
+            let task = move |(mut a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
+                ndarray::Zip::from(&mut a).and(&b).for_each(|a, &b| *a = f(*a, b));
+            };
+            drop(spawn_with(
+                TaskOptions::named(op),
+                (InOut(self.tile(i, j)), In(b.tile(i, j))),
+                task,
+            ));
+        }
+    }
+
+    /// `self ← f(self)` element by element, in place.
+    pub(crate) fn map_assign(&mut self, op: &'static str, f: impl Fn(T) -> T + Send + Sync + 'static) {
+        let f = Arc::new(f);
+        for (i, j) in self.tile_indices() {
+            let f = f.clone();
+            let task = move |(mut a,): (ndarray::ArrayViewMut2<'_, T>,)| a.mapv_inplace(|x| f(x));
+            drop(spawn_with(
+                TaskOptions::named(op),
+                (InOut(self.tile(i, j)),),
+                task,
+            ));
+        }
+    }
+
+    /// The elementwise (Hadamard) product. `*` between two `DArray`s is the matrix product.
+    #[track_caller]
+    pub fn hadamard(&self, other: &Self) -> Self {
+        self.zip_map(other, "hadamard", |a, b| a * b)
+    }
+
+    /// The transpose, as a new matrix (tile `(j, i)` is the transpose of tile `(i, j)`).
+    pub fn t(&self) -> Self {
+        let out = Self::with_tiles(
+            super::Blocks(self.cols.b, self.rows.b),
+            self.cols.n,
+            self.rows.n,
+            |m, n, ld| Tile::filled(m, n, ld, T::zero()),
+        );
+        for (i, j) in self.tile_indices() {
+            let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
+                c.assign(&a.t())
+            };
+            drop(spawn_with(
+                TaskOptions::named("transpose"),
+                (In(self.tile(i, j)), Out(out.tile(j, i))),
+                task,
+            ));
+        }
+        out
+    }
+}
+
+impl<T: Scalar> Clone for DArray<T> {
+    /// A deep copy (value semantics): the copy's tiles are new, filled by copy tasks.
+    fn clone(&self) -> Self {
+        self.map(|x| x)
+    }
+}
+
+#[track_caller]
+fn assert_same_shape<T: Scalar>(op: &str, a: &DArray<T>, b: &DArray<T>) {
+    assert!(
+        a.shape() == b.shape(),
+        "shape mismatch in {op}: {:?} vs {:?}",
+        a.shape(),
+        b.shape()
+    );
+}

@@ -1,0 +1,59 @@
+//! Operators: `+`, `-` (elementwise), `*` and `/` by a scalar, `+=`, `-=`, `*=`.
+//! `&a * &b` between two `DArray`s is the matrix product (see `linalg`, next release).
+
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
+
+use super::DArray;
+use crate::Scalar;
+
+impl<T: Scalar> Add for &DArray<T> {
+    type Output = DArray<T>;
+    /// Elementwise sum; panics with both shapes if they differ.
+    #[track_caller]
+    fn add(self, rhs: Self) -> DArray<T> {
+        self.zip_map(rhs, "+", |a, b| a + b)
+    }
+}
+
+impl<T: Scalar> Sub for &DArray<T> {
+    type Output = DArray<T>;
+    /// Elementwise difference; panics with both shapes if they differ.
+    #[track_caller]
+    fn sub(self, rhs: Self) -> DArray<T> {
+        self.zip_map(rhs, "-", |a, b| a - b)
+    }
+}
+
+impl<T: Scalar> Mul<T> for &DArray<T> {
+    type Output = DArray<T>;
+    fn mul(self, rhs: T) -> DArray<T> {
+        self.map(move |a| a * rhs)
+    }
+}
+
+impl<T: Scalar> Div<T> for &DArray<T> {
+    type Output = DArray<T>;
+    fn div(self, rhs: T) -> DArray<T> {
+        self.map(move |a| a / rhs)
+    }
+}
+
+impl<T: Scalar> AddAssign<&DArray<T>> for DArray<T> {
+    #[track_caller]
+    fn add_assign(&mut self, rhs: &DArray<T>) {
+        self.zip_assign(rhs, "+=", |a, b| a + b);
+    }
+}
+
+impl<T: Scalar> SubAssign<&DArray<T>> for DArray<T> {
+    #[track_caller]
+    fn sub_assign(&mut self, rhs: &DArray<T>) {
+        self.zip_assign(rhs, "-=", |a, b| a - b);
+    }
+}
+
+impl<T: Scalar> MulAssign<T> for DArray<T> {
+    fn mul_assign(&mut self, rhs: T) {
+        self.map_assign("*=", move |a| a * rhs);
+    }
+}
