@@ -26,9 +26,11 @@
 //! Runtime-owned data ([`Tile`]) can be used outside regions with [`spawn`], which returns a
 //! future. [`trace`] records every task for a Gantt view in Perfetto.
 
+pub mod backend;
 pub mod darray;
 pub mod datadeps;
 mod error;
+pub mod linalg;
 pub mod runtime;
 mod scalar;
 mod sync;

@@ -14,6 +14,7 @@ pub trait Scalar:
     + num_traits::Zero
     + num_traits::One
     + num_traits::NumAssign
+    + ndarray::LinalgScalar
 {
     /// Machine epsilon of the real part.
     const EPSILON: f64;

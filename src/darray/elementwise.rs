@@ -27,18 +27,22 @@ impl<T: Scalar> DArray<T> {
         )
     }
 
-    /// Is `other` cut into the same tiles?
-    pub(crate) fn same_partition(&self, other: &Self) -> bool {
-        self.rows == other.rows && self.cols == other.cols
-    }
-
     /// `other`'s values cut like `self` (`other` itself when it already is). A result tile
     /// gets one copy task per source tile it overlaps.
     pub(crate) fn aligned(&self, other: &Self) -> Self {
-        if self.same_partition(other) {
-            return other.clone_shallow();
+        other.recut(self.rows.b, self.cols.b)
+    }
+
+    /// The same values cut into `br × bc` tiles (`self` itself when already so cut), by
+    /// one copy task per pair of overlapping old and new tiles.
+    pub(crate) fn recut(&self, br: usize, bc: usize) -> Self {
+        if (self.rows.b, self.cols.b) == (br, bc) {
+            return self.clone_shallow();
         }
-        let out = self.zeros_like();
+        let other = self;
+        let out = Self::with_tiles(super::Blocks(br, bc), self.rows.n, self.cols.n, |m, n, ld| {
+            Tile::filled(m, n, ld, T::zero())
+        });
         for (i, j) in out.tile_indices() {
             let (r, c) = out.tile_range(i, j);
             if r.is_empty() || c.is_empty() {
@@ -70,7 +74,7 @@ impl<T: Scalar> DArray<T> {
 
     /// A second handle on the same tiles (no copy; for internal use, where the values
     /// are only read).
-    fn clone_shallow(&self) -> Self {
+    pub(crate) fn clone_shallow(&self) -> Self {
         DArray {
             rows: self.rows,
             cols: self.cols,

@@ -57,7 +57,7 @@ impl<T> fmt::Debug for DArray<T> {
 impl<T: Scalar> DArray<T> {
     /// A matrix of tiles made by `make(tile_rows, tile_cols, leading_dim)`, laid out by
     /// `partition` (invariants 1–3).
-    fn with_tiles(
+    pub(crate) fn with_tiles(
         partition: impl Partition,
         rows: usize,
         cols: usize,

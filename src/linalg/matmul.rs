@@ -1,0 +1,131 @@
+//! Matrix product: for every tile of C, a chain of gemm updates over the inner tiles.
+//!
+//! `C ← α·op(A)·op(B) + β·C`. The inner dimension of `op(A)` and `op(B)` must be cut the
+//! same way; when it is not, `op(B)` is re-cut to match (copy tasks, no barrier). Tasks of
+//! one C tile are ordered by their `InOut` access to it; different C tiles are independent.
+
+use std::ops::Mul;
+
+use crate::backend::cpu::{self, Trans};
+use crate::darray::DArray;
+use crate::datadeps::{spawn_with, In, InOut};
+use crate::runtime::TaskOptions;
+use crate::Scalar;
+
+/// `op(A)`: `A` or its transpose, as the tiles of `A` plus a flag.
+struct Op<'a, T> {
+    a: &'a DArray<T>,
+    trans: Trans,
+}
+
+impl<T: Scalar> Op<'_, T> {
+    fn shape(&self) -> (usize, usize) {
+        let (r, c) = self.a.shape();
+        if self.trans == Trans::Yes {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    fn block(&self) -> (usize, usize) {
+        let (r, c) = self.a.block_size();
+        if self.trans == Trans::Yes {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    /// Tile `(i, j)` of `op(A)` is tile `(j, i)` of `A` when transposed.
+    fn tile(&self, i: usize, j: usize) -> crate::Tile<T> {
+        if self.trans == Trans::Yes {
+            self.a.tile(j, i)
+        } else {
+            self.a.tile(i, j)
+        }
+    }
+}
+
+/// `C ← α·op(A)·op(B) + β·C`, in place on `c`. Returns at once; the updates run as tasks.
+/// Panics, naming the shapes, if they do not fit.
+#[track_caller]
+#[allow(clippy::too_many_arguments)] // the BLAS signature, which every reader knows
+pub fn gemm<T: Scalar>(
+    alpha: T,
+    a: &DArray<T>,
+    ta: Trans,
+    b: &DArray<T>,
+    tb: Trans,
+    beta: T,
+    c: &mut DArray<T>,
+) {
+    let (opa, opb) = (Op { a, trans: ta }, Op { a: b, trans: tb });
+    let ((m, k), (k2, n)) = (opa.shape(), opb.shape());
+    assert!(
+        k == k2,
+        "shape mismatch in gemm: {:?} vs {:?}",
+        opa.shape(),
+        opb.shape()
+    );
+    assert!(
+        c.shape() == (m, n),
+        "shape mismatch in gemm: result {:?} vs {:?}",
+        c.shape(),
+        (m, n)
+    );
+    // Cut op(B)'s rows like op(A)'s columns, and C like op(A) × op(B).
+    let (bk, bn) = (opa.block().1, c.block_size().1);
+    let b_cut = match tb {
+        Trans::No => b.recut(bk, bn),
+        Trans::Yes => b.recut(bn, bk),
+    };
+    let a_cut = match ta {
+        Trans::No => a.recut(c.block_size().0, bk),
+        Trans::Yes => a.recut(bk, c.block_size().0),
+    };
+    let (opa, opb) = (Op { a: &a_cut, trans: ta }, Op { a: &b_cut, trans: tb });
+    let kt = if k == 0 { 0 } else { k.div_ceil(bk) };
+    let (gr, gc) = c.tile_grid();
+    for j in 0..gc {
+        for i in 0..gr {
+            if kt == 0 {
+                drop(spawn_with(
+                    TaskOptions::named("scal"),
+                    (InOut(c.tile(i, j)),),
+                    move |(mut ct,)| ct.mapv_inplace(|x| x * beta),
+                ));
+            }
+            for p in 0..kt {
+                let beta_p = if p == 0 { beta } else { T::one() };
+                let task = move |(mut ct, at, bt): (
+                    ndarray::ArrayViewMut2<'_, T>,
+                    ndarray::ArrayView2<'_, T>,
+                    ndarray::ArrayView2<'_, T>,
+                )| cpu::gemm(alpha, at, ta, bt, tb, beta_p, &mut ct);
+                let access = (InOut(c.tile(i, j)), In(opa.tile(i, p)), In(opb.tile(p, j)));
+                drop(spawn_with(TaskOptions::named("gemm"), access, task));
+            }
+        }
+    }
+}
+
+impl<T: Scalar> Mul for &DArray<T> {
+    type Output = DArray<T>;
+    /// The matrix product (not elementwise: see [`DArray::hadamard`]). Panics with both
+    /// shapes if the inner dimensions differ.
+    #[track_caller]
+    fn mul(self, rhs: Self) -> DArray<T> {
+        assert!(
+            self.shape().1 == rhs.shape().0,
+            "shape mismatch in *: {:?} vs {:?}",
+            self.shape(),
+            rhs.shape()
+        );
+        let (br, _) = self.block_size();
+        let (_, bc) = rhs.block_size();
+        let mut c = DArray::zeros(crate::Blocks(br, bc), self.shape().0, rhs.shape().1);
+        gemm(T::one(), self, Trans::No, rhs, Trans::No, T::zero(), &mut c);
+        c
+    }
+}
