@@ -54,3 +54,8 @@ pub mod prelude {
     pub use crate::runtime::TaskOptions;
     pub use crate::Tile;
 }
+
+/// The README's examples, compiled and run as doc-tests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
