@@ -15,6 +15,7 @@ pub trait Scalar:
     + num_traits::One
     + num_traits::NumAssign
     + ndarray::LinalgScalar
+    + faer::traits::ComplexField
 {
     /// Machine epsilon of the real part.
     const EPSILON: f64;

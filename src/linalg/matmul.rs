@@ -2,7 +2,10 @@
 //!
 //! `C ← α·op(A)·op(B) + β·C`. The inner dimension of `op(A)` and `op(B)` must be cut the
 //! same way; when it is not, `op(B)` is re-cut to match (copy tasks, no barrier). Tasks of
-//! one C tile are ordered by their `InOut` access to it; different C tiles are independent.
+//! one C tile are ordered by their `InOut` access to it; different C tiles are independent,
+//! and earlier tiles (column-major order) have priority, so C's first tiles are done early
+//! and whatever consumes them (a Cholesky of the product, say) starts while the rest of
+//! the product still runs. The priorities are negative: other ready work goes first.
 
 use std::ops::Mul;
 
@@ -104,7 +107,14 @@ pub fn gemm<T: Scalar>(
                     ndarray::ArrayView2<'_, T>,
                 )| cpu::gemm(alpha, at, ta, bt, tb, beta_p, &mut ct);
                 let access = (InOut(c.tile(i, j)), In(opa.tile(i, p)), In(opb.tile(p, j)));
-                drop(spawn_with(TaskOptions::named("gemm"), access, task));
+                // C tiles complete in order (earlier tiles first) instead of all at once, so
+                // operations that consume C can start on its first tiles early.
+                let priority = -((i + j * gr) as i32).min(1 << 20) - 1;
+                drop(spawn_with(
+                    TaskOptions::named("gemm").priority(priority),
+                    access,
+                    task,
+                ));
             }
         }
     }
