@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::Duration;
 
+use mosaic::datadeps::spawn_with;
 use mosaic::prelude::*;
 use ndarray::Array1;
 
@@ -98,5 +99,26 @@ fn regression_a_task_holding_the_last_handle_keeps_the_tile_alive() {
         })
         .wait();
         assert_eq!(ok, Ok(true));
+    }
+}
+
+/// Regression: a task's future used to wake its waiter before the runtime had recorded the
+/// task's trace event, so a trace stopped right after `wait()` could miss the task (seen
+/// as a failing doc-test in CI). Waking now comes after the task is fully complete.
+#[test]
+fn regression_a_waited_task_is_already_traced() {
+    for _ in 0..300 {
+        mosaic::trace::start();
+        let t = Tile::<f64>::zeros(2, 2);
+        spawn_with(TaskOptions::named("traced-task"), (InOut(t),), |(mut v,)| {
+            v.fill(1.0)
+        })
+        .wait()
+        .unwrap();
+        let trace = mosaic::trace::stop();
+        assert!(
+            trace.events().iter().any(|e| e.name == "traced-task"),
+            "the waited task is missing from the trace"
+        );
     }
 }

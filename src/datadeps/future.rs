@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::runtime::latch::{Group, Latch};
 use std::sync::Arc as StdArc;
 
-use crate::runtime::task::TaskCell;
+use crate::runtime::task::{Payload, TaskCell};
 use crate::runtime::{runtime, worker};
 use crate::sync::{lock, Mutex};
 
@@ -49,7 +49,8 @@ impl<R> Slot<R> {
         }
     }
 
-    /// Records the outcome (or drops it, if nobody will read it) and wakes the waiters.
+    /// Records the outcome (or drops it, if nobody will read it). Waiters wake when the
+    /// runtime is done with the task ([`Payload::completed`]).
     pub(crate) fn finish(&self, outcome: Outcome<R>) {
         let unread = {
             let mut state = lock(&self.state);
@@ -61,7 +62,6 @@ impl<R> Slot<R> {
             }
         };
         drop(unread);
-        self.latch.set();
     }
 
     fn wait(&self) -> Outcome<R> {
@@ -81,6 +81,12 @@ impl<R> Slot<R> {
             std::mem::replace(&mut state.outcome, Outcome::Taken)
         };
         drop(unread);
+    }
+}
+
+impl<R: Send> Payload for Slot<R> {
+    fn completed(&self) {
+        self.latch.set();
     }
 }
 

@@ -31,6 +31,19 @@ pub(crate) trait Job: Send + Sync {
     /// Runs the closure, or drops it unrun when `cancelled`. Returns `true` when the
     /// task failed (panicked or was cancelled). Called once, by the thread that claimed it.
     fn execute(&self, cancelled: bool) -> bool;
+    /// Called once the runtime is done with the task (traced, successors released): wakes
+    /// whoever waits for it, so a waiter sees all of that.
+    fn completed(&self);
+}
+
+/// The part of a task its future shares: told when the task is complete.
+pub(crate) trait Payload: Send + Sync {
+    /// The runtime is done with the task.
+    fn completed(&self);
+}
+
+impl Payload for () {
+    fn completed(&self) {}
 }
 
 /// Where a task is in its life.
@@ -186,7 +199,7 @@ impl<J, P> TaskCell<J, P> {
     }
 }
 
-impl<J: FnOnce(&TaskHeader, &P, bool) -> bool + Send, P: Send + Sync> Job for TaskCell<J, P> {
+impl<J: FnOnce(&TaskHeader, &P, bool) -> bool + Send, P: Payload> Job for TaskCell<J, P> {
     fn header(&self) -> &TaskHeader {
         &self.header
     }
@@ -199,5 +212,9 @@ impl<J: FnOnce(&TaskHeader, &P, bool) -> bool + Send, P: Send + Sync> Job for Ta
             Some(job) => job(&self.header, &self.payload, cancelled),
             None => true,
         }
+    }
+
+    fn completed(&self) {
+        self.payload.completed();
     }
 }

@@ -8,9 +8,10 @@
 //!    the queue's condition variable.
 //! 3. Claim it (`READY → RUNNING`), make it the thread's *current task*, run or cancel its
 //!    closure.
-//! 4. Complete it: release its successors (pushing the ones that become ready, except one
-//!    kept to run next when the queue is empty), then count it off its group, which may set
-//!    the group's latch and wake a waiter.
+//! 4. Complete it: record its trace event, release its successors (pushing the ones that
+//!    become ready, except one kept to run next when the queue is empty), wake its future's
+//!    waiters, then count it off its group, which may set the group's latch. A waiter thus
+//!    finds the task traced and its successors released.
 //!
 //! # Waiting
 //! A thread that waits (a region's end, a future) blocks on the latch. A worker that
@@ -147,6 +148,7 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
             rt.queue.push(t);
         }
     });
+    task.completed();
     if let Some(group) = &header.group {
         group.done();
     }
