@@ -138,3 +138,19 @@ fn cholesky_of_a_product_starts_before_the_product_ends() {
     let r = fro(&(&an - &l.dot(&l.t()))) / (n as f64 * fro(&an) * f64::EPSILON);
     assert!(r < 1.0, "scaled residual {r}");
 }
+
+#[test]
+fn solve_by_residual_with_matrix_and_vector_right_hand_sides() {
+    let _g = serial();
+    let n = 70;
+    let a = spd(n, 21);
+    let chol = DArray::from_ndarray(&a, Blocks(16, 16)).cholesky().unwrap();
+    for (k, part) in [(1, Blocks(16, 1)), (9, Blocks(10, 4)), (20, Blocks(32, 7))] {
+        let b = DArray::<f64>::randn_seeded(part, n, k, k as u64).to_ndarray();
+        let x = chol.solve(&DArray::from_ndarray(&b, part)).unwrap().to_ndarray();
+        let r = fro(&(&a.dot(&x) - &b)) / (n as f64 * fro(&a) * fro(&x) * f64::EPSILON);
+        assert!(r < 1.0, "k = {k}: scaled residual {r}");
+    }
+    let wrong = DArray::<f64>::zeros(AutoBlocks, n + 1, 1);
+    assert!(matches!(chol.solve(&wrong), Err(Error::ShapeMismatch { .. })));
+}

@@ -103,3 +103,18 @@ pub fn syrk_lower<T: Scalar>(a: ArrayView2<'_, T>, c: &mut ArrayViewMut2<'_, T>)
         Par::Seq,
     );
 }
+
+/// `B ← op(L)⁻¹·B` with `L` lower triangular (non-unit diagonal): the solve of a
+/// triangular sweep with the right-hand side on the right of `L`.
+pub fn trsm_left_lower<T: Scalar>(l: ArrayView2<'_, T>, tl: Trans, b: &mut ArrayViewMut2<'_, T>) {
+    match tl {
+        Trans::No => {
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(mat_ref(&l), mat_mut(b), Par::Seq)
+        }
+        Trans::Yes => faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            mat_ref(&l).transpose(),
+            mat_mut(b),
+            Par::Seq,
+        ),
+    }
+}

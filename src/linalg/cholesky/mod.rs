@@ -4,6 +4,8 @@
 //! within a panel potrf > trsm > syrk > gemm, so the next panel's potrf starts while the
 //! trailing update of the previous one still runs (lookahead).
 
+mod solve;
+
 use crate::backend::cpu::{self, Trans};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
