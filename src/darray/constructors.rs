@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayBase, Data, Ix2};
 
-use super::partition::{padded_ld, Partition};
+use super::partition::Partition;
 use super::random;
 use super::DArray;
 use crate::datadeps::{spawn_with, Out};
@@ -17,14 +17,16 @@ use crate::{Scalar, Tile};
 impl<T: Scalar> DArray<T> {
     /// A `rows × cols` matrix of zeros.
     pub fn zeros(partition: impl Partition, rows: usize, cols: usize) -> Self {
-        Self::with_tiles(partition, rows, cols, |m, n, ld| {
-            Tile::filled(m, n, ld, T::zero())
+        Self::with_tiles(partition, rows, cols, |r, c, ld| {
+            Tile::filled(r.len(), c.len(), ld, T::zero())
         })
     }
 
     /// A `rows × cols` matrix of ones.
     pub fn ones(partition: impl Partition, rows: usize, cols: usize) -> Self {
-        Self::with_tiles(partition, rows, cols, |m, n, ld| Tile::filled(m, n, ld, T::one()))
+        Self::with_tiles(partition, rows, cols, |r, c, ld| {
+            Tile::filled(r.len(), c.len(), ld, T::one())
+        })
     }
 
     /// The `n × n` identity.
@@ -66,20 +68,9 @@ impl<T: Scalar> DArray<T> {
     /// A copy of `a`, cut by `partition`.
     pub fn from_ndarray<S: Data<Elem = T>>(a: &ArrayBase<S, Ix2>, partition: impl Partition) -> Self {
         let (rows, cols) = a.dim();
-        let mut out = Self::with_tiles(partition, rows, cols, |m, n, ld| {
-            Tile::filled(m, n, ld, T::zero())
-        });
-        let (gr, gc) = out.tile_grid();
-        let tiles = (0..gc)
-            .flat_map(|j| (0..gr).map(move |i| (i, j)))
-            .map(|(i, j)| {
-                let (r, c) = out.tile_range(i, j);
-                let block = a.slice(ndarray::s![r, c]);
-                Tile::from_ndarray(&block, padded_ld(block.nrows()))
-            })
-            .collect();
-        out.tiles = tiles;
-        out
+        Self::with_tiles(partition, rows, cols, |r, c, ld| {
+            Tile::from_ndarray(&a.slice(ndarray::s![r, c]), ld)
+        })
     }
 
     /// A matrix whose element `(i, j)` is `f(i, j)`, filled by one task per tile.

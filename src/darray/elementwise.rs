@@ -8,7 +8,7 @@ use ndarray::s;
 use super::DArray;
 use crate::datadeps::{spawn_with, In, InOut, Out};
 use crate::runtime::TaskOptions;
-use crate::{Scalar, Tile};
+use crate::Scalar;
 
 impl<T: Scalar> DArray<T> {
     /// Every tile position `(i, j)` of the grid, column by column.
@@ -19,12 +19,7 @@ impl<T: Scalar> DArray<T> {
 
     /// A matrix of zeros cut like `self`.
     pub(crate) fn zeros_like(&self) -> Self {
-        Self::with_tiles(
-            super::Blocks(self.rows.b, self.cols.b),
-            self.rows.n,
-            self.cols.n,
-            |m, n, ld| Tile::filled(m, n, ld, T::zero()),
-        )
+        Self::zeros(super::Blocks(self.rows.b, self.cols.b), self.rows.n, self.cols.n)
     }
 
     /// `other`'s values cut like `self` (`other` itself when it already is). A result tile
@@ -40,9 +35,7 @@ impl<T: Scalar> DArray<T> {
             return self.clone_shallow();
         }
         let other = self;
-        let out = Self::with_tiles(super::Blocks(br, bc), self.rows.n, self.cols.n, |m, n, ld| {
-            Tile::filled(m, n, ld, T::zero())
-        });
+        let out = Self::zeros(super::Blocks(br, bc), self.rows.n, self.cols.n);
         for (i, j) in out.tile_indices() {
             let (r, c) = out.tile_range(i, j);
             if r.is_empty() || c.is_empty() {
@@ -180,12 +173,7 @@ impl<T: Scalar> DArray<T> {
 
     /// The transpose, as a new matrix (tile `(j, i)` is the transpose of tile `(i, j)`).
     pub fn t(&self) -> Self {
-        let out = Self::with_tiles(
-            super::Blocks(self.cols.b, self.rows.b),
-            self.cols.n,
-            self.rows.n,
-            |m, n, ld| Tile::filled(m, n, ld, T::zero()),
-        );
+        let out = Self::zeros(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n);
         for (i, j) in self.tile_indices() {
             let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
                 c.assign(&a.t())

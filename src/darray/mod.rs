@@ -55,13 +55,13 @@ impl<T> fmt::Debug for DArray<T> {
 }
 
 impl<T: Scalar> DArray<T> {
-    /// A matrix of tiles made by `make(tile_rows, tile_cols, leading_dim)`, laid out by
-    /// `partition` (invariants 1–3).
+    /// A matrix of tiles made by `make(global rows, global cols, leading_dim)` for each
+    /// tile, laid out by `partition` (invariants 1–3).
     pub(crate) fn with_tiles(
         partition: impl Partition,
         rows: usize,
         cols: usize,
-        make: impl Fn(usize, usize, usize) -> Tile<T>,
+        make: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>, usize) -> Tile<T>,
     ) -> Self {
         let (br, bc) = partition.block_size(rows, cols, std::mem::size_of::<T>());
         let (rows, cols) = (
@@ -78,8 +78,9 @@ impl<T: Scalar> DArray<T> {
         let mut tiles = Vec::with_capacity(grid.0 * grid.1);
         for j in 0..grid.1 {
             for i in 0..grid.0 {
+                let (r0, c0) = (rows.start(i).min(rows.n), cols.start(j).min(cols.n));
                 let (m, n) = (tile_len(rows, i), tile_len(cols, j));
-                tiles.push(make(m, n, padded_ld(m)));
+                tiles.push(make(r0..r0 + m, c0..c0 + n, padded_ld(m)));
             }
         }
         DArray { rows, cols, tiles }

@@ -22,8 +22,8 @@ struct Op<'a, T> {
 }
 
 impl<T: Scalar> Op<'_, T> {
-    fn shape(&self) -> (usize, usize) {
-        let (r, c) = self.a.shape();
+    /// A pair of `A` (shape, block size) as seen through `op`.
+    fn oriented(&self, (r, c): (usize, usize)) -> (usize, usize) {
         if self.trans == Trans::Yes {
             (c, r)
         } else {
@@ -31,13 +31,12 @@ impl<T: Scalar> Op<'_, T> {
         }
     }
 
+    fn shape(&self) -> (usize, usize) {
+        self.oriented(self.a.shape())
+    }
+
     fn block(&self) -> (usize, usize) {
-        let (r, c) = self.a.block_size();
-        if self.trans == Trans::Yes {
-            (c, r)
-        } else {
-            (r, c)
-        }
+        self.oriented(self.a.block_size())
     }
 
     /// Tile `(i, j)` of `op(A)` is tile `(j, i)` of `A` when transposed.
