@@ -51,6 +51,7 @@ pub mod prelude {
         UnitUpperTriangular, UpperTriangular, Write,
     };
     pub use crate::error::Error;
+    pub use crate::linalg::{ldiv, rdiv};
     pub use crate::runtime::TaskOptions;
     pub use crate::Tile;
 }

@@ -1,8 +1,8 @@
 //! Matrix product against ndarray's, by relative residual ‖C − A·B‖ / (‖A‖·‖B‖·k·ε), in f32
 //! and f64, with ragged tiles, mismatched inner cuts, transposes and accumulation.
 
-use mosaic::backend::cpu::Trans;
 use mosaic::linalg::gemm;
+use mosaic::linalg::Trans;
 use mosaic::prelude::*;
 use ndarray::Array2;
 

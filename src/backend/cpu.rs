@@ -4,19 +4,17 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::triangular_solve as tri;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::{Backend, Diag, Side, Trans, Uplo};
 use crate::Scalar;
 
-/// Whether an operand is used as stored or transposed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trans {
-    /// `A`.
-    No,
-    /// `Aᵀ`.
-    Yes,
-}
+/// The CPU backend: faer kernels, one thread per call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cpu;
 
 fn mat_ref<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
     let (m, n) = a.dim();
@@ -34,87 +32,248 @@ fn mat_mut<'a, T: Scalar>(a: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
     unsafe { MatMut::from_raw_parts_mut(a.as_mut_ptr(), m, n, rs, cs) }
 }
 
-/// `C ← α·op(A)·op(B) + β·C`.
-pub fn gemm<T: Scalar>(
-    alpha: T,
-    a: ArrayView2<'_, T>,
-    ta: Trans,
-    b: ArrayView2<'_, T>,
-    tb: Trans,
-    beta: T,
-    c: &mut ArrayViewMut2<'_, T>,
-) {
-    let a = if ta == Trans::Yes { a.reversed_axes() } else { a };
-    let b = if tb == Trans::Yes { b.reversed_axes() } else { b };
-    if beta == T::zero() {
-        faer::linalg::matmul::matmul(
-            mat_mut(c),
-            Accum::Replace,
+fn op<T>(a: ArrayView2<'_, T>, t: Trans) -> ArrayView2<'_, T> {
+    match t {
+        Trans::No => a,
+        Trans::Yes => a.reversed_axes(),
+    }
+}
+
+/// `β·x` on the `uplo` triangle of `c` (its diagonal included), zero when `β = 0`.
+fn scale_triangle<T: Scalar>(uplo: Uplo, beta: T, c: &mut ArrayViewMut2<'_, T>) {
+    for ((i, j), x) in c.indexed_iter_mut() {
+        let inside = match uplo {
+            Uplo::Lower => i >= j,
+            Uplo::Upper => i <= j,
+        };
+        if inside {
+            *x = if beta == T::zero() { T::zero() } else { *x * beta };
+        }
+    }
+}
+
+impl Backend for Cpu {
+    fn gemm<T: Scalar>(
+        &self,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        ta: Trans,
+        b: ArrayView2<'_, T>,
+        tb: Trans,
+        beta: T,
+        mut c: ArrayViewMut2<'_, T>,
+    ) {
+        let (a, b) = (op(a, ta), op(b, tb));
+        let accum = if beta == T::zero() {
+            Accum::Replace
+        } else {
+            if beta != T::one() {
+                c.mapv_inplace(|x| x * beta);
+            }
+            Accum::Add
+        };
+        faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
+    }
+
+    fn syrk<T: Scalar>(
+        &self,
+        uplo: Uplo,
+        trans: Trans,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        beta: T,
+        mut c: ArrayViewMut2<'_, T>,
+    ) {
+        if beta != T::one() {
+            scale_triangle(uplo, beta, &mut c);
+        }
+        let a = op(a, trans);
+        let at = a.t();
+        let structure = match uplo {
+            Uplo::Lower => BlockStructure::TriangularLower,
+            Uplo::Upper => BlockStructure::TriangularUpper,
+        };
+        triangular::matmul(
+            mat_mut(&mut c),
+            structure,
+            Accum::Add,
             mat_ref(&a),
-            mat_ref(&b),
+            BlockStructure::Rectangular,
+            mat_ref(&at),
+            BlockStructure::Rectangular,
             alpha,
             Par::Seq,
         );
-    } else {
-        if beta != T::one() {
-            c.mapv_inplace(|x| x * beta);
-        }
-        faer::linalg::matmul::matmul(mat_mut(c), Accum::Add, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
     }
-}
 
-/// Lower Cholesky factor in place: `A = L·Lᵀ`, `L` written over the lower triangle (the
-/// strictly upper part is not touched). `Err(index)`: the first non-positive pivot.
-pub fn potrf<T: Scalar>(a: &mut ArrayViewMut2<'_, T>) -> Result<(), usize> {
-    let n = a.nrows();
-    let mut buf = MemBuffer::new(cholesky_in_place_scratch::<T>(n, Par::Seq, Default::default()));
-    let stack = MemStack::new(&mut buf);
-    match cholesky_in_place(
-        mat_mut(a),
-        Default::default(),
-        Par::Seq,
-        stack,
-        Default::default(),
-    ) {
-        Ok(_) => Ok(()),
-        Err(LltError::NonPositivePivot { index }) => Err(index),
-    }
-}
-
-/// `B ← B·L⁻ᵀ` with `L` lower triangular (the panel solve of a right-looking Cholesky).
-pub fn trsm_right_lower_trans<T: Scalar>(l: ArrayView2<'_, T>, b: &mut ArrayViewMut2<'_, T>) {
-    // B·L⁻ᵀ = (L⁻¹·Bᵀ)ᵀ: solve L·X = Bᵀ in place on the transposed view of B.
-    let mut bt = b.view_mut().reversed_axes();
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(mat_ref(&l), mat_mut(&mut bt), Par::Seq);
-}
-
-/// `C ← C − A·Aᵀ` on the lower triangle of `C` (the strictly upper part is not touched).
-pub fn syrk_lower<T: Scalar>(a: ArrayView2<'_, T>, c: &mut ArrayViewMut2<'_, T>) {
-    let at = a.t();
-    faer::linalg::matmul::triangular::matmul(
-        mat_mut(c),
-        faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
-        Accum::Add,
-        mat_ref(&a),
-        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        mat_ref(&at),
-        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        T::zero() - T::one(),
-        Par::Seq,
-    );
-}
-
-/// `B ← op(L)⁻¹·B` with `L` lower triangular (non-unit diagonal): the solve of a
-/// triangular sweep with the right-hand side on the right of `L`.
-pub fn trsm_left_lower<T: Scalar>(l: ArrayView2<'_, T>, tl: Trans, b: &mut ArrayViewMut2<'_, T>) {
-    match tl {
-        Trans::No => {
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(mat_ref(&l), mat_mut(b), Par::Seq)
-        }
-        Trans::Yes => faer::linalg::triangular_solve::solve_upper_triangular_in_place(
-            mat_ref(&l).transpose(),
-            mat_mut(b),
+    fn potrf<T: Scalar>(&self, uplo: Uplo, a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        // faer factors the lower triangle; the upper one is the lower one of the transpose.
+        let mut a = match uplo {
+            Uplo::Lower => a,
+            Uplo::Upper => a.reversed_axes(),
+        };
+        let n = a.nrows();
+        let mut buf = MemBuffer::new(cholesky_in_place_scratch::<T>(n, Par::Seq, Default::default()));
+        let stack = MemStack::new(&mut buf);
+        match cholesky_in_place(
+            mat_mut(&mut a),
+            Default::default(),
             Par::Seq,
-        ),
+            stack,
+            Default::default(),
+        ) {
+            Ok(_) => Ok(()),
+            Err(LltError::NonPositivePivot { index }) => Err(index),
+        }
+    }
+
+    fn trsm<T: Scalar>(
+        &self,
+        side: Side,
+        uplo: Uplo,
+        trans: Trans,
+        diag: Diag,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        b: ArrayViewMut2<'_, T>,
+    ) {
+        // Left: solve M·X = α·B with M = op(A). Right: X·M = α·B is Mᵀ·Xᵀ = α·Bᵀ, so
+        // solve with Mᵀ on the transposed view of B. Either way one left solve with a
+        // matrix whose triangle is `uplo`, flipped once per transpose.
+        let (t, mut b) = match side {
+            Side::Left => (trans, b),
+            Side::Right => (trans.flip(), b.reversed_axes()),
+        };
+        if alpha != T::one() {
+            b.mapv_inplace(|x| x * alpha);
+        }
+        let (m, lower) = match t {
+            Trans::No => (a, uplo == Uplo::Lower),
+            Trans::Yes => (a.reversed_axes(), uplo == Uplo::Upper),
+        };
+        let (m, x) = (mat_ref(&m), mat_mut(&mut b));
+        match (lower, diag) {
+            (true, Diag::NonUnit) => tri::solve_lower_triangular_in_place(m, x, Par::Seq),
+            (true, Diag::Unit) => tri::solve_unit_lower_triangular_in_place(m, x, Par::Seq),
+            (false, Diag::NonUnit) => tri::solve_upper_triangular_in_place(m, x, Par::Seq),
+            (false, Diag::Unit) => tri::solve_unit_upper_triangular_in_place(m, x, Par::Seq),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, ShapeBuilder};
+
+    use super::*;
+
+    /// A well-conditioned triangle (`uplo`) with NaN in the other triangle, and NaN on the
+    /// diagonal too when it is a unit one: kernels must not read what they may not read.
+    fn triangle(n: usize, uplo: Uplo, diag: Diag) -> Array2<f64> {
+        Array2::from_shape_fn((n, n).f(), |(i, j)| {
+            let inside = if uplo == Uplo::Lower { i > j } else { i < j };
+            if i == j {
+                if diag == Diag::Unit {
+                    f64::NAN
+                } else {
+                    2.0 + i as f64 / n as f64
+                }
+            } else if inside {
+                ((i * 7 + j * 3) % 5) as f64 / 10.0 - 0.2
+            } else {
+                f64::NAN
+            }
+        })
+    }
+
+    /// The dense matrix a kernel means: the triangle, zeros elsewhere, the unit diagonal.
+    fn dense(a: &Array2<f64>, uplo: Uplo, diag: Diag) -> Array2<f64> {
+        Array2::from_shape_fn(a.dim(), |(i, j)| match (i == j, diag) {
+            (true, Diag::Unit) => 1.0,
+            _ if (uplo == Uplo::Lower && i >= j) || (uplo == Uplo::Upper && i <= j) => a[(i, j)],
+            _ => 0.0,
+        })
+    }
+
+    #[test]
+    fn trsm_every_case_solves_and_reads_only_its_triangle() {
+        let (n, k) = (7, 3);
+        for side in [Side::Left, Side::Right] {
+            for uplo in [Uplo::Lower, Uplo::Upper] {
+                for trans in [Trans::No, Trans::Yes] {
+                    for diag in [Diag::NonUnit, Diag::Unit] {
+                        let a = triangle(n, uplo, diag);
+                        let shape = if side == Side::Left { (n, k) } else { (k, n) };
+                        let b = Array2::from_shape_fn(shape.f(), |(i, j)| (i as f64 - j as f64).sin());
+                        let mut x = b.clone();
+                        Cpu.trsm(side, uplo, trans, diag, 0.5, a.view(), x.view_mut());
+                        let m = dense(&a, uplo, diag);
+                        let m = if trans == Trans::Yes { m.t().to_owned() } else { m };
+                        let back = if side == Side::Left { m.dot(&x) } else { x.dot(&m) };
+                        let err = (&back - &(&b * 0.5)).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+                        assert!(err < 1e-13, "{side:?} {uplo:?} {trans:?} {diag:?}: error {err}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn potrf_and_syrk_touch_only_their_triangle() {
+        let n = 6;
+        let r = Array2::from_shape_fn((n, n).f(), |(i, j)| ((i * 5 + j * 11) % 7) as f64 / 7.0);
+        let spd = r.dot(&r.t()) + Array2::<f64>::eye(n) * n as f64;
+        for uplo in [Uplo::Lower, Uplo::Upper] {
+            let mut f = dense(&spd, uplo, Diag::NonUnit);
+            f.zip_mut_with(&spd, |x, &s| {
+                if *x == 0.0 && s != 0.0 {
+                    *x = f64::NAN
+                }
+            });
+            Cpu.potrf(uplo, f.view_mut()).unwrap();
+            let l = dense(&f, uplo, Diag::NonUnit);
+            let back = if uplo == Uplo::Lower {
+                l.dot(&l.t())
+            } else {
+                l.t().dot(&l)
+            };
+            let err = (&back - &spd).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+            assert!(err < 1e-12, "{uplo:?}: error {err}");
+            assert!(f.iter().filter(|x| x.is_nan()).count() == n * (n - 1) / 2);
+
+            for trans in [Trans::No, Trans::Yes] {
+                let mut c = f.clone();
+                let a = r.slice(ndarray::s![.., 0..4]).to_owned();
+                let a = if trans == Trans::Yes {
+                    a.t().as_standard_layout().to_owned()
+                } else {
+                    a
+                };
+                Cpu.syrk(uplo, trans, -1.0, a.view(), 2.0, c.view_mut());
+                let opa = if trans == Trans::Yes {
+                    a.t().to_owned()
+                } else {
+                    a.clone()
+                };
+                let want =
+                    dense(&f, uplo, Diag::NonUnit) * 2.0 - dense(&opa.dot(&opa.t()), uplo, Diag::NonUnit);
+                let err = (&dense(&c, uplo, Diag::NonUnit) - &want)
+                    .iter()
+                    .fold(0.0f64, |e, d| e.max(d.abs()));
+                assert!(err < 1e-12, "syrk {uplo:?} {trans:?}: error {err}");
+                assert!(c.iter().filter(|x| x.is_nan()).count() == n * (n - 1) / 2);
+            }
+        }
+        let mut not_spd = -Array2::<f64>::eye(3);
+        assert_eq!(Cpu.potrf(Uplo::Lower, not_spd.view_mut()), Err(0));
+    }
+
+    #[test]
+    fn gemm_with_zero_beta_ignores_nan_in_c() {
+        let a = Array2::from_shape_fn((3, 2).f(), |(i, j)| (i + j) as f64);
+        let b = Array2::from_shape_fn((3, 4).f(), |(i, j)| (i * j) as f64);
+        let mut c = Array2::from_elem((2, 4).f(), f64::NAN);
+        Cpu.gemm(2.0, a.view(), Trans::Yes, b.view(), Trans::No, 0.0, c.view_mut());
+        assert_eq!(c, a.t().dot(&b) * 2.0);
     }
 }

@@ -1,4 +1,129 @@
-//! Tile kernels, named after BLAS/LAPACK, per processor kind. Algorithms call these on the
-//! views their tasks receive; they never see the task graph.
+//! Tile kernels, named after BLAS/LAPACK, behind one small trait per processor kind.
+//!
+//! The tiled algorithms of [`crate::linalg`] call a [`Backend`] on the views their tasks
+//! receive; a backend never sees the task graph. [`Cpu`] runs each kernel single-threaded
+//! with faer (`Par::Seq`): the parallelism comes from the graph. [`Recording`] wraps any
+//! backend and counts the kernels it runs, so tests can check the shape of a graph.
+//!
+//! Every kernel follows its BLAS/LAPACK namesake: the same arguments, the same parts of
+//! each operand read and written (a triangular operand's other triangle is never read, a
+//! unit diagonal is never read), the same result.
 
 pub mod cpu;
+mod recording;
+
+use std::fmt;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+pub use cpu::Cpu;
+pub use recording::Recording;
+
+use crate::Scalar;
+
+/// Whether an operand is used as stored or transposed (BLAS `TRANS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Trans {
+    /// `A`.
+    No,
+    /// `Aᵀ`.
+    Yes,
+}
+
+/// Which side of the unknown a triangular matrix stands on (BLAS `SIDE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// `op(A)·X = α·B`.
+    Left,
+    /// `X·op(A) = α·B`.
+    Right,
+}
+
+/// Which triangle of a square matrix holds the data (BLAS `UPLO`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Uplo {
+    /// The lower triangle, diagonal included.
+    Lower,
+    /// The upper triangle, diagonal included.
+    Upper,
+}
+
+/// Whether a triangular matrix has an implicit unit diagonal (BLAS `DIAG`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Diag {
+    /// The diagonal is stored and used.
+    NonUnit,
+    /// The diagonal is taken to be all ones and never read.
+    Unit,
+}
+
+impl Trans {
+    /// `Yes` for `No` and back.
+    pub fn flip(self) -> Self {
+        match self {
+            Trans::No => Trans::Yes,
+            Trans::Yes => Trans::No,
+        }
+    }
+}
+
+impl Uplo {
+    /// The triangle a transpose moves this one to.
+    pub fn flip(self) -> Self {
+        match self {
+            Uplo::Lower => Uplo::Upper,
+            Uplo::Upper => Uplo::Lower,
+        }
+    }
+}
+
+/// The tile kernels of one processor kind.
+///
+/// Implementations are cheap to clone (the tiled drivers move a clone into every task)
+/// and run each call to completion on the calling thread.
+pub trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
+    /// `C ← α·op(A)·op(B) + β·C`. With `β = 0`, `C`'s old values are not read (NaN in
+    /// them does not propagate).
+    #[allow(clippy::too_many_arguments)] // the BLAS signature, which every reader knows
+    fn gemm<T: Scalar>(
+        &self,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        ta: Trans,
+        b: ArrayView2<'_, T>,
+        tb: Trans,
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    );
+
+    /// `C ← α·op(A)·op(A)ᵀ + β·C` on the `uplo` triangle of the square `C` (the other
+    /// triangle is not touched); `op(A) = A` for `Trans::No`, `Aᵀ` for `Trans::Yes`.
+    fn syrk<T: Scalar>(
+        &self,
+        uplo: Uplo,
+        trans: Trans,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    );
+
+    /// The Cholesky factor in place: `A = L·Lᵀ` (`Lower`) or `A = Uᵀ·U` (`Upper`), read from
+    /// and written over the `uplo` triangle (the other one is not touched).
+    /// `Err(i)`: the leading minor of order `i + 1` is not positive definite.
+    fn potrf<T: Scalar>(&self, uplo: Uplo, a: ArrayViewMut2<'_, T>) -> Result<(), usize>;
+
+    /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
+    /// (`uplo`), unit or not (`diag`).
+    #[allow(clippy::too_many_arguments)] // the BLAS signature
+    fn trsm<T: Scalar>(
+        &self,
+        side: Side,
+        uplo: Uplo,
+        trans: Trans,
+        diag: Diag,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        b: ArrayViewMut2<'_, T>,
+    );
+}

@@ -9,9 +9,10 @@
 
 use std::ops::Mul;
 
-use crate::backend::cpu::{self, Trans};
+use super::{tasks, Linalg};
+use crate::backend::{Backend, Trans};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut};
+use crate::datadeps::{spawn_with, InOut};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
@@ -49,8 +50,8 @@ impl<T: Scalar> Op<'_, T> {
     }
 }
 
-/// `C ← α·op(A)·op(B) + β·C`, in place on `c`. Returns at once; the updates run as tasks.
-/// Panics, naming the shapes, if they do not fit.
+/// `C ← α·op(A)·op(B) + β·C`, in place on `c`, on the CPU backend. Returns at once; the
+/// updates run as tasks. Panics, naming the shapes, if they do not fit.
 #[track_caller]
 #[allow(clippy::too_many_arguments)] // the BLAS signature, which every reader knows
 pub fn gemm<T: Scalar>(
@@ -62,60 +63,94 @@ pub fn gemm<T: Scalar>(
     beta: T,
     c: &mut DArray<T>,
 ) {
-    let (opa, opb) = (Op { a, trans: ta }, Op { a: b, trans: tb });
-    let ((m, k), (k2, n)) = (opa.shape(), opb.shape());
-    assert!(
-        k == k2,
-        "shape mismatch in gemm: {:?} vs {:?}",
-        opa.shape(),
-        opb.shape()
-    );
-    assert!(
-        c.shape() == (m, n),
-        "shape mismatch in gemm: result {:?} vs {:?}",
-        c.shape(),
-        (m, n)
-    );
-    // Cut op(B)'s rows like op(A)'s columns, and C like op(A) × op(B).
-    let (bk, bn) = (opa.block().1, c.block_size().1);
-    let b_cut = match tb {
-        Trans::No => b.recut(bk, bn),
-        Trans::Yes => b.recut(bn, bk),
-    };
-    let a_cut = match ta {
-        Trans::No => a.recut(c.block_size().0, bk),
-        Trans::Yes => a.recut(bk, c.block_size().0),
-    };
-    let (opa, opb) = (Op { a: &a_cut, trans: ta }, Op { a: &b_cut, trans: tb });
-    let kt = if k == 0 { 0 } else { k.div_ceil(bk) };
-    let (gr, gc) = c.tile_grid();
-    for j in 0..gc {
-        for i in 0..gr {
-            if kt == 0 {
-                drop(spawn_with(
-                    TaskOptions::named("scal"),
-                    (InOut(c.tile(i, j)),),
-                    move |(mut ct,)| ct.mapv_inplace(|x| x * beta),
-                ));
-            }
-            for p in 0..kt {
-                let beta_p = if p == 0 { beta } else { T::one() };
-                let task = move |(mut ct, at, bt): (
-                    ndarray::ArrayViewMut2<'_, T>,
-                    ndarray::ArrayView2<'_, T>,
-                    ndarray::ArrayView2<'_, T>,
-                )| cpu::gemm(alpha, at, ta, bt, tb, beta_p, &mut ct);
-                let access = (InOut(c.tile(i, j)), In(opa.tile(i, p)), In(opb.tile(p, j)));
-                // C tiles complete in order (earlier tiles first) instead of all at once, so
-                // operations that consume C can start on its first tiles early.
-                let priority = -((i + j * gr) as i32).min(1 << 20) - 1;
-                drop(spawn_with(
-                    TaskOptions::named("gemm").priority(priority),
-                    access,
-                    task,
-                ));
+    Linalg::cpu().gemm(alpha, a, ta, b, tb, beta, c)
+}
+
+impl<B: Backend> Linalg<B> {
+    /// `C ← α·op(A)·op(B) + β·C`, in place on `c`. Returns at once; the updates run as
+    /// tasks. Panics, naming the shapes, if they do not fit.
+    #[track_caller]
+    #[allow(clippy::too_many_arguments)] // the BLAS signature
+    pub fn gemm<T: Scalar>(
+        &self,
+        alpha: T,
+        a: &DArray<T>,
+        ta: Trans,
+        b: &DArray<T>,
+        tb: Trans,
+        beta: T,
+        c: &mut DArray<T>,
+    ) {
+        let (opa, opb) = (Op { a, trans: ta }, Op { a: b, trans: tb });
+        let ((m, k), (k2, n)) = (opa.shape(), opb.shape());
+        assert!(
+            k == k2,
+            "shape mismatch in gemm: {:?} vs {:?}",
+            opa.shape(),
+            opb.shape()
+        );
+        assert!(
+            c.shape() == (m, n),
+            "shape mismatch in gemm: result {:?} vs {:?}",
+            c.shape(),
+            (m, n)
+        );
+        // Cut op(B)'s rows like op(A)'s columns, and C like op(A) × op(B).
+        let (bk, bn) = (opa.block().1, c.block_size().1);
+        let b_cut = match tb {
+            Trans::No => b.recut(bk, bn),
+            Trans::Yes => b.recut(bn, bk),
+        };
+        let a_cut = match ta {
+            Trans::No => a.recut(c.block_size().0, bk),
+            Trans::Yes => a.recut(bk, c.block_size().0),
+        };
+        let (opa, opb) = (Op { a: &a_cut, trans: ta }, Op { a: &b_cut, trans: tb });
+        let kt = if k == 0 { 0 } else { k.div_ceil(bk) };
+        let (gr, gc) = c.tile_grid();
+        for j in 0..gc {
+            for i in 0..gr {
+                if kt == 0 {
+                    drop(spawn_with(
+                        TaskOptions::named("scal"),
+                        (InOut(c.tile(i, j)),),
+                        // BLAS: with β = 0, C's old values (NaN included) are not read.
+                        move |(mut ct,)| {
+                            if beta == T::zero() {
+                                ct.fill(T::zero())
+                            } else {
+                                ct.mapv_inplace(|x| x * beta)
+                            }
+                        },
+                    ));
+                }
+                for p in 0..kt {
+                    let beta_p = if p == 0 { beta } else { T::one() };
+                    // C tiles complete in order (earlier tiles first) instead of all at once, so
+                    // operations that consume C can start on its first tiles early.
+                    let priority = -((i + j * gr) as i32).min(1 << 20) - 1;
+                    let (at, bt) = ((opa.tile(i, p), ta), (opb.tile(p, j), tb));
+                    tasks::gemm(&self.backend, priority, alpha, at, bt, beta_p, c.tile(i, j));
+                }
             }
         }
+    }
+
+    /// `A·B`, a new matrix cut by A's rows and B's columns. Panics with both shapes if the
+    /// inner dimensions differ.
+    #[track_caller]
+    pub fn matmul<T: Scalar>(&self, a: &DArray<T>, b: &DArray<T>) -> DArray<T> {
+        assert!(
+            a.shape().1 == b.shape().0,
+            "shape mismatch in *: {:?} vs {:?}",
+            a.shape(),
+            b.shape()
+        );
+        let (br, _) = a.block_size();
+        let (_, bc) = b.block_size();
+        let mut c = DArray::zeros(crate::Blocks(br, bc), a.shape().0, b.shape().1);
+        self.gemm(T::one(), a, Trans::No, b, Trans::No, T::zero(), &mut c);
+        c
     }
 }
 
@@ -125,16 +160,6 @@ impl<T: Scalar> Mul for &DArray<T> {
     /// shapes if the inner dimensions differ.
     #[track_caller]
     fn mul(self, rhs: Self) -> DArray<T> {
-        assert!(
-            self.shape().1 == rhs.shape().0,
-            "shape mismatch in *: {:?} vs {:?}",
-            self.shape(),
-            rhs.shape()
-        );
-        let (br, _) = self.block_size();
-        let (_, bc) = rhs.block_size();
-        let mut c = DArray::zeros(crate::Blocks(br, bc), self.shape().0, rhs.shape().1);
-        gemm(T::one(), self, Trans::No, rhs, Trans::No, T::zero(), &mut c);
-        c
+        Linalg::cpu().matmul(self, rhs)
     }
 }

@@ -3,23 +3,31 @@
 //! matrix. Priorities follow the critical path: an earlier panel before a later one, and
 //! within a panel potrf > trsm > syrk > gemm, so the next panel's potrf starts while the
 //! trailing update of the previous one still runs (lookahead).
+//!
+//! On `nt × nt` tiles the graph has `nt` potrf, `nt(nt−1)/2` trsm and syrk and
+//! `nt(nt−1)(nt−2)/6` gemm tasks (plus the `laset` tasks that zero the upper part).
 
 mod solve;
 
-use crate::backend::cpu::{self, Trans};
+use ndarray::ArrayViewMut2;
+
+use super::{tasks, Linalg};
+use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
+use crate::datadeps::{spawn_with, InOut, Out, TaskFuture};
 use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
-/// The factor `L` of `A = L·Lᵀ` (lower triangular, zeros above the diagonal).
+/// The factor `L` of `A = L·Lᵀ` (lower triangular, zeros above the diagonal), and the
+/// backend its solves run on.
 #[derive(Debug)]
-pub struct Cholesky<T> {
+pub struct Cholesky<T, B = Cpu> {
     l: DArray<T>,
+    linalg: Linalg<B>,
 }
 
-impl<T: Scalar> Cholesky<T> {
+impl<T: Scalar, B: Backend> Cholesky<T, B> {
     /// The lower factor.
     pub fn l(&self) -> &DArray<T> {
         &self.l
@@ -37,8 +45,25 @@ impl<T: Scalar> DArray<T> {
     /// triangle is read). Waits for the factorization to finish, since a non-positive pivot
     /// must be reported: `Err(NotPositiveDefinite { index })` with the global index, and
     /// `Err(ShapeMismatch)` for a non-square matrix.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let r = DArray::<f64>::rand_seeded(Blocks(3, 3), 8, 8, 5);
+    /// let spd = &(&r * &r.t()) + &(&DArray::eye(Blocks(3, 3), 8) * 8.0);
+    /// let ch = spd.cholesky()?;
+    /// let back = ch.l() * &ch.l().t();
+    /// assert!((&back - &spd).norm_fro() < 1e-12 * spd.norm_fro());
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
     pub fn cholesky(&self) -> Result<Cholesky<T>> {
-        let (m, n) = self.shape();
+        Linalg::cpu().cholesky(self)
+    }
+}
+
+impl<B: Backend> Linalg<B> {
+    /// The Cholesky factorization of `a` (see [`DArray::cholesky`]), kernels on this backend.
+    pub fn cholesky<T: Scalar>(&self, a: &DArray<T>) -> Result<Cholesky<T, B>> {
+        let (m, n) = a.shape();
         if m != n {
             return Err(Error::ShapeMismatch {
                 op: "cholesky",
@@ -46,57 +71,51 @@ impl<T: Scalar> DArray<T> {
                 right: (n, m),
             });
         }
-        let b = self.block_size().0.min(self.block_size().1).max(1);
+        let b = a.block_size().0.min(a.block_size().1).max(1);
         // A private copy cut into square tiles, factored in place.
-        let l = if self.block_size() == (b, b) {
-            self.clone()
+        let l = if a.block_size() == (b, b) {
+            a.clone()
         } else {
-            self.recut(b, b)
+            a.recut(b, b)
         };
         let nt = l.tile_grid().0;
+        let minus_one = T::zero() - T::one();
         let mut pivots: Vec<TaskFuture<std::result::Result<(), usize>>> = Vec::with_capacity(nt);
         for k in 0..nt {
             let offset = k * b;
+            let be = self.backend.clone();
             pivots.push(spawn_with(
                 TaskOptions::named("potrf").priority(priority(nt, k, 3)),
                 (InOut(l.tile(k, k)),),
-                move |(mut a,)| cpu::potrf(&mut a).map_err(|i| offset + i),
+                move |(a,)| be.potrf(Uplo::Lower, a).map_err(|i| offset + i),
             ));
             for i in k + 1..nt {
-                let task = |(mut a, d): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
-                    cpu::trsm_right_lower_trans(d, &mut a)
-                };
-                let options = TaskOptions::named("trsm").priority(priority(nt, k, 2));
-                drop(spawn_with(options, (InOut(l.tile(i, k)), In(l.tile(k, k))), task));
+                let kind = (Side::Right, Uplo::Lower, Trans::Yes, Diag::NonUnit);
+                let (a, d) = (l.tile(i, k), l.tile(k, k));
+                tasks::trsm(&self.backend, priority(nt, k, 2), kind, T::one(), d, a);
             }
             for i in k + 1..nt {
-                let task = |(mut c, a): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
-                    cpu::syrk_lower(a, &mut c)
-                };
-                let options = TaskOptions::named("syrk").priority(priority(nt, k, 1));
-                drop(spawn_with(options, (InOut(l.tile(i, i)), In(l.tile(i, k))), task));
+                let (kind, a) = ((Uplo::Lower, Trans::No), l.tile(i, k));
+                tasks::syrk(
+                    &self.backend,
+                    priority(nt, k, 1),
+                    kind,
+                    minus_one,
+                    a,
+                    T::one(),
+                    l.tile(i, i),
+                );
                 for j in k + 1..i {
-                    let task = |(mut c, a, bt): (
-                        ndarray::ArrayViewMut2<'_, T>,
-                        ndarray::ArrayView2<'_, T>,
-                        ndarray::ArrayView2<'_, T>,
-                    )| {
-                        cpu::gemm(
-                            T::zero() - T::one(),
-                            a,
-                            Trans::No,
-                            bt,
-                            Trans::Yes,
-                            T::one(),
-                            &mut c,
-                        )
-                    };
-                    let options = TaskOptions::named("gemm").priority(priority(nt, k, 0));
-                    drop(spawn_with(
-                        options,
-                        (InOut(l.tile(i, j)), In(l.tile(i, k)), In(l.tile(j, k))),
-                        task,
-                    ));
+                    let (a, bt) = ((l.tile(i, k), Trans::No), (l.tile(j, k), Trans::Yes));
+                    tasks::gemm(
+                        &self.backend,
+                        priority(nt, k, 0),
+                        minus_one,
+                        a,
+                        bt,
+                        T::one(),
+                        l.tile(i, j),
+                    );
                 }
             }
         }
@@ -107,7 +126,10 @@ impl<T: Scalar> DArray<T> {
                 Err(index) => return Err(Error::NotPositiveDefinite { index }),
             }
         }
-        Ok(Cholesky { l })
+        Ok(Cholesky {
+            l,
+            linalg: self.clone(),
+        })
     }
 }
 
@@ -123,7 +145,7 @@ fn zero_upper<T: Scalar>(l: &DArray<T>) {
                 |(mut t,)| t.fill(T::zero()),
             ));
         }
-        let task = |(mut t,): (ndarray::ArrayViewMut2<'_, T>,)| {
+        let task = |(mut t,): (ArrayViewMut2<'_, T>,)| {
             for ((r, c), x) in t.indexed_iter_mut() {
                 if r < c {
                     *x = T::zero();

@@ -1,0 +1,110 @@
+//! A backend that counts the kernels it runs, then runs them on another backend: tests
+//! use it to check the shape of the graphs the tiled algorithms emit.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::{Backend, Cpu, Diag, Side, Trans, Uplo};
+use crate::Scalar;
+
+/// Counts kernel calls by name (`"gemm"`, `"potrf"`, …) and forwards them to `B`.
+/// Clones share the counts.
+///
+/// ```
+/// use mosaic::backend::{Cpu, Recording};
+/// use mosaic::linalg::Linalg;
+/// use mosaic::prelude::*;
+///
+/// let a = DArray::<f64>::rand_seeded(Blocks(4, 4), 12, 12, 1);
+/// let spd = &(&a * &a.t()) + &(&DArray::eye(Blocks(4, 4), 12) * 12.0);
+/// let rec = Recording::new(Cpu);
+/// Linalg::new(rec.clone()).cholesky(&spd)?;
+/// assert_eq!(rec.count("potrf"), 3);
+/// # Ok::<(), mosaic::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Recording<B = Cpu> {
+    inner: B,
+    counts: Arc<Mutex<BTreeMap<&'static str, usize>>>,
+}
+
+impl<B: Backend> Recording<B> {
+    /// A recorder in front of `inner`, with every count at zero.
+    pub fn new(inner: B) -> Self {
+        Recording {
+            inner,
+            counts: Arc::default(),
+        }
+    }
+
+    /// How many times kernel `name` has run.
+    pub fn count(&self, name: &str) -> usize {
+        self.counts().get(name).copied().unwrap_or(0)
+    }
+
+    /// Every kernel that has run, with its count.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets every count back to zero.
+    pub fn reset(&self) {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn record(&self, name: &'static str) -> &B {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name)
+            .or_default() += 1;
+        &self.inner
+    }
+}
+
+impl<B: Backend> Backend for Recording<B> {
+    fn gemm<T: Scalar>(
+        &self,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        ta: Trans,
+        b: ArrayView2<'_, T>,
+        tb: Trans,
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("gemm").gemm(alpha, a, ta, b, tb, beta, c)
+    }
+
+    fn syrk<T: Scalar>(
+        &self,
+        uplo: Uplo,
+        trans: Trans,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("syrk").syrk(uplo, trans, alpha, a, beta, c)
+    }
+
+    fn potrf<T: Scalar>(&self, uplo: Uplo, a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        self.record("potrf").potrf(uplo, a)
+    }
+
+    fn trsm<T: Scalar>(
+        &self,
+        side: Side,
+        uplo: Uplo,
+        trans: Trans,
+        diag: Diag,
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        b: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("trsm").trsm(side, uplo, trans, diag, alpha, a, b)
+    }
+}

@@ -1,0 +1,73 @@
+//! One task per tile kernel: the accesses each kernel declares, in one place, so every
+//! algorithm emits them the same way.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::backend::{Backend, Diag, Side, Trans, Uplo};
+use crate::datadeps::{spawn_with, In, InOut};
+use crate::runtime::TaskOptions;
+use crate::{Scalar, Tile};
+
+/// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b`, updates `c`.
+#[allow(clippy::too_many_arguments)] // the BLAS signature plus the task's priority
+pub(crate) fn gemm<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    alpha: T,
+    (a, ta): (Tile<T>, Trans),
+    (b, tb): (Tile<T>, Trans),
+    beta: T,
+    c: Tile<T>,
+) {
+    let be = be.clone();
+    let task = move |(c, a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
+        be.gemm(alpha, a, ta, b, tb, beta, c)
+    };
+    drop(spawn_with(
+        TaskOptions::named("gemm").priority(priority),
+        (InOut(c), In(a), In(b)),
+        task,
+    ));
+}
+
+/// The triangular solve of one tile (see [`Backend::trsm`]) as a task: reads `a`,
+/// updates `b`.
+#[allow(clippy::too_many_arguments)] // the BLAS signature plus the task's priority
+pub(crate) fn trsm<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    (side, uplo, trans, diag): (Side, Uplo, Trans, Diag),
+    alpha: T,
+    a: Tile<T>,
+    b: Tile<T>,
+) {
+    let be = be.clone();
+    let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| {
+        be.trsm(side, uplo, trans, diag, alpha, a, b)
+    };
+    drop(spawn_with(
+        TaskOptions::named("trsm").priority(priority),
+        (InOut(b), In(a)),
+        task,
+    ));
+}
+
+/// `C ← α·op(A)·op(A)ᵀ + β·C` on the `uplo` triangle of `c`, as a task.
+pub(crate) fn syrk<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    (uplo, trans): (Uplo, Trans),
+    alpha: T,
+    a: Tile<T>,
+    beta: T,
+    c: Tile<T>,
+) {
+    let be = be.clone();
+    let task =
+        move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
+    drop(spawn_with(
+        TaskOptions::named("syrk").priority(priority),
+        (InOut(c), In(a)),
+        task,
+    ));
+}
