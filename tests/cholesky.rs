@@ -154,3 +154,16 @@ fn solve_by_residual_with_matrix_and_vector_right_hand_sides() {
     let wrong = DArray::<f64>::zeros(AutoBlocks, n + 1, 1);
     assert!(matches!(chol.solve(&wrong), Err(Error::ShapeMismatch { .. })));
 }
+
+#[test]
+fn solve_f32() {
+    let _g = serial();
+    let n = 45;
+    let a = spd(n, 8).mapv(|x| x as f32);
+    let chol = DArray::from_ndarray(&a, Blocks(8, 8)).cholesky().unwrap();
+    let b = DArray::<f32>::randn_seeded(Blocks(8, 3), n, 3, 2);
+    let x = chol.solve(&b).unwrap().to_ndarray().mapv(f64::from);
+    let (a, b) = (a.mapv(f64::from), b.to_ndarray().mapv(f64::from));
+    let r = fro(&(&a.dot(&x) - &b)) / (n as f64 * fro(&a) * fro(&x) * f32::EPSILON as f64);
+    assert!(r < 1.0, "scaled residual {r}");
+}

@@ -115,3 +115,46 @@ fn compound_shape_mismatch_names_both_shapes() {
     let mut a = DArray::<f64>::zeros(AutoBlocks, 2, 2);
     a -= &DArray::<f64>::zeros(AutoBlocks, 2, 3);
 }
+
+/// Every elementwise operation, generic over the element type: the same rounding as
+/// ndarray's, so the results are compared exactly; reductions by relative error.
+fn every_op<T: mosaic::Scalar + std::fmt::Debug>() {
+    let conv = |a: &Array2<f64>| a.mapv(T::from_f64);
+    let (x, y) = (conv(&m(19, 13, 0.25)), conv(&m(19, 13, -1.5)));
+    let a = DArray::from_ndarray(&x, Blocks(5, 4));
+    let b = DArray::from_ndarray(&y, Blocks(7, 3));
+    let two = T::from_f64(2.0);
+    assert_eq!((&a + &b).to_ndarray(), &x + &y);
+    assert_eq!((&a - &b).to_ndarray(), &x - &y);
+    assert_eq!(a.hadamard(&b).to_ndarray(), &x * &y);
+    assert_eq!((&a * two).to_ndarray(), x.mapv(|v| v * two));
+    assert_eq!((&a / two).to_ndarray(), x.mapv(|v| v / two));
+    assert_eq!((-&a).to_ndarray(), x.mapv(|v| T::zero() - v));
+    assert_eq!(a.map(|v| v * v).to_ndarray(), x.mapv(|v| v * v));
+    assert_eq!(a.t().to_ndarray(), x.t());
+    // By value: the left operand's tiles are reused.
+    assert_eq!((a.clone() + &b).to_ndarray(), &x + &y);
+    assert_eq!((a.clone() - &b).to_ndarray(), &x - &y);
+    assert_eq!((a.clone() * two).to_ndarray(), x.mapv(|v| v * two));
+    assert_eq!((a.clone() / two).to_ndarray(), x.mapv(|v| v / two));
+    let mut c = a.clone();
+    c += &b;
+    c -= &a;
+    c *= two;
+    c /= two;
+    assert_eq!(c.to_ndarray(), (&x + &y) - &x);
+    let sum: f64 = x.iter().map(|v| v.to_f64()).sum();
+    assert!((a.sum().to_f64() - sum).abs() <= 19.0 * 13.0 * T::EPSILON * sum.abs());
+    let fro = x.iter().map(|v| v.to_f64().powi(2)).sum::<f64>().sqrt();
+    assert!((a.norm_fro().to_f64() - fro).abs() <= 19.0 * 13.0 * T::EPSILON * fro);
+}
+
+#[test]
+fn every_op_f64() {
+    every_op::<f64>();
+}
+
+#[test]
+fn every_op_f32() {
+    every_op::<f32>();
+}

@@ -89,3 +89,64 @@ fn a_product_feeds_later_operations_without_waiting() {
 fn inner_dimension_mismatch_names_both_shapes() {
     let _ = &DArray::<f64>::zeros(AutoBlocks, 3, 4) * &DArray::<f64>::zeros(AutoBlocks, 5, 2);
 }
+
+/// `C ← α·op(A)·op(B) + β·C` for all four transpose combinations, generic over the type.
+fn every_transpose<T: mosaic::Scalar>() {
+    let (m, k, n) = (23, 17, 19);
+    for (ta, tb) in [
+        (Trans::No, Trans::No),
+        (Trans::Yes, Trans::No),
+        (Trans::No, Trans::Yes),
+        (Trans::Yes, Trans::Yes),
+    ] {
+        let sa = if ta == Trans::Yes { (k, m) } else { (m, k) };
+        let sb = if tb == Trans::Yes { (n, k) } else { (k, n) };
+        let (x, y, z) = (rand(sa.0, sa.1, 1), rand(sb.0, sb.1, 2), rand(m, n, 3));
+        let conv = |a: &Array2<f64>| a.mapv(T::from_f64);
+        let back = |a: &Array2<T>| a.mapv(T::to_f64);
+        let (x, y, z) = (back(&conv(&x)), back(&conv(&y)), back(&conv(&z)));
+        let a = DArray::from_ndarray(&conv(&x), Blocks(5, 6));
+        let b = DArray::from_ndarray(&conv(&y), Blocks(7, 4));
+        let mut c = DArray::from_ndarray(&conv(&z), Blocks(6, 6));
+        gemm(T::from_f64(1.5), &a, ta, &b, tb, T::from_f64(-0.5), &mut c);
+        let opx = if ta == Trans::Yes {
+            x.t().to_owned()
+        } else {
+            x.clone()
+        };
+        let opy = if tb == Trans::Yes {
+            y.t().to_owned()
+        } else {
+            y.clone()
+        };
+        let want = opx.dot(&opy) * 1.5 - &z * 0.5;
+        let scale = fro(&x) * fro(&y) * 1.5 + fro(&z) * 0.5;
+        let r = fro(&(&back(&c.to_ndarray()) - &want)) / (scale * k as f64 * T::EPSILON);
+        assert!(r < 1.0, "{ta:?} {tb:?}: scaled residual {r}");
+    }
+}
+
+#[test]
+fn every_transpose_f64() {
+    every_transpose::<f64>();
+}
+
+#[test]
+fn every_transpose_f32() {
+    every_transpose::<f32>();
+}
+
+#[test]
+fn zero_beta_does_not_read_c() {
+    let a = DArray::<f64>::ones(Blocks(2, 2), 3, 4);
+    let mut c = DArray::<f64>::from_ndarray(&Array2::from_elem((3, 3), f64::NAN), Blocks(2, 2));
+    gemm(1.0, &a, Trans::No, &a, Trans::Yes, 0.0, &mut c);
+    assert_eq!(c.to_ndarray(), Array2::from_elem((3, 3), 4.0));
+    let empty = DArray::<f64>::zeros(AutoBlocks, 3, 0);
+    gemm(1.0, &empty, Trans::No, &empty, Trans::Yes, 0.0, &mut c);
+    assert_eq!(
+        c.to_ndarray(),
+        Array2::zeros((3, 3)),
+        "k = 0 and β = 0 give zeros, not NaN"
+    );
+}

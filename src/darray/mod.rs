@@ -19,6 +19,7 @@
 //! assert_eq!(a.to_ndarray(), b.to_ndarray()); // the same seed gives the same matrix under any tiling
 //! ```
 
+mod compare;
 mod constructors;
 mod elementwise;
 mod ops;

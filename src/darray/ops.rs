@@ -1,7 +1,8 @@
-//! Operators: `+`, `-` (elementwise), `*` and `/` by a scalar, `+=`, `-=`, `*=`.
-//! `&a * &b` between two `DArray`s is the matrix product (see `linalg`, next release).
+//! Operators: `+`, `-` (elementwise), `*` and `/` by a scalar, unary `-`, `+=`, `-=`,
+//! `*=`, `/=`. `&a * &b` between two `DArray`s is the matrix product (see `linalg`).
+//! On an owned left operand (`a * 2.0`, `a + &b`) the result reuses its tiles.
 
-use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use super::DArray;
 use crate::Scalar;
@@ -56,4 +57,38 @@ impl<T: Scalar> MulAssign<T> for DArray<T> {
     fn mul_assign(&mut self, rhs: T) {
         self.map_assign("*=", move |a| a * rhs);
     }
+}
+
+impl<T: Scalar> DivAssign<T> for DArray<T> {
+    fn div_assign(&mut self, rhs: T) {
+        self.map_assign("/=", move |a| a / rhs);
+    }
+}
+
+impl<T: Scalar> Neg for &DArray<T> {
+    type Output = DArray<T>;
+    fn neg(self) -> DArray<T> {
+        self.map(|a| T::zero() - a)
+    }
+}
+
+/// `owned op rhs` as `owned op= rhs`: no new tiles.
+macro_rules! by_value {
+    ($($trait:ident $method:ident $assign:ident $rhs:ty;)*) => {$(
+        impl<T: Scalar> $trait<$rhs> for DArray<T> {
+            type Output = DArray<T>;
+            #[track_caller]
+            fn $method(mut self, rhs: $rhs) -> DArray<T> {
+                self.$assign(rhs);
+                self
+            }
+        }
+    )*};
+}
+
+by_value! {
+    Add add add_assign &DArray<T>;
+    Sub sub sub_assign &DArray<T>;
+    Mul mul mul_assign T;
+    Div div div_assign T;
 }
