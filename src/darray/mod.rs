@@ -126,6 +126,27 @@ impl<T: Scalar> DArray<T> {
         ((ti, tj), (ii, jj))
     }
 
+    /// Waits until every task submitted so far that writes this matrix has finished;
+    /// `Err` with the error of one that failed. Operations return at once, so this is how
+    /// to time one, or to make sure a result exists before leaving a thread.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let a = DArray::<f64>::rand(AutoBlocks, 300, 300);
+    /// let c = &a * &a; // returns at once
+    /// c.wait()?;       // the product is done
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<()> {
+        let reads: Vec<_> = self
+            .tiles
+            .iter()
+            .map(|t| crate::datadeps::spawn_with(crate::TaskOptions::named("wait"), (In(t.clone()),), |_| ()))
+            .collect();
+        let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();
+        done.into_iter().collect()
+    }
+
     /// A copy of the contents, once every task that writes them has finished. Panics if
     /// one of those tasks failed; [`DArray::try_to_ndarray`] returns the error instead.
     #[track_caller]
