@@ -294,6 +294,42 @@ impl Accesses for () {
     unsafe fn views<'t>(_raw: &'t Self::Raw) -> Self::Views<'t> {}
 }
 
+/// A run-time number of accesses of one kind, `vec![InOut(a.tile(0, 0)), …]`: the closure
+/// gets a `Vec` of views, in the same order. For tasks over a whole tile column.
+impl<A: Access> Sealed for Vec<A> {}
+impl<A: Access> Accesses for Vec<A> {
+    type Views<'t> = Vec<A::View<'t>>;
+    type Raw = Vec<A::Raw>;
+    fn declare<'a>(&'a self, out: &mut Decls<'a>) {
+        out.extend(self.iter().map(Access::declare));
+    }
+    fn into_raw(self) -> Self::Raw {
+        self.into_iter().map(Access::into_raw).collect()
+    }
+    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
+        // SAFETY: forwarded from the caller, access by access.
+        raw.iter().map(|r| unsafe { A::view(r) }).collect()
+    }
+}
+
+/// A `Vec` of accesses of one kind plus one more access: `(vec![InOut(..), …], In(b))`.
+impl<A: Access, B: Access> Sealed for (Vec<A>, B) {}
+impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
+    type Views<'t> = (Vec<A::View<'t>>, B::View<'t>);
+    type Raw = (Vec<A::Raw>, B::Raw);
+    fn declare<'a>(&'a self, out: &mut Decls<'a>) {
+        out.extend(self.0.iter().map(Access::declare));
+        out.push(self.1.declare());
+    }
+    fn into_raw(self) -> Self::Raw {
+        (self.0.into_iter().map(Access::into_raw).collect(), self.1.into_raw())
+    }
+    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
+        // SAFETY: forwarded from the caller, access by access.
+        unsafe { (raw.0.iter().map(|r| A::view(r)).collect(), B::view(&raw.1)) }
+    }
+}
+
 tuple_accesses!(A 0);
 tuple_accesses!(A 0, B 1);
 tuple_accesses!(A 0, B 1, C 2);
