@@ -4,6 +4,7 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
+use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve as tri;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -124,6 +125,41 @@ impl Backend for Cpu {
         ) {
             Ok(_) => Ok(()),
             Err(LltError::NonPositivePivot { index }) => Err(index),
+        }
+    }
+
+    fn getrf<T: Scalar>(&self, mut a: ArrayViewMut2<'_, T>, ipiv: &mut [usize]) -> Result<(), usize> {
+        let (m, n) = a.dim();
+        let mut perm = vec![0usize; m];
+        let mut perm_inv = vec![0usize; m];
+        let mut buf = MemBuffer::new(lu_in_place_scratch::<usize, T>(
+            m,
+            n,
+            Par::Seq,
+            Default::default(),
+        ));
+        lu_in_place(
+            mat_mut(&mut a),
+            &mut perm,
+            &mut perm_inv,
+            Par::Seq,
+            MemStack::new(&mut buf),
+            Default::default(),
+        );
+        // faer gives the permutation (row i of P·A is row perm[i] of A); LAPACK's ipiv is
+        // the sequence of swaps that builds it: at step i, bring perm[i] to position i.
+        let mut at: Vec<usize> = (0..m).collect(); // at[r]: where original row r is now
+        let mut row: Vec<usize> = (0..m).collect(); // row[p]: the original row at p
+        for (i, piv) in ipiv.iter_mut().enumerate().take(m.min(n)) {
+            let j = at[perm[i]];
+            *piv = j;
+            row.swap(i, j);
+            at[row[i]] = i;
+            at[row[j]] = j;
+        }
+        match (0..m.min(n)).find(|&i| a[(i, i)] == T::zero()) {
+            Some(i) => Err(i),
+            None => Ok(()),
         }
     }
 
@@ -266,6 +302,37 @@ mod tests {
         }
         let mut not_spd = -Array2::<f64>::eye(3);
         assert_eq!(Cpu.potrf(Uplo::Lower, not_spd.view_mut()), Err(0));
+    }
+
+    #[test]
+    fn getrf_pivots_like_lapack() {
+        // Column maxima force swaps: P·A = L·U with |L| ≤ 1, and ipiv replays P.
+        let (m, n) = (7, 5);
+        let a = Array2::from_shape_fn((m, n).f(), |(i, j)| {
+            (((i * 5 + j * 3) % 7) as f64 - 3.0) * (1.0 + j as f64)
+        });
+        let mut f = a.clone();
+        let mut ipiv = vec![0; n];
+        Cpu.getrf(f.view_mut(), &mut ipiv).unwrap();
+        let mut pa = a.clone();
+        for (i, &p) in ipiv.iter().enumerate() {
+            assert!(p >= i);
+            for j in 0..n {
+                pa.swap((i, j), (p, j));
+            }
+        }
+        let l = Array2::from_shape_fn((m, n), |(i, j)| match i.cmp(&j) {
+            std::cmp::Ordering::Equal => 1.0,
+            std::cmp::Ordering::Greater => f[(i, j)],
+            std::cmp::Ordering::Less => 0.0,
+        });
+        let u = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { f[(i, j)] } else { 0.0 });
+        let err = (&l.dot(&u) - &pa).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+        assert!(err < 1e-12, "error {err}");
+        assert!(l.iter().all(|x| x.abs() <= 1.0));
+        let mut zero_col = a.clone();
+        zero_col.column_mut(2).fill(0.0);
+        assert_eq!(Cpu.getrf(zero_col.view_mut(), &mut ipiv), Err(2));
     }
 
     #[test]

@@ -113,6 +113,13 @@ pub trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// `Err(i)`: the leading minor of order `i + 1` is not positive definite.
     fn potrf<T: Scalar>(&self, uplo: Uplo, a: ArrayViewMut2<'_, T>) -> Result<(), usize>;
 
+    /// LU factorization with partial pivoting in place: `P·A = L·U`, `L` unit lower
+    /// (below the diagonal), `U` upper (on and above it). `ipiv[i]` (for `i < min(m, n)`)
+    /// is the row swapped with row `i` at step `i` (LAPACK's `ipiv`, from 0; `≥ i`).
+    /// `Err(i)`: `U[i, i]` is exactly zero, the first such `i` (the factorization still
+    /// completes, as LAPACK's does).
+    fn getrf<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, ipiv: &mut [usize]) -> Result<(), usize>;
+
     /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
     /// (`uplo`), unit or not (`diag`).
     #[allow(clippy::too_many_arguments)] // the BLAS signature

@@ -95,6 +95,10 @@ impl<B: Backend> Backend for Recording<B> {
         self.record("potrf").potrf(uplo, a)
     }
 
+    fn getrf<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, ipiv: &mut [usize]) -> Result<(), usize> {
+        self.record("getrf").getrf(a, ipiv)
+    }
+
     fn trsm<T: Scalar>(
         &self,
         side: Side,

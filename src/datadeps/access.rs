@@ -322,7 +322,10 @@ impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
         out.push(self.1.declare());
     }
     fn into_raw(self) -> Self::Raw {
-        (self.0.into_iter().map(Access::into_raw).collect(), self.1.into_raw())
+        (
+            self.0.into_iter().map(Access::into_raw).collect(),
+            self.1.into_raw(),
+        )
     }
     unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
         // SAFETY: forwarded from the caller, access by access.

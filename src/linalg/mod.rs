@@ -7,6 +7,7 @@
 //! [`Recording`](crate::backend::Recording) one that counts the kernels of a graph.
 
 mod cholesky;
+mod lu;
 mod matmul;
 mod tasks;
 mod triangular;
@@ -14,6 +15,7 @@ mod triangular;
 use crate::backend::{Backend, Cpu};
 pub use crate::backend::{Diag, Side, Trans, Uplo};
 pub use cholesky::Cholesky;
+pub use lu::Lu;
 pub use matmul::gemm;
 pub use triangular::{ldiv, rdiv, trsm, TriangularMatrix};
 

@@ -1,0 +1,249 @@
+//! Tiled LU with true partial pivoting, right-looking.
+//!
+//! For each panel `k` (tile column `k`, from the diagonal tile down):
+//! 1. `getrf` on the whole panel, gathered into one contiguous block, so each pivot is the
+//!    largest entry of the entire remaining column, across tiles (not only inside the
+//!    diagonal tile);
+//! 2. `laswp`: the panel's row swaps applied to every other tile column, one task per
+//!    column, to the right (before their update) and to the left (the `L` of earlier
+//!    panels, off the critical path);
+//! 3. `trsm` with the panel's unit lower triangle on the tiles right of the diagonal, and
+//!    `gemm` updates of the trailing matrix.
+//!
+//! Priorities give lookahead: the panel first, then everything of the next tile column
+//! (so the next panel starts while the rest of the trailing update runs), then the other
+//! columns, and the left swaps last. The panel's swaps reach the other tasks through a
+//! slot that the panel task fills; every task that reads it also reads the panel's
+//! diagonal tile, which orders it after the panel.
+
+mod solve;
+
+use std::sync::{Arc, OnceLock};
+
+use ndarray::{s, Array2, ArrayViewMut2, ShapeBuilder};
+
+use super::{tasks, Linalg};
+use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
+use crate::darray::DArray;
+use crate::datadeps::{spawn_with, In, InOut, TaskFuture};
+use crate::error::{Error, Result};
+use crate::runtime::TaskOptions;
+use crate::Scalar;
+
+/// `P·A = L·U`: the factors packed in one matrix (`L` strictly below the diagonal, its unit
+/// diagonal implicit; `U` on and above), and the row swaps.
+#[derive(Debug)]
+pub struct Lu<T, B = Cpu> {
+    lu: DArray<T>,
+    /// LAPACK's `ipiv`, from 0, global: step `i` swapped rows `i` and `ipiv[i]`.
+    ipiv: Vec<usize>,
+    linalg: Linalg<B>,
+}
+
+/// The swaps of one panel, global row indices, filled by the panel task.
+type Swaps = Arc<OnceLock<Vec<usize>>>;
+
+impl<T: Scalar> DArray<T> {
+    /// The LU factorization with partial pivoting: at every step the pivot is the
+    /// largest entry (in magnitude) of the whole remaining column. Waits for the
+    /// factorization, since a zero pivot must be reported: `Err(Singular { index })` at the
+    /// first exactly zero pivot; `Err(ShapeMismatch)` for a non-square matrix.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let a = DArray::<f64>::rand_seeded(Blocks(4, 4), 10, 10, 1);
+    /// let lu = a.lu()?;
+    /// let p = lu.p();
+    /// let pa = a.to_ndarray().select(ndarray::Axis(0), &p);
+    /// let back = (&lu.l() * &lu.u()).to_ndarray();
+    /// assert!((&back - &pa).iter().all(|d| d.abs() < 1e-12));
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn lu(&self) -> Result<Lu<T>> {
+        Linalg::cpu().lu(self)
+    }
+}
+
+/// Critical-path priority of a task of panel `k` out of `nt` (`level`: panel 3, next
+/// column 2, other right columns 1, left swaps 0).
+fn priority(nt: usize, k: usize, level: i32) -> i32 {
+    (nt - k) as i32 * 4 + level
+}
+
+impl<B: Backend> Linalg<B> {
+    /// The LU factorization of `a` (see [`DArray::lu`]), kernels on this backend.
+    pub fn lu<T: Scalar>(&self, a: &DArray<T>) -> Result<Lu<T, B>> {
+        let (m, n) = a.shape();
+        if m != n {
+            return Err(Error::ShapeMismatch {
+                op: "lu",
+                left: (m, n),
+                right: (n, m),
+            });
+        }
+        let b = a.block_size().0.min(a.block_size().1).max(1);
+        let lu = if a.block_size() == (b, b) {
+            a.clone()
+        } else {
+            a.recut(b, b)
+        };
+        let nt = lu.tile_grid().0;
+        let minus_one = T::zero() - T::one();
+        let mut panels: Vec<(Swaps, TaskFuture<std::result::Result<(), usize>>)> = Vec::with_capacity(nt);
+        for k in 0..nt {
+            let swaps: Swaps = Arc::default();
+            let column: Vec<_> = (k..nt).map(|i| InOut(lu.tile(i, k))).collect();
+            let (be, slot, row0) = (self.backend.clone(), swaps.clone(), k * b);
+            let panel = spawn_with(
+                TaskOptions::named("getrf").priority(priority(nt, k, 3)),
+                column,
+                move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
+            );
+            panels.push((swaps.clone(), panel));
+            for j in (0..nt).filter(|&j| j != k) {
+                let level = match j {
+                    _ if j == k + 1 => 2,
+                    _ if j > k => 1,
+                    _ => 0,
+                };
+                let column: Vec<_> = (k..nt).map(|i| InOut(lu.tile(i, j))).collect();
+                let (slot, tb) = (swaps.clone(), b);
+                drop(spawn_with(
+                    TaskOptions::named("laswp").priority(priority(nt, k, level)),
+                    (column, In(lu.tile(k, k))),
+                    move |(mut tiles, _)| {
+                        let swaps = slot.get().expect("the panel ran before its swaps are applied");
+                        laswp(&mut tiles, tb, row0, swaps);
+                    },
+                ));
+            }
+            for j in k + 1..nt {
+                let prio = priority(nt, k, if j == k + 1 { 2 } else { 1 });
+                let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
+                tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
+                for i in k + 1..nt {
+                    let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
+                    tasks::gemm(&self.backend, prio, minus_one, l, u, T::one(), lu.tile(i, j));
+                }
+            }
+        }
+        let mut ipiv = Vec::with_capacity(n);
+        let mut singular = None;
+        for (swaps, panel) in panels {
+            if let Err(index) = panel.wait()? {
+                singular = singular.or(Some(index));
+            }
+            ipiv.extend_from_slice(swaps.get().expect("the panel has run"));
+        }
+        if let Some(index) = singular {
+            return Err(Error::Singular { index });
+        }
+        Ok(Lu {
+            lu,
+            ipiv,
+            linalg: self.clone(),
+        })
+    }
+}
+
+/// The panel task: the column's tiles gathered into one block, factored, scattered back;
+/// the swaps (global rows) published in `slot`. `Err`: the global index of a zero pivot.
+fn getrf_panel<T: Scalar, B: Backend>(
+    be: &B,
+    tiles: &mut [ArrayViewMut2<'_, T>],
+    row0: usize,
+    slot: &OnceLock<Vec<usize>>,
+) -> std::result::Result<(), usize> {
+    let width = tiles[0].ncols();
+    let height: usize = tiles.iter().map(|t| t.nrows()).sum();
+    let mut panel = Array2::<T>::zeros((height, width).f());
+    let mut r = 0;
+    for t in tiles.iter() {
+        panel.slice_mut(s![r..r + t.nrows(), ..]).assign(t);
+        r += t.nrows();
+    }
+    let mut ipiv = vec![0; width.min(height)];
+    let result = be.getrf(panel.view_mut(), &mut ipiv);
+    let mut r = 0;
+    for t in tiles.iter_mut() {
+        let h = t.nrows();
+        t.assign(&panel.slice(s![r..r + h, ..]));
+        r += h;
+    }
+    // Only the first `width` steps belong to this panel (a ragged last panel has fewer).
+    let global: Vec<usize> = ipiv.iter().map(|&p| row0 + p).collect();
+    slot.set(global).expect("a panel runs once");
+    result.map_err(|i| row0 + i)
+}
+
+/// Applies the swaps of the panel starting at global row `row0` (step `i` swaps rows
+/// `row0 + i` and `swaps[i]`) to a column of tiles of height `tb` starting at `row0`.
+fn laswp<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, row0: usize, swaps: &[usize]) {
+    for (i, &p) in swaps.iter().enumerate() {
+        let (r1, r2) = (i, p - row0);
+        if r1 != r2 {
+            swap_rows(tiles, tb, r1, r2);
+        }
+    }
+}
+
+/// Swaps rows `r1 < r2` of a stack of tiles of height `tb` (row indices from its top).
+fn swap_rows<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, r1: usize, r2: usize) {
+    let ((t1, i1), (t2, i2)) = ((r1 / tb, r1 % tb), (r2 / tb, r2 % tb));
+    if t1 == t2 {
+        let t = &mut tiles[t1];
+        for c in 0..t.ncols() {
+            t.swap((i1, c), (i2, c));
+        }
+    } else {
+        let (top, bottom) = tiles.split_at_mut(t2);
+        let (a, b) = (&mut top[t1], &mut bottom[0]);
+        ndarray::Zip::from(a.row_mut(i1))
+            .and(b.row_mut(i2))
+            .for_each(std::mem::swap);
+    }
+}
+
+impl<T: Scalar, B: Backend> Lu<T, B> {
+    /// The row permutation: row `i` of `P·A` is row `p()[i]` of `A`.
+    pub fn p(&self) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..self.ipiv.len()).collect();
+        for (i, &s) in self.ipiv.iter().enumerate() {
+            p.swap(i, s);
+        }
+        p
+    }
+
+    /// The unit lower triangular factor `L` (ones on the diagonal, zeros above).
+    pub fn l(&self) -> DArray<T> {
+        self.part(|i, j, x| match i.cmp(&j) {
+            std::cmp::Ordering::Greater => x,
+            std::cmp::Ordering::Equal => T::one(),
+            std::cmp::Ordering::Less => T::zero(),
+        })
+    }
+
+    /// The upper triangular factor `U` (zeros below the diagonal).
+    pub fn u(&self) -> DArray<T> {
+        self.part(|i, j, x| if i <= j { x } else { T::zero() })
+    }
+
+    /// A copy of the packed factors with `f(global row, global col, value)` applied.
+    fn part(&self, f: fn(usize, usize, T) -> T) -> DArray<T> {
+        let out = self.lu.clone();
+        for (ti, tj) in out.tile_indices() {
+            let (r, c) = out.tile_range(ti, tj);
+            let task = move |(mut t,): (ArrayViewMut2<'_, T>,)| {
+                for ((i, j), x) in t.indexed_iter_mut() {
+                    *x = f(r.start + i, c.start + j, *x);
+                }
+            };
+            drop(spawn_with(
+                TaskOptions::named("lacpy"),
+                (InOut(out.tile(ti, tj)),),
+                task,
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,115 @@
+//! Solves, determinant and inverse from `P·A = L·U`.
+
+use ndarray::ArrayViewMut2;
+
+use super::{laswp, Lu};
+use crate::backend::{Backend, Diag, Side, Trans, Uplo};
+use crate::darray::DArray;
+use crate::datadeps::{spawn_with, In, InOut};
+use crate::error::{Error, Result};
+use crate::runtime::TaskOptions;
+use crate::Scalar;
+
+impl<T: Scalar, B: Backend> Lu<T, B> {
+    /// Solves `A·X = B` (`B` is `n × k`, any partition): `X = U⁻¹·L⁻¹·P·B`, by row swaps on a
+    /// copy of `B` and two triangular sweeps. Returns at once; `Err(ShapeMismatch)` if `B`
+    /// has the wrong number of rows.
+    pub fn solve(&self, b: &DArray<T>) -> Result<DArray<T>> {
+        let n = self.lu.shape().0;
+        if b.shape().0 != n {
+            return Err(Error::ShapeMismatch {
+                op: "Lu::solve",
+                left: self.lu.shape(),
+                right: b.shape(),
+            });
+        }
+        let tb = self.lu.block_size().0;
+        let mut x = if b.block_size().0 == tb {
+            b.clone() // deep: the solve works in place
+        } else {
+            b.recut(tb, b.block_size().1)
+        };
+        let (rows, cols) = x.tile_grid();
+        for j in 0..cols {
+            let column: Vec<_> = (0..rows).map(|i| InOut(x.tile(i, j))).collect();
+            let swaps = self.ipiv.clone();
+            drop(spawn_with(
+                TaskOptions::named("laswp"),
+                column,
+                move |mut tiles: Vec<ArrayViewMut2<'_, T>>| laswp(&mut tiles, tb, 0, &swaps),
+            ));
+        }
+        let la = &self.linalg;
+        la.trsm(
+            Side::Left,
+            Uplo::Lower,
+            Trans::No,
+            Diag::Unit,
+            T::one(),
+            &self.lu,
+            &mut x,
+        )?;
+        la.trsm(
+            Side::Left,
+            Uplo::Upper,
+            Trans::No,
+            Diag::NonUnit,
+            T::one(),
+            &self.lu,
+            &mut x,
+        )?;
+        Ok(x)
+    }
+
+    /// `det(A)`: the product of `U`'s diagonal, negated once per row swap. Waits.
+    pub fn det(&self) -> Result<T> {
+        let swaps = self.ipiv.iter().enumerate().filter(|&(i, &p)| i != p).count();
+        let lu = &self.lu;
+        let diagonal: Vec<_> = (0..lu.tile_grid().0)
+            .map(|k| {
+                spawn_with(TaskOptions::named("det"), (In(lu.tile(k, k)),), |(t,)| {
+                    t.diag().iter().fold(T::one(), |p, &x| p * x)
+                })
+            })
+            .collect();
+        let mut det = if swaps % 2 == 0 {
+            T::one()
+        } else {
+            T::zero() - T::one()
+        };
+        for d in diagonal {
+            det *= d.wait()?;
+        }
+        Ok(det)
+    }
+
+    /// `A⁻¹`, by solving `A·X = I`.
+    pub fn inv(&self) -> Result<DArray<T>> {
+        let n = self.lu.shape().0;
+        let tb = self.lu.block_size().0;
+        self.solve(&DArray::eye(crate::Blocks(tb, tb), n))
+    }
+}
+
+impl<T: Scalar> DArray<T> {
+    /// Solves `A·X = B` for a square `A` by LU with partial pivoting. Waits for the
+    /// factorization: `Err(Singular { index })` for an exactly zero pivot.
+    pub fn solve(&self, b: &DArray<T>) -> Result<DArray<T>> {
+        self.lu()?.solve(b)
+    }
+
+    /// `A⁻¹`, by LU with partial pivoting; `Err(Singular { index })` if a pivot is exactly zero.
+    pub fn inv(&self) -> Result<DArray<T>> {
+        self.lu()?.inv()
+    }
+
+    /// `det(A)`, by LU with partial pivoting: exactly zero when a pivot is.
+    /// `Err(ShapeMismatch)` for a non-square matrix.
+    pub fn det(&self) -> Result<T> {
+        match self.lu() {
+            Ok(lu) => lu.det(),
+            Err(Error::Singular { .. }) => Ok(T::zero()),
+            Err(e) => Err(e),
+        }
+    }
+}
