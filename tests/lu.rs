@@ -6,7 +6,7 @@ mod common;
 
 use common::Rng;
 use mosaic::backend::{Cpu, Recording};
-use mosaic::linalg::Linalg;
+use mosaic::linalg::{Linalg, Pivot};
 use mosaic::prelude::*;
 use mosaic::Scalar;
 use ndarray::{Array2, Axis};
@@ -174,4 +174,64 @@ fn empty_matrix() {
         lu.solve(&DArray::zeros(AutoBlocks, 0, 2)).unwrap().shape(),
         (0, 2)
     );
+}
+
+#[test]
+fn no_pivot_variant() {
+    for (n, part) in [(48, Blocks(8, 8)), (53, Blocks(16, 16)), (30, Blocks(7, 11))] {
+        // Diagonally dominant: no pivoting needed.
+        let a = random(n, n as u64) + Array2::<f64>::eye(n) * n as f64;
+        let lu = DArray::from_ndarray(&a, part).lu_with(Pivot::NoPivot).unwrap();
+        assert_eq!(lu.p(), (0..n).collect::<Vec<_>>());
+        let (l, u) = (lu.l().to_ndarray(), lu.u().to_ndarray());
+        let r = fro(&(&a - &l.dot(&u))) / (n as f64 * fro(&a) * f64::EPSILON);
+        assert!(r < 1.0, "n = {n}: scaled residual {r}");
+        let b = random(n, 3).slice(ndarray::s![.., ..2]).to_owned();
+        let x = lu
+            .solve(&DArray::from_ndarray(&b, AutoBlocks))
+            .unwrap()
+            .to_ndarray();
+        let r = fro(&(&a.dot(&x) - &b)) / (n as f64 * fro(&a) * fro(&x) * f64::EPSILON);
+        assert!(r < 1.0, "n = {n}: solve residual {r}");
+    }
+    let a32 = (random(40, 5) + Array2::<f64>::eye(40) * 40.0).mapv(|v| v as f32);
+    let lu = DArray::from_ndarray(&a32, Blocks(8, 8))
+        .lu_with(Pivot::NoPivot)
+        .unwrap();
+    let (l, u) = (
+        lu.l().to_ndarray().mapv(f64::from),
+        lu.u().to_ndarray().mapv(f64::from),
+    );
+    let a = a32.mapv(f64::from);
+    let r = fro(&(&a - &l.dot(&u))) / (40.0 * fro(&a) * f32::EPSILON as f64);
+    assert!(r < 1.0, "f32: scaled residual {r}");
+    // A zero pivot that partial pivoting avoids is an error without pivoting.
+    let mut z = random(20, 6);
+    z[(0, 0)] = 0.0;
+    let d = DArray::from_ndarray(&z, Blocks(8, 8));
+    assert_eq!(
+        d.lu_with(Pivot::NoPivot).unwrap_err(),
+        Error::Singular { index: 0 }
+    );
+    assert!(d.lu().is_ok());
+}
+
+#[test]
+fn no_pivot_kernel_counts() {
+    for k in 1..=5 {
+        let n = 4 * k;
+        let rec = Recording::new(Cpu);
+        let a = DArray::from_ndarray(&(random(n, 1) + Array2::<f64>::eye(n) * n as f64), Blocks(4, 4));
+        Linalg::new(rec.clone())
+            .lu_with(&a, Pivot::NoPivot)
+            .unwrap()
+            .l()
+            .wait()
+            .unwrap();
+        let counts = rec.counts();
+        let get = |name| counts.get(name).copied().unwrap_or(0);
+        assert_eq!(get("getrf_nopiv"), k, "k = {k}");
+        assert_eq!(get("trsm"), k * (k - 1), "k = {k}");
+        assert_eq!(get("gemm"), (k - 1) * k * (2 * k - 1) / 6, "k = {k}");
+    }
 }

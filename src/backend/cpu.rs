@@ -53,6 +53,64 @@ fn scale_triangle<T: Scalar>(uplo: Uplo, beta: T, c: &mut ArrayViewMut2<'_, T>) 
     }
 }
 
+/// `A = L·U` without pivoting, recursively: factor the leading half, solve for the blocks
+/// beside and below it, update the trailing half with one product, factor that. Leaves
+/// of at most 16 columns are done by plain elimination.
+fn lu_nopiv<T: Scalar>(a: ArrayViewMut2<'_, T>) {
+    let n = a.nrows().min(a.ncols());
+    if n <= 16 {
+        let mut a = a;
+        for k in 0..n {
+            let pivot = a[(k, k)];
+            for i in k + 1..a.nrows() {
+                a[(i, k)] = a[(i, k)] / pivot;
+            }
+            for j in k + 1..a.ncols() {
+                let u = a[(k, j)];
+                for i in k + 1..a.nrows() {
+                    a[(i, j)] = a[(i, j)] - a[(i, k)] * u;
+                }
+            }
+        }
+        return;
+    }
+    let h = n / 2;
+    let (top, bottom) = a.split_at(ndarray::Axis(0), h);
+    let (mut a11, mut a12) = top.split_at(ndarray::Axis(1), h);
+    let (mut a21, a22) = bottom.split_at(ndarray::Axis(1), h);
+    lu_nopiv(a11.view_mut());
+    let one = T::one();
+    Cpu.trsm(
+        Side::Left,
+        Uplo::Lower,
+        Trans::No,
+        Diag::Unit,
+        one,
+        a11.view(),
+        a12.view_mut(),
+    );
+    Cpu.trsm(
+        Side::Right,
+        Uplo::Upper,
+        Trans::No,
+        Diag::NonUnit,
+        one,
+        a11.view(),
+        a21.view_mut(),
+    );
+    let mut a22 = a22;
+    Cpu.gemm(
+        T::zero() - one,
+        a21.view(),
+        Trans::No,
+        a12.view(),
+        Trans::No,
+        one,
+        a22.view_mut(),
+    );
+    lu_nopiv(a22);
+}
+
 impl Backend for Cpu {
     fn gemm<T: Scalar>(
         &self,
@@ -158,6 +216,14 @@ impl Backend for Cpu {
             at[row[j]] = j;
         }
         match (0..m.min(n)).find(|&i| a[(i, i)] == T::zero()) {
+            Some(i) => Err(i),
+            None => Ok(()),
+        }
+    }
+
+    fn getrf_nopiv<T: Scalar>(&self, mut a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        lu_nopiv(a.view_mut());
+        match (0..a.nrows().min(a.ncols())).find(|&i| a[(i, i)] == T::zero()) {
             Some(i) => Err(i),
             None => Ok(()),
         }
@@ -333,6 +399,36 @@ mod tests {
         let mut zero_col = a.clone();
         zero_col.column_mut(2).fill(0.0);
         assert_eq!(Cpu.getrf(zero_col.view_mut(), &mut ipiv), Err(2));
+    }
+
+    #[test]
+    fn getrf_nopiv_factors_a_dominant_matrix() {
+        for n in [5, 16, 17, 40, 67] {
+            let a = Array2::from_shape_fn((n, n).f(), |(i, j)| {
+                if i == j {
+                    n as f64
+                } else {
+                    ((i * 3 + j * 7) % 5) as f64 / 5.0 - 0.4
+                }
+            });
+            let mut f = a.clone();
+            Cpu.getrf_nopiv(f.view_mut()).unwrap();
+            let l = Array2::from_shape_fn((n, n), |(i, j)| {
+                if i == j {
+                    1.0
+                } else if i > j {
+                    f[(i, j)]
+                } else {
+                    0.0
+                }
+            });
+            let u = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { f[(i, j)] } else { 0.0 });
+            let err = (&l.dot(&u) - &a).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+            assert!(err < 1e-12 * n as f64, "n = {n}: error {err}");
+        }
+        let mut z = Array2::<f64>::eye(20);
+        z[(18, 18)] = 0.0;
+        assert_eq!(Cpu.getrf_nopiv(z.view_mut()), Err(18));
     }
 
     #[test]

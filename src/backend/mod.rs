@@ -120,6 +120,11 @@ pub trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// completes, as LAPACK's does).
     fn getrf<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, ipiv: &mut [usize]) -> Result<(), usize>;
 
+    /// LU factorization of a square tile without pivoting: `A = L·U` in place (PLASMA's
+    /// `getrf_nopiv`), for diagonally dominant matrices. `Err(i)`: `U[i, i]` is exactly
+    /// zero, the first such `i` (the factorization still completes, with infinities).
+    fn getrf_nopiv<T: Scalar>(&self, a: ArrayViewMut2<'_, T>) -> Result<(), usize>;
+
     /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
     /// (`uplo`), unit or not (`diag`).
     #[allow(clippy::too_many_arguments)] // the BLAS signature

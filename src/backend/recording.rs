@@ -99,6 +99,10 @@ impl<B: Backend> Backend for Recording<B> {
         self.record("getrf").getrf(a, ipiv)
     }
 
+    fn getrf_nopiv<T: Scalar>(&self, a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        self.record("getrf_nopiv").getrf_nopiv(a)
+    }
+
     fn trsm<T: Scalar>(
         &self,
         side: Side,

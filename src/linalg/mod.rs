@@ -15,7 +15,7 @@ mod triangular;
 use crate::backend::{Backend, Cpu};
 pub use crate::backend::{Diag, Side, Trans, Uplo};
 pub use cholesky::Cholesky;
-pub use lu::Lu;
+pub use lu::{Lu, Pivot};
 pub use matmul::gemm;
 pub use triangular::{ldiv, rdiv, trsm, TriangularMatrix};
 

@@ -43,6 +43,23 @@ pub struct Lu<T, B = Cpu> {
 /// The swaps of one panel, global row indices, filled by the panel task.
 type Swaps = Arc<OnceLock<Vec<usize>>>;
 
+/// A submitted panel: its swaps (none without pivoting) and its zero-pivot report.
+type Panel = (Option<Swaps>, TaskFuture<std::result::Result<(), usize>>);
+
+/// How LU chooses its pivots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Pivot {
+    /// Partial pivoting: the largest entry of the whole remaining column (LAPACK's
+    /// `getrf`). Stable for every nonsingular matrix in practice.
+    #[default]
+    RowMaximum,
+    /// No pivoting: `A = L·U` directly, with more parallelism (every panel is one tile).
+    /// Only for matrices known not to need it (diagonally dominant, SPD); elsewhere it
+    /// can lose all accuracy, and it fails with `Singular` on a zero pivot that
+    /// pivoting would have avoided.
+    NoPivot,
+}
+
 impl<T: Scalar> DArray<T> {
     /// The LU factorization with partial pivoting: at every step the pivot is the
     /// largest entry (in magnitude) of the whole remaining column. Waits for the
@@ -62,6 +79,12 @@ impl<T: Scalar> DArray<T> {
     pub fn lu(&self) -> Result<Lu<T>> {
         Linalg::cpu().lu(self)
     }
+
+    /// The LU factorization with the given pivoting: `lu_with(Pivot::NoPivot)` for matrices
+    /// known not to need pivoting (`p()` is then the identity).
+    pub fn lu_with(&self, pivot: Pivot) -> Result<Lu<T>> {
+        Linalg::cpu().lu_with(self, pivot)
+    }
 }
 
 /// Critical-path priority of a task of panel `k` out of `nt` (`level`: panel 3, next
@@ -73,6 +96,11 @@ fn priority(nt: usize, k: usize, level: i32) -> i32 {
 impl<B: Backend> Linalg<B> {
     /// The LU factorization of `a` (see [`DArray::lu`]), kernels on this backend.
     pub fn lu<T: Scalar>(&self, a: &DArray<T>) -> Result<Lu<T, B>> {
+        self.lu_with(a, Pivot::RowMaximum)
+    }
+
+    /// The LU factorization of `a` with the given pivoting (see [`DArray::lu_with`]).
+    pub fn lu_with<T: Scalar>(&self, a: &DArray<T>, pivot: Pivot) -> Result<Lu<T, B>> {
         let (m, n) = a.shape();
         if m != n {
             return Err(Error::ShapeMismatch {
@@ -87,9 +115,36 @@ impl<B: Backend> Linalg<B> {
         } else {
             a.recut(b, b)
         };
+        let panels = match pivot {
+            Pivot::RowMaximum => self.partial_pivoting(&lu, b),
+            Pivot::NoPivot => self.no_pivoting(&lu),
+        };
+        let mut ipiv = Vec::with_capacity(n);
+        let mut singular = None;
+        for (k, (swaps, panel)) in panels.into_iter().enumerate() {
+            if let Err(index) = panel.wait()? {
+                singular = singular.or(Some(index));
+            }
+            match swaps {
+                Some(swaps) => ipiv.extend_from_slice(swaps.get().expect("the panel has run")),
+                None => ipiv.extend(k * b..(k * b + b).min(n)),
+            }
+        }
+        if let Some(index) = singular {
+            return Err(Error::Singular { index });
+        }
+        Ok(Lu {
+            lu,
+            ipiv,
+            linalg: self.clone(),
+        })
+    }
+
+    /// The graph with partial pivoting on `lu` (square tiles of `b`); one future per panel.
+    fn partial_pivoting<T: Scalar>(&self, lu: &DArray<T>, b: usize) -> Vec<Panel> {
         let nt = lu.tile_grid().0;
         let minus_one = T::zero() - T::one();
-        let mut panels: Vec<(Swaps, TaskFuture<std::result::Result<(), usize>>)> = Vec::with_capacity(nt);
+        let mut panels = Vec::with_capacity(nt);
         for k in 0..nt {
             let swaps: Swaps = Arc::default();
             let column: Vec<_> = (k..nt).map(|i| InOut(lu.tile(i, k))).collect();
@@ -99,7 +154,7 @@ impl<B: Backend> Linalg<B> {
                 column,
                 move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
             );
-            panels.push((swaps.clone(), panel));
+            panels.push((Some(swaps.clone()), panel));
             for j in (0..nt).filter(|&j| j != k) {
                 let level = match j {
                     _ if j == k + 1 => 2,
@@ -127,22 +182,39 @@ impl<B: Backend> Linalg<B> {
                 }
             }
         }
-        let mut ipiv = Vec::with_capacity(n);
-        let mut singular = None;
-        for (swaps, panel) in panels {
-            if let Err(index) = panel.wait()? {
-                singular = singular.or(Some(index));
+        panels
+    }
+
+    /// The graph without pivoting: like a Cholesky's, `getrf_nopiv` on the diagonal tile,
+    /// `trsm` on the tiles below (for `L`) and right of it (for `U`), `gemm` updates.
+    fn no_pivoting<T: Scalar>(&self, lu: &DArray<T>) -> Vec<Panel> {
+        let nt = lu.tile_grid().0;
+        let minus_one = T::zero() - T::one();
+        let mut panels = Vec::with_capacity(nt);
+        for k in 0..nt {
+            let (be, row0) = (self.backend.clone(), k * lu.block_size().0);
+            let panel = spawn_with(
+                TaskOptions::named("getrf_nopiv").priority(priority(nt, k, 3)),
+                (InOut(lu.tile(k, k)),),
+                move |(a,)| be.getrf_nopiv(a).map_err(|i| row0 + i),
+            );
+            panels.push((None, panel));
+            for i in k + 1..nt {
+                let prio = priority(nt, k, 2);
+                let lower = (Side::Right, Uplo::Upper, Trans::No, Diag::NonUnit);
+                tasks::trsm(&self.backend, prio, lower, T::one(), lu.tile(k, k), lu.tile(i, k));
+                let upper = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
+                tasks::trsm(&self.backend, prio, upper, T::one(), lu.tile(k, k), lu.tile(k, i));
             }
-            ipiv.extend_from_slice(swaps.get().expect("the panel has run"));
+            for j in k + 1..nt {
+                let prio = priority(nt, k, if j == k + 1 { 1 } else { 0 });
+                for i in k + 1..nt {
+                    let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
+                    tasks::gemm(&self.backend, prio, minus_one, l, u, T::one(), lu.tile(i, j));
+                }
+            }
         }
-        if let Some(index) = singular {
-            return Err(Error::Singular { index });
-        }
-        Ok(Lu {
-            lu,
-            ipiv,
-            linalg: self.clone(),
-        })
+        panels
     }
 }
 
