@@ -63,12 +63,12 @@ fn lu_nopiv<T: Scalar>(a: ArrayViewMut2<'_, T>) {
         for k in 0..n {
             let pivot = a[(k, k)];
             for i in k + 1..a.nrows() {
-                a[(i, k)] = a[(i, k)] / pivot;
+                a[(i, k)] /= pivot;
             }
             for j in k + 1..a.ncols() {
                 let u = a[(k, j)];
                 for i in k + 1..a.nrows() {
-                    a[(i, j)] = a[(i, j)] - a[(i, k)] * u;
+                    a[(i, j)] -= a[(i, k)] * u;
                 }
             }
         }
