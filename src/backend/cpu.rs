@@ -68,7 +68,8 @@ fn lu_nopiv<T: Scalar>(a: ArrayViewMut2<'_, T>) {
             for j in k + 1..a.ncols() {
                 let u = a[(k, j)];
                 for i in k + 1..a.nrows() {
-                    a[(i, j)] -= a[(i, k)] * u;
+                    let l = a[(i, k)];
+                    a[(i, j)] -= l * u;
                 }
             }
         }
