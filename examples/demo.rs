@@ -1,5 +1,6 @@
 //! mosaic's main demo: build a symmetric positive definite matrix from
-//! `DArray::rand(AutoBlocks, n, n)`, factor it, solve, multiply, check the residuals, and
+//! `DArray::rand(AutoBlocks, n, n)`, factor it (Cholesky), factor the random matrix itself
+//! (LU with partial pivoting), solve, multiply, check the residuals, and
 //! time each step next to faer's dense routine on the same input (one thread, and as many
 //! threads as mosaic has workers). The Cholesky run is traced to `demo.trace.json`
 //! (open it in <https://ui.perfetto.dev>).
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
 use faer::{Accum, Mat, Par};
 use mosaic::prelude::*;
 
@@ -41,6 +43,25 @@ fn faer_gemm(r: &Mat<f64>, rt: &Mat<f64>, par: Par) -> f64 {
     let ((), t) = seconds(|| {
         let c = c.as_mut().submatrix_mut(0, 0, n, n);
         faer::linalg::matmul::matmul(c, Accum::Replace, r, rt, 1.0, par)
+    });
+    t
+}
+
+/// Seconds for faer's dense LU with partial pivoting of `a` with `par`.
+fn faer_getrf(a: &Mat<f64>, par: Par) -> f64 {
+    let n = a.ncols();
+    let mut f = a.clone();
+    let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
+    let mut buf = MemBuffer::new(lu_in_place_scratch::<usize, f64>(n, n, par, Default::default()));
+    let (_, t) = seconds(|| {
+        lu_in_place(
+            f.as_mut().submatrix_mut(0, 0, n, n),
+            &mut perm,
+            &mut perm_inv,
+            par,
+            MemStack::new(&mut buf),
+            Default::default(),
+        );
     });
     t
 }
@@ -102,6 +123,15 @@ fn main() -> Result<(), Error> {
     });
     let x = x?;
 
+    // LU with partial pivoting of the (unsymmetric) R, and a solve with it.
+    let (lu, t_getrf) = seconds(|| r.lu());
+    let lu = lu?;
+    let (y, t_lu_solve) = seconds(|| {
+        let y = lu.solve(&b)?;
+        y.wait().map(|()| y)
+    });
+    let y = y?;
+
     // Residuals, LAPACK-style, computed with DArray operations themselves.
     let l = chol.l();
     let (llt, t_check) = seconds(|| {
@@ -111,6 +141,7 @@ fn main() -> Result<(), Error> {
     let a_norm = a.norm_fro();
     let factor_residual = (&a - &llt?).norm_fro() / (nf * a_norm * eps);
     let solve_residual = (&(&a * &x) - &b).norm_fro() / (nf * a_norm * x.norm_fro() * eps);
+    let lu_residual = (&(&r * &y) - &b).norm_fro() / (nf * r.norm_fro() * y.norm_fro() * eps);
 
     // faer's dense routines on the same matrices.
     let r_dense = r.to_ndarray();
@@ -120,8 +151,11 @@ fn main() -> Result<(), Error> {
     let f1_potrf = faer_potrf(&a_dense, Par::Seq);
     let fp_gemm = faer_gemm(&r_dense, &rt_dense, Par::rayon(workers));
     let fp_potrf = faer_potrf(&a_dense, Par::rayon(workers));
+    let f1_getrf = faer_getrf(&r_dense, Par::Seq);
+    let fp_getrf = faer_getrf(&r_dense, Par::rayon(workers));
 
     let (gemm_flops, potrf_flops) = (2.0 * nf.powi(3), nf.powi(3) / 3.0);
+    let getrf_flops = 2.0 * nf.powi(3) / 3.0;
     let solve_flops = 2.0 * nf * nf * k as f64;
     println!();
     println!(
@@ -143,9 +177,21 @@ fn main() -> Result<(), Error> {
         gflops(potrf_flops, fp_potrf)
     );
     println!(
+        "{:<28} {:<26} {:<26} {}",
+        "P*R = L*U        (LU)",
+        gflops(getrf_flops, t_getrf),
+        gflops(getrf_flops, f1_getrf),
+        gflops(getrf_flops, fp_getrf)
+    );
+    println!(
         "{:<28} {}",
         format!("A*X = B, {k} rhs (2 trsm)"),
         gflops(solve_flops, t_solve)
+    );
+    println!(
+        "{:<28} {}",
+        format!("R*Y = B, {k} rhs (LU)"),
+        gflops(solve_flops, t_lu_solve)
     );
     println!(
         "{:<28} {}",
@@ -155,11 +201,13 @@ fn main() -> Result<(), Error> {
     println!();
     println!("||A - L*L^T||_F / (n ||A||_F eps)         = {factor_residual:.2e}");
     println!("||A*X - B||_F / (n ||A||_F ||X||_F eps)   = {solve_residual:.2e}");
+    println!("||R*Y - B||_F / (n ||R||_F ||Y||_F eps)   = {lu_residual:.2e}");
     println!(
         "{} Cholesky tasks traced -> demo.trace.json (open in ui.perfetto.dev)",
         trace.events().len()
     );
     assert!(factor_residual < 1.0, "factorization residual too large");
     assert!(solve_residual < 1.0, "solve residual too large");
+    assert!(lu_residual < 1.0, "LU solve residual too large");
     Ok(())
 }
