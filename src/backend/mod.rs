@@ -81,7 +81,15 @@ impl Uplo {
 ///
 /// Implementations are cheap to clone (the tiled drivers move a clone into every task)
 /// and run each call to completion on the calling thread.
-pub trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
+///
+/// # Safety
+/// The tiled drivers run tasks on disjoint *parts* of one tile at the same time (the
+/// strictly lower part of a QR diagonal tile is read by one task while another rewrites
+/// its upper triangle), and hand each kernel a view of the whole tile. An implementation
+/// must therefore read and write only the parts of each operand that the kernel's
+/// documentation names (a triangle, a strictly lower part, …); touching anything else is
+/// a data race.
+pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// `C ← α·op(A)·op(B) + β·C`. With `β = 0`, `C`'s old values are not read (NaN in
     /// them does not propagate).
     #[allow(clippy::too_many_arguments)] // the BLAS signature, which every reader knows
@@ -124,6 +132,40 @@ pub trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// `getrf_nopiv`), for diagonally dominant matrices. `Err(i)`: `U[i, i]` is exactly
     /// zero, the first such `i` (the factorization still completes, with infinities).
     fn getrf_nopiv<T: Scalar>(&self, a: ArrayViewMut2<'_, T>) -> Result<(), usize>;
+
+    /// Householder QR of an `m × n` tile in place (LAPACK `geqrt`): `R` on and above the
+    /// diagonal, the Householder vectors `V` below it (unit diagonal implicit), and the
+    /// compact-WY factors in `t` (`ib × min(m, n)`, blocks of `ib` reflectors).
+    fn geqrt<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>);
+
+    /// `C ← Qᵀ·C` (`Trans::Yes`) or `C ← Q·C` (`Trans::No`), `Q` given by a tile factored
+    /// by `geqrt`: only the strictly lower part of `v` (`m × k`) is read, and `t`.
+    fn unmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        v: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
+    );
+
+    /// QR of the stacked `[R; A]` (LAPACK `tpqrt` with a full `A`, PLASMA's `tsqrt`): `R`
+    /// (`n × n`) is read and written on and above its diagonal only; `A` (`m × n`) is
+    /// replaced by the Householder vectors `V₂`, whose top part is the identity; `t` gets
+    /// the compact-WY factors (`ib × n`).
+    fn tsqrt<T: Scalar>(&self, r: ArrayViewMut2<'_, T>, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>);
+
+    /// `[C₁; C₂] ← Qᵀ·[C₁; C₂]` (`Trans::Yes`) or `Q·[C₁; C₂]` (`Trans::No`), `Q` given by
+    /// `tsqrt`'s `V₂` (`m × n`, read whole) and `t` (PLASMA's `tsmqr`). `C₁` is `n × k`,
+    /// `C₂` is `m × k`.
+    #[allow(clippy::too_many_arguments)] // the LAPACK signature
+    fn tsmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    );
 
     /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
     /// (`uplo`), unit or not (`diag`).

@@ -65,7 +65,9 @@ impl<B: Backend> Recording<B> {
     }
 }
 
-impl<B: Backend> Backend for Recording<B> {
+// SAFETY: every kernel forwards to `B`'s, which keeps to the documented parts (`B:
+// Backend`); recording touches only the counts.
+unsafe impl<B: Backend> Backend for Recording<B> {
     fn gemm<T: Scalar>(
         &self,
         alpha: T,
@@ -101,6 +103,35 @@ impl<B: Backend> Backend for Recording<B> {
 
     fn getrf_nopiv<T: Scalar>(&self, a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
         self.record("getrf_nopiv").getrf_nopiv(a)
+    }
+
+    fn geqrt<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        self.record("geqrt").geqrt(a, t)
+    }
+
+    fn unmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        v: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("unmqr").unmqr(trans, v, t, c)
+    }
+
+    fn tsqrt<T: Scalar>(&self, r: ArrayViewMut2<'_, T>, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        self.record("tsqrt").tsqrt(r, a, t)
+    }
+
+    fn tsmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    ) {
+        self.record("tsmqr").tsmqr(trans, c1, c2, v2, t)
     }
 
     fn trsm<T: Scalar>(

@@ -13,11 +13,15 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use super::{Backend, Diag, Side, Trans, Uplo};
 use crate::Scalar;
 
+mod qr;
+#[cfg(test)]
+mod tests;
+
 /// The CPU backend: faer kernels, one thread per call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cpu;
 
-fn mat_ref<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
+pub(super) fn mat_ref<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
     let (m, n) = a.dim();
     let s = a.strides();
     // SAFETY: the pointer, shape and strides describe exactly the elements of `a`, which
@@ -25,7 +29,7 @@ fn mat_ref<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
     unsafe { MatRef::from_raw_parts(a.as_ptr(), m, n, s[0], s[1]) }
 }
 
-fn mat_mut<'a, T: Scalar>(a: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
+pub(super) fn mat_mut<'a, T: Scalar>(a: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
     let (m, n) = a.dim();
     let (rs, cs) = (a.strides()[0], a.strides()[1]);
     // SAFETY: as in `mat_ref`, with `a` borrowed mutably for `'a`: faer gets exclusive use
@@ -112,7 +116,13 @@ fn lu_nopiv<T: Scalar>(a: ArrayViewMut2<'_, T>) {
     lu_nopiv(a22);
 }
 
-impl Backend for Cpu {
+// SAFETY: each kernel hands faer (or its own loops) exactly the parts its documentation
+// names: triangular solves and products use faer's triangular routines, which read only
+// the named triangle (and not a unit diagonal); `unmqr` passes the Householder basis to
+// faer's block-reflector routines, which read only below its diagonal; `tsqrt` copies in
+// and out only the upper triangle of `r` (see `qr.rs`). The tests put NaN outside the
+// parts and check that it never reaches a result.
+unsafe impl Backend for Cpu {
     fn gemm<T: Scalar>(
         &self,
         alpha: T,
@@ -230,6 +240,35 @@ impl Backend for Cpu {
         }
     }
 
+    fn geqrt<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        qr::geqrt(a, t)
+    }
+
+    fn unmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        v: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        qr::unmqr(trans, v, t, c)
+    }
+
+    fn tsqrt<T: Scalar>(&self, r: ArrayViewMut2<'_, T>, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        qr::tsqrt(r, a, t)
+    }
+
+    fn tsmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    ) {
+        qr::tsmqr(trans, c1, c2, v2, t)
+    }
+
     fn trsm<T: Scalar>(
         &self,
         side: Side,
@@ -261,183 +300,5 @@ impl Backend for Cpu {
             (false, Diag::NonUnit) => tri::solve_upper_triangular_in_place(m, x, Par::Seq),
             (false, Diag::Unit) => tri::solve_unit_upper_triangular_in_place(m, x, Par::Seq),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use ndarray::{Array2, ShapeBuilder};
-
-    use super::*;
-
-    /// A well-conditioned triangle (`uplo`) with NaN in the other triangle, and NaN on the
-    /// diagonal too when it is a unit one: kernels must not read what they may not read.
-    fn triangle(n: usize, uplo: Uplo, diag: Diag) -> Array2<f64> {
-        Array2::from_shape_fn((n, n).f(), |(i, j)| {
-            let inside = if uplo == Uplo::Lower { i > j } else { i < j };
-            if i == j {
-                if diag == Diag::Unit {
-                    f64::NAN
-                } else {
-                    2.0 + i as f64 / n as f64
-                }
-            } else if inside {
-                ((i * 7 + j * 3) % 5) as f64 / 10.0 - 0.2
-            } else {
-                f64::NAN
-            }
-        })
-    }
-
-    /// The dense matrix a kernel means: the triangle, zeros elsewhere, the unit diagonal.
-    fn dense(a: &Array2<f64>, uplo: Uplo, diag: Diag) -> Array2<f64> {
-        Array2::from_shape_fn(a.dim(), |(i, j)| match (i == j, diag) {
-            (true, Diag::Unit) => 1.0,
-            _ if (uplo == Uplo::Lower && i >= j) || (uplo == Uplo::Upper && i <= j) => a[(i, j)],
-            _ => 0.0,
-        })
-    }
-
-    #[test]
-    fn trsm_every_case_solves_and_reads_only_its_triangle() {
-        let (n, k) = (7, 3);
-        for side in [Side::Left, Side::Right] {
-            for uplo in [Uplo::Lower, Uplo::Upper] {
-                for trans in [Trans::No, Trans::Yes] {
-                    for diag in [Diag::NonUnit, Diag::Unit] {
-                        let a = triangle(n, uplo, diag);
-                        let shape = if side == Side::Left { (n, k) } else { (k, n) };
-                        let b = Array2::from_shape_fn(shape.f(), |(i, j)| (i as f64 - j as f64).sin());
-                        let mut x = b.clone();
-                        Cpu.trsm(side, uplo, trans, diag, 0.5, a.view(), x.view_mut());
-                        let m = dense(&a, uplo, diag);
-                        let m = if trans == Trans::Yes { m.t().to_owned() } else { m };
-                        let back = if side == Side::Left { m.dot(&x) } else { x.dot(&m) };
-                        let err = (&back - &(&b * 0.5)).iter().fold(0.0f64, |e, d| e.max(d.abs()));
-                        assert!(err < 1e-13, "{side:?} {uplo:?} {trans:?} {diag:?}: error {err}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn potrf_and_syrk_touch_only_their_triangle() {
-        let n = 6;
-        let r = Array2::from_shape_fn((n, n).f(), |(i, j)| ((i * 5 + j * 11) % 7) as f64 / 7.0);
-        let spd = r.dot(&r.t()) + Array2::<f64>::eye(n) * n as f64;
-        for uplo in [Uplo::Lower, Uplo::Upper] {
-            let mut f = dense(&spd, uplo, Diag::NonUnit);
-            f.zip_mut_with(&spd, |x, &s| {
-                if *x == 0.0 && s != 0.0 {
-                    *x = f64::NAN
-                }
-            });
-            Cpu.potrf(uplo, f.view_mut()).unwrap();
-            let l = dense(&f, uplo, Diag::NonUnit);
-            let back = if uplo == Uplo::Lower {
-                l.dot(&l.t())
-            } else {
-                l.t().dot(&l)
-            };
-            let err = (&back - &spd).iter().fold(0.0f64, |e, d| e.max(d.abs()));
-            assert!(err < 1e-12, "{uplo:?}: error {err}");
-            assert!(f.iter().filter(|x| x.is_nan()).count() == n * (n - 1) / 2);
-
-            for trans in [Trans::No, Trans::Yes] {
-                let mut c = f.clone();
-                let a = r.slice(ndarray::s![.., 0..4]).to_owned();
-                let a = if trans == Trans::Yes {
-                    a.t().as_standard_layout().to_owned()
-                } else {
-                    a
-                };
-                Cpu.syrk(uplo, trans, -1.0, a.view(), 2.0, c.view_mut());
-                let opa = if trans == Trans::Yes {
-                    a.t().to_owned()
-                } else {
-                    a.clone()
-                };
-                let want =
-                    dense(&f, uplo, Diag::NonUnit) * 2.0 - dense(&opa.dot(&opa.t()), uplo, Diag::NonUnit);
-                let err = (&dense(&c, uplo, Diag::NonUnit) - &want)
-                    .iter()
-                    .fold(0.0f64, |e, d| e.max(d.abs()));
-                assert!(err < 1e-12, "syrk {uplo:?} {trans:?}: error {err}");
-                assert!(c.iter().filter(|x| x.is_nan()).count() == n * (n - 1) / 2);
-            }
-        }
-        let mut not_spd = -Array2::<f64>::eye(3);
-        assert_eq!(Cpu.potrf(Uplo::Lower, not_spd.view_mut()), Err(0));
-    }
-
-    #[test]
-    fn getrf_pivots_like_lapack() {
-        // Column maxima force swaps: P·A = L·U with |L| ≤ 1, and ipiv replays P.
-        let (m, n) = (7, 5);
-        let a = Array2::from_shape_fn((m, n).f(), |(i, j)| {
-            (((i * 5 + j * 3) % 7) as f64 - 3.0) * (1.0 + j as f64)
-        });
-        let mut f = a.clone();
-        let mut ipiv = vec![0; n];
-        Cpu.getrf(f.view_mut(), &mut ipiv).unwrap();
-        let mut pa = a.clone();
-        for (i, &p) in ipiv.iter().enumerate() {
-            assert!(p >= i);
-            for j in 0..n {
-                pa.swap((i, j), (p, j));
-            }
-        }
-        let l = Array2::from_shape_fn((m, n), |(i, j)| match i.cmp(&j) {
-            std::cmp::Ordering::Equal => 1.0,
-            std::cmp::Ordering::Greater => f[(i, j)],
-            std::cmp::Ordering::Less => 0.0,
-        });
-        let u = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { f[(i, j)] } else { 0.0 });
-        let err = (&l.dot(&u) - &pa).iter().fold(0.0f64, |e, d| e.max(d.abs()));
-        assert!(err < 1e-12, "error {err}");
-        assert!(l.iter().all(|x| x.abs() <= 1.0));
-        let mut zero_col = a.clone();
-        zero_col.column_mut(2).fill(0.0);
-        assert_eq!(Cpu.getrf(zero_col.view_mut(), &mut ipiv), Err(2));
-    }
-
-    #[test]
-    fn getrf_nopiv_factors_a_dominant_matrix() {
-        for n in [5, 16, 17, 40, 67] {
-            let a = Array2::from_shape_fn((n, n).f(), |(i, j)| {
-                if i == j {
-                    n as f64
-                } else {
-                    ((i * 3 + j * 7) % 5) as f64 / 5.0 - 0.4
-                }
-            });
-            let mut f = a.clone();
-            Cpu.getrf_nopiv(f.view_mut()).unwrap();
-            let l = Array2::from_shape_fn((n, n), |(i, j)| {
-                if i == j {
-                    1.0
-                } else if i > j {
-                    f[(i, j)]
-                } else {
-                    0.0
-                }
-            });
-            let u = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { f[(i, j)] } else { 0.0 });
-            let err = (&l.dot(&u) - &a).iter().fold(0.0f64, |e, d| e.max(d.abs()));
-            assert!(err < 1e-12 * n as f64, "n = {n}: error {err}");
-        }
-        let mut z = Array2::<f64>::eye(20);
-        z[(18, 18)] = 0.0;
-        assert_eq!(Cpu.getrf_nopiv(z.view_mut()), Err(18));
-    }
-
-    #[test]
-    fn gemm_with_zero_beta_ignores_nan_in_c() {
-        let a = Array2::from_shape_fn((3, 2).f(), |(i, j)| (i + j) as f64);
-        let b = Array2::from_shape_fn((3, 4).f(), |(i, j)| (i * j) as f64);
-        let mut c = Array2::from_elem((2, 4).f(), f64::NAN);
-        Cpu.gemm(2.0, a.view(), Trans::Yes, b.view(), Trans::No, 0.0, c.view_mut());
-        assert_eq!(c, a.t().dot(&b) * 2.0);
     }
 }
