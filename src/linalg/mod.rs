@@ -9,6 +9,7 @@
 mod cholesky;
 mod lu;
 mod matmul;
+mod qr;
 mod tasks;
 mod triangular;
 
@@ -17,6 +18,7 @@ pub use crate::backend::{Diag, Side, Trans, Uplo};
 pub use cholesky::Cholesky;
 pub use lu::{Lu, Pivot};
 pub use matmul::gemm;
+pub use qr::Qr;
 pub use triangular::{ldiv, rdiv, trsm, TriangularMatrix};
 
 /// The tiled algorithms, with their kernels run on backend `B`.

@@ -1,0 +1,172 @@
+//! Tiled Householder QR (compact WY) for any `m × n`, PLASMA's flat-tree algorithm: for
+//! each diagonal tile `k`,
+//! 1. `geqrt` factors tile `(k, k)`: `R` on and above its diagonal, `V` below;
+//! 2. `unmqr` applies its `Qᵀ` to the tiles right of it, reading only the strictly lower
+//!    part of `(k, k)`;
+//! 3. for each tile `(i, k)` below, `tsqrt` factors `[R; A_ik]`, rewriting only the upper
+//!    triangle of `(k, k)`, and `tsmqr` applies that `Qᵀ` to the pairs `(k, j)`, `(i, j)`.
+//!
+//! Because `unmqr` declares the strictly lower triangle of the diagonal tile and `tsqrt`
+//! its upper triangle, the updates right of the diagonal run while the column below is
+//! still being factored. The compact-WY factors live in a second matrix of `ib × b` tiles.
+//! Priorities: factorization of the panel first, the next tile column second (lookahead),
+//! then the rest.
+
+mod solve;
+
+use ndarray::s;
+
+use super::Linalg;
+use crate::backend::{Backend, Cpu, Trans};
+use crate::darray::DArray;
+use crate::datadeps::{spawn_with, In, InOut, Out, UnitLowerTriangular, UpperTriangular};
+use crate::error::Result;
+use crate::runtime::TaskOptions;
+use crate::{Blocks, Scalar, Tile};
+
+/// Reflectors per compact-WY block (faer's `blocksize`): the row count of a `T` tile.
+const IB: usize = 32;
+
+/// `A = Q·R`: `R` and the Householder vectors packed in one matrix, and the compact-WY
+/// factors of every tile's reflectors.
+#[derive(Debug)]
+pub struct Qr<T, B = Cpu> {
+    a: DArray<T>,
+    t: DArray<T>,
+    linalg: Linalg<B>,
+}
+
+impl<T: Scalar> DArray<T> {
+    /// The QR factorization of any `m × n` matrix by tiled Householder reflections.
+    /// Returns at once (QR cannot fail); the factorization runs as tasks.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let a = DArray::<f64>::rand_seeded(Blocks(4, 4), 10, 6, 1);
+    /// let qr = a.qr()?;
+    /// let (q, r) = (qr.q(), qr.r()); // 10×6 and 6×6
+    /// approx::assert_abs_diff_eq!(&q * &r, a, epsilon = 1e-12);
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn qr(&self) -> Result<Qr<T>> {
+        Linalg::cpu().qr(self)
+    }
+}
+
+/// Priority of a task of step `k` out of `kt` (`level`: factorization 3, next column 2,
+/// other updates 1).
+fn priority(kt: usize, k: usize, level: i32) -> i32 {
+    (kt - k) as i32 * 4 + level
+}
+
+impl<B: Backend> Linalg<B> {
+    /// The QR factorization of `a` (see [`DArray::qr`]), kernels on this backend.
+    pub fn qr<T: Scalar>(&self, a: &DArray<T>) -> Result<Qr<T, B>> {
+        let (m, n) = a.shape();
+        let b = a.block_size().0.min(a.block_size().1).max(1);
+        let a = if a.block_size() == (b, b) {
+            a.clone()
+        } else {
+            a.recut(b, b)
+        };
+        let ib = IB.min(b);
+        let (mt, nt) = a.tile_grid();
+        let t = DArray::zeros(Blocks(ib, b), mt * ib, n);
+        let kt = if m == 0 || n == 0 { 0 } else { mt.min(nt) };
+        for k in 0..kt {
+            self.geqrt(&a, &t, k, priority(kt, k, 3));
+            for j in k + 1..nt {
+                let level = if j == k + 1 { 2 } else { 1 };
+                self.unmqr(
+                    Trans::Yes,
+                    (a.tile(k, k), t.tile(k, k)),
+                    a.tile(k, j),
+                    priority(kt, k, level),
+                );
+            }
+            for i in k + 1..mt {
+                self.tsqrt(&a, &t, i, k, priority(kt, k, 3));
+                for j in k + 1..nt {
+                    let level = if j == k + 1 { 2 } else { 1 };
+                    let reflectors = (a.tile(i, k), t.tile(i, k));
+                    let pair = (a.tile(k, j), a.tile(i, j));
+                    self.tsmqr(Trans::Yes, reflectors, pair, priority(kt, k, level));
+                }
+            }
+        }
+        Ok(Qr {
+            a,
+            t,
+            linalg: self.clone(),
+        })
+    }
+
+    fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, k: usize, priority: i32) {
+        let be = self.backend.clone();
+        drop(spawn_with(
+            TaskOptions::named("geqrt").priority(priority),
+            (InOut(a.tile(k, k)), Out(t.tile(k, k))),
+            move |(a, mut t)| {
+                let kmin = a.nrows().min(a.ncols());
+                be.geqrt(a, t.slice_mut(s![.., ..kmin]))
+            },
+        ));
+    }
+
+    fn tsqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
+        let be = self.backend.clone();
+        drop(spawn_with(
+            TaskOptions::named("tsqrt").priority(priority),
+            (
+                InOut(UpperTriangular(a.tile(k, k))),
+                InOut(a.tile(i, k)),
+                Out(t.tile(i, k)),
+            ),
+            move |(mut r, v2, t)| {
+                // SAFETY: the task holds the upper triangle of tile (k, k) (declared above),
+                // and `tsqrt` reads and writes only that part of `r` (its contract, which
+                // every `Backend` implementation promises to keep).
+                let full = unsafe { r.full_view_mut() };
+                let n = full.ncols();
+                be.tsqrt(full.slice_move(s![..n, ..]), v2, t)
+            },
+        ));
+    }
+
+    /// `C ← op(Q)·C` with `Q` from a diagonal tile's reflectors.
+    fn unmqr<T: Scalar>(&self, trans: Trans, (v, t): (Tile<T>, Tile<T>), c: Tile<T>, priority: i32) {
+        let be = self.backend.clone();
+        drop(spawn_with(
+            TaskOptions::named("unmqr").priority(priority),
+            (In(UnitLowerTriangular(v)), In(t), InOut(c)),
+            move |(v, t, c)| {
+                // SAFETY: the task holds read access to the strictly lower part of the tile
+                // (declared above), the only part `unmqr` reads of `v` (its contract).
+                let v = unsafe { v.full_view() };
+                let kmin = v.nrows().min(v.ncols());
+                be.unmqr(trans, v, t.slice(s![.., ..kmin]), c)
+            },
+        ));
+    }
+
+    /// `[C₁; C₂] ← op(Q)·[C₁; C₂]` with `Q` from `tsqrt`'s reflectors.
+    fn tsmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        (v2, t): (Tile<T>, Tile<T>),
+        (c1, c2): (Tile<T>, Tile<T>),
+        priority: i32,
+    ) {
+        let be = self.backend.clone();
+        drop(spawn_with(
+            TaskOptions::named("tsmqr").priority(priority),
+            (InOut(c1), InOut(c2), In(v2), In(t)),
+            move |(c1, c2, v2, t)| {
+                // The reflectors reach the first `n` rows of the top tile (all of them but
+                // for a tall diagonal tile in the last tile column).
+                let n = v2.ncols();
+                be.tsmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
+            },
+        ));
+    }
+}

@@ -1,0 +1,172 @@
+//! What a QR factorization gives: `Qᵀ·C` and `Q·C` without forming `Q`, the thin `Q`,
+//! `R`, and least squares.
+
+use ndarray::{s, ArrayView2, ArrayViewMut2};
+
+use super::Qr;
+use crate::backend::{Backend, Trans};
+use crate::darray::DArray;
+use crate::datadeps::{spawn_with, In, InOut, UpperTriangular};
+use crate::error::{Error, Result};
+use crate::runtime::TaskOptions;
+use crate::{Blocks, Scalar};
+
+impl<T: Scalar, B: Backend> Qr<T, B> {
+    /// `(m, n)` of the factored matrix.
+    pub fn shape(&self) -> (usize, usize) {
+        self.a.shape()
+    }
+
+    /// Diagonal tiles that hold reflectors.
+    fn steps(&self) -> usize {
+        let (m, n) = self.a.shape();
+        let (mt, nt) = self.a.tile_grid();
+        if m == 0 || n == 0 {
+            0
+        } else {
+            mt.min(nt)
+        }
+    }
+
+    /// `C ← Qᵀ·C` in place, without forming `Q` (`C` has `m` rows, any partition).
+    /// Returns at once; `Err(ShapeMismatch)` if the rows differ.
+    pub fn apply_qt(&self, c: &mut DArray<T>) -> Result<()> {
+        self.apply(Trans::Yes, c)
+    }
+
+    /// `C ← Q·C` in place, without forming `Q` (`C` has `m` rows, any partition).
+    pub fn apply_q(&self, c: &mut DArray<T>) -> Result<()> {
+        self.apply(Trans::No, c)
+    }
+
+    fn apply(&self, trans: Trans, c: &mut DArray<T>) -> Result<()> {
+        if c.shape().0 != self.a.shape().0 {
+            return Err(Error::ShapeMismatch {
+                op: if trans == Trans::Yes {
+                    "apply_qt"
+                } else {
+                    "apply_q"
+                },
+                left: self.a.shape(),
+                right: c.shape(),
+            });
+        }
+        let b = self.a.block_size().0;
+        if c.block_size().0 == b {
+            self.sweep(trans, c);
+        } else {
+            let mut work = c.recut(b, c.block_size().1);
+            self.sweep(trans, &mut work);
+            c.zip_assign(&work, "copy", |_, w| w);
+        }
+        Ok(())
+    }
+
+    /// The reflectors applied to `c` (rows cut like `A`): in factorization order for
+    /// `Qᵀ`, in reverse for `Q`.
+    fn sweep(&self, trans: Trans, c: &mut DArray<T>) {
+        let (a, t, la) = (&self.a, &self.t, &self.linalg);
+        let mt = a.tile_grid().0;
+        let ct = c.tile_grid().1;
+        let step = |k: usize| {
+            let diagonal = |j| la.unmqr(trans, (a.tile(k, k), t.tile(k, k)), c.tile(k, j), 0);
+            let below = |i, j| {
+                la.tsmqr(
+                    trans,
+                    (a.tile(i, k), t.tile(i, k)),
+                    (c.tile(k, j), c.tile(i, j)),
+                    0,
+                )
+            };
+            if trans == Trans::Yes {
+                (0..ct).for_each(diagonal);
+                (k + 1..mt).for_each(|i| (0..ct).for_each(|j| below(i, j)));
+            } else {
+                (k + 1..mt).rev().for_each(|i| (0..ct).for_each(|j| below(i, j)));
+                (0..ct).for_each(diagonal);
+            }
+        };
+        if trans == Trans::Yes {
+            (0..self.steps()).for_each(step);
+        } else {
+            (0..self.steps()).rev().for_each(step);
+        }
+    }
+
+    /// The thin `Q`: `m × min(m, n)`, orthonormal columns, `A = Q·R`.
+    pub fn q(&self) -> DArray<T> {
+        let (m, n) = self.a.shape();
+        let b = self.a.block_size().0;
+        let mut e = DArray::zeros(Blocks(b, b), m, m.min(n));
+        let (gr, gc) = e.tile_grid();
+        for d in 0..gr.min(gc) {
+            let task = |(mut t,): (ArrayViewMut2<'_, T>,)| t.diag_mut().fill(T::one());
+            drop(spawn_with(
+                TaskOptions::named("laset"),
+                (InOut(e.tile(d, d)),),
+                task,
+            ));
+        }
+        self.sweep(Trans::No, &mut e);
+        e
+    }
+
+    /// `R`: `min(m, n) × n`, upper triangular (upper trapezoidal when `m < n`).
+    pub fn r(&self) -> DArray<T> {
+        let (m, n) = self.a.shape();
+        head(&self.a, m.min(n), true)
+    }
+
+    /// The least-squares solution of `A·X ≈ B` for `m ≥ n`: `X` (`n × k`) minimises
+    /// `‖A·X − B‖_F`, from `R·X = (Qᵀ·B)[..n]`. Waits for the factorization's diagonal:
+    /// `Err(Singular { index })` when `R` has an exactly zero diagonal entry (exactly
+    /// rank-deficient `A`); `Err(ShapeMismatch)` for `m < n` or a `B` without `m` rows.
+    pub fn solve_least_squares(&self, rhs: &DArray<T>) -> Result<DArray<T>> {
+        let (m, n) = self.a.shape();
+        if m < n || rhs.shape().0 != m {
+            return Err(Error::ShapeMismatch {
+                op: "solve_least_squares",
+                left: self.a.shape(),
+                right: rhs.shape(),
+            });
+        }
+        let b = self.a.block_size().0;
+        let mut y = if rhs.block_size().0 == b {
+            rhs.clone() // deep: Qᵀ is applied in place
+        } else {
+            rhs.recut(b, rhs.block_size().1)
+        };
+        self.sweep(Trans::Yes, &mut y);
+        let mut x = head(&y, n, false);
+        self.linalg.ldiv(UpperTriangular(&self.r()), &mut x)?;
+        Ok(x)
+    }
+}
+
+/// The first `rows` rows of `src` (rows cut every `b` from the top, so tile `(i, j)` of
+/// the result is the top of tile `(i, j)` of `src`), and only on and above the diagonal
+/// when `upper`.
+fn head<T: Scalar>(src: &DArray<T>, rows: usize, upper: bool) -> DArray<T> {
+    let (br, bc) = src.block_size();
+    let out = DArray::zeros(Blocks(br, bc), rows, src.shape().1);
+    for (i, j) in out.tile_indices() {
+        let (r, c) = out.tile_range(i, j);
+        let h = r.len();
+        let task = move |(s, mut d): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| {
+            d.assign(&s.slice(s![..h, ..]));
+            if upper {
+                for ((li, lj), x) in d.indexed_iter_mut() {
+                    if r.start + li > c.start + lj {
+                        *x = T::zero();
+                    }
+                }
+            }
+        };
+        drop(spawn_with(
+            TaskOptions::named("lacpy"),
+            (In(src.tile(i, j)), InOut(out.tile(i, j))),
+            task,
+        ));
+    }
+    out
+}
