@@ -181,3 +181,28 @@ fn kernel_counts_on_k_by_k_tiles() {
         assert_eq!(get("tsmqr"), (k - 1) * k * (2 * k - 1) / 6, "k = {k}");
     }
 }
+
+#[test]
+fn tall_matrices_reduce_each_panel_by_a_tree() {
+    let count = |m: usize, n: usize| {
+        let rec = Recording::new(Cpu);
+        let a = DArray::from_ndarray(&random(m, n, 22), Blocks(4, 4));
+        let qr = Linalg::new(rec.clone()).qr(&a).unwrap();
+        qr.r().wait().unwrap();
+        let counts = rec.counts();
+        let get = |name: &str| counts.get(name).copied().unwrap_or(0);
+        (
+            get("geqrt"),
+            get("unmqr"),
+            get("ttqrt"),
+            get("ttmqr"),
+            get("tsqrt") + get("tsmqr"),
+        )
+    };
+    // 16×1 tiles: every tile factored, then 15 merges in 4 levels; no flat-tree kernel.
+    assert_eq!(count(64, 4), (16, 0, 15, 0, 0));
+    // 8×2 tiles: panel 0 has 8 tiles (8 unmqr and 7 ttmqr on column 1), panel 1 has 7.
+    assert_eq!(count(32, 8), (15, 8, 13, 7, 0));
+    // 3×2 tiles is not tall enough: the flat tree.
+    assert_eq!(count(12, 8).2, 0);
+}

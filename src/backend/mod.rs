@@ -167,6 +167,23 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
         t: ArrayView2<'_, T>,
     );
 
+    /// QR of the stacked `[R₁; R₂]`, both upper triangular or trapezoidal (LAPACK `tpqrt`
+    /// with a triangular bottom, PLASMA's `ttqrt`): only the parts on and above the
+    /// diagonals are read and written; `R₂`'s is replaced by the Householder vectors `V₂`
+    /// (upper triangular too), `t` gets the compact-WY factors (`ib × n`).
+    fn ttqrt<T: Scalar>(&self, r1: ArrayViewMut2<'_, T>, r2: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>);
+
+    /// `tsmqr` with the reflectors of `ttqrt`: only the upper part of `v2` is read
+    /// (PLASMA's `ttmqr`).
+    fn ttmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    );
+
     /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
     /// (`uplo`), unit or not (`diag`).
     #[allow(clippy::too_many_arguments)] // the BLAS signature

@@ -134,6 +134,21 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         self.record("tsmqr").tsmqr(trans, c1, c2, v2, t)
     }
 
+    fn ttqrt<T: Scalar>(&self, r1: ArrayViewMut2<'_, T>, r2: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        self.record("ttqrt").ttqrt(r1, r2, t)
+    }
+
+    fn ttmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    ) {
+        self.record("ttmqr").ttmqr(trans, c1, c2, v2, t)
+    }
+
     fn trsm<T: Scalar>(
         &self,
         side: Side,

@@ -120,7 +120,8 @@ fn lu_nopiv<T: Scalar>(a: ArrayViewMut2<'_, T>) {
 // names: triangular solves and products use faer's triangular routines, which read only
 // the named triangle (and not a unit diagonal); `unmqr` passes the Householder basis to
 // faer's block-reflector routines, which read only below its diagonal; `tsqrt` copies in
-// and out only the upper triangle of `r` (see `qr.rs`). The tests put NaN outside the
+// and out only the upper triangle of `r` (and of `r2` in `ttqrt`, of `v2` in `ttmqr`;
+// see `qr.rs`). The tests put NaN outside the
 // parts and check that it never reaches a result.
 unsafe impl Backend for Cpu {
     fn gemm<T: Scalar>(
@@ -266,7 +267,22 @@ unsafe impl Backend for Cpu {
         v2: ArrayView2<'_, T>,
         t: ArrayView2<'_, T>,
     ) {
-        qr::tsmqr(trans, c1, c2, v2, t)
+        qr::tsmqr(trans, c1, c2, v2, false, t)
+    }
+
+    fn ttqrt<T: Scalar>(&self, r1: ArrayViewMut2<'_, T>, r2: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
+        qr::ttqrt(r1, r2, t)
+    }
+
+    fn ttmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        c1: ArrayViewMut2<'_, T>,
+        c2: ArrayViewMut2<'_, T>,
+        v2: ArrayView2<'_, T>,
+        t: ArrayView2<'_, T>,
+    ) {
+        qr::tsmqr(trans, c1, c2, v2, true, t)
     }
 
     fn trsm<T: Scalar>(

@@ -242,3 +242,34 @@ fn tsqrt_and_tsmqr_factor_the_stack() {
     Cpu.tsmqr(Trans::No, y1.view_mut(), y2.view_mut(), v2.view(), t.view());
     assert!(max_abs(&(&y1 - &x1)) < 1e-12 && max_abs(&(&y2 - &x2)) < 1e-12);
 }
+
+#[test]
+fn ttqrt_and_ttmqr_factor_two_triangles() {
+    let (n, ib) = (7, 3);
+    for m in [7, 4] {
+        // R₂ is m×n: triangular (m = n) or trapezoidal (m < n, a ragged bottom tile).
+        let (top, bottom) = (sample(n, n, 7), sample(m, n, 8));
+        let masked = |a: &Array2<f64>, fill: f64| {
+            Array2::from_shape_fn(a.dim(), |(i, j)| if i <= j { a[(i, j)] } else { fill })
+        };
+        let (mut r1, mut r2) = (masked(&top, f64::NAN), masked(&bottom, f64::NAN));
+        let mut t = Array2::<f64>::zeros((ib, n).f());
+        Cpu.ttqrt(r1.view_mut(), r2.view_mut(), t.view_mut());
+        let below = |a: &Array2<f64>| a.iter().filter(|x| x.is_nan()).count();
+        assert_eq!(below(&r1), n * (n - 1) / 2, "below R₁ untouched");
+        assert_eq!(
+            below(&r2),
+            (0..m).map(|i| i.min(n)).sum::<usize>(),
+            "below R₂ untouched"
+        );
+        let (mut c1, mut c2) = (masked(&top, 0.0), masked(&bottom, 0.0));
+        Cpu.ttmqr(Trans::Yes, c1.view_mut(), c2.view_mut(), r2.view(), t.view());
+        assert!(max_abs(&(&c1 - &masked(&r1, 0.0))) < 1e-12, "m = {m}: top is R");
+        assert!(max_abs(&c2) < 1e-12, "m = {m}: bottom is annihilated");
+        let (x1, x2) = (sample(n, 2, 9), sample(m, 2, 10));
+        let (mut y1, mut y2) = (x1.clone(), x2.clone());
+        Cpu.ttmqr(Trans::Yes, y1.view_mut(), y2.view_mut(), r2.view(), t.view());
+        Cpu.ttmqr(Trans::No, y1.view_mut(), y2.view_mut(), r2.view(), t.view());
+        assert!(max_abs(&(&y1 - &x1)) < 1e-12 && max_abs(&(&y2 - &x2)) < 1e-12);
+    }
+}

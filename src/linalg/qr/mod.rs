@@ -11,6 +11,14 @@
 //! still being factored. The compact-WY factors live in a second matrix of `ib × b` tiles.
 //! Priorities: factorization of the panel first, the next tile column second (lookahead),
 //! then the rest.
+//!
+//! A flat tree serialises a panel's `tsqrt`s on the diagonal tile's `R`, which leaves a
+//! tall and skinny matrix without parallelism. For matrices at least twice as tall as wide
+//! (in tiles) each panel is reduced by a binary tree instead (TSQR/CAQR): `geqrt` on every
+//! tile of the panel at once, then `ttqrt` merges pairs of triangles `R_p`, `R_q` level by
+//! level (the reflectors `V₂` go to the upper triangle of tile `q`, whose strictly lower
+//! part keeps its `geqrt` reflectors), with `ttmqr` updating the rows right of them. The
+//! tree's compact-WY factors take a third matrix.
 
 mod solve;
 
@@ -33,7 +41,26 @@ const IB: usize = 32;
 pub struct Qr<T, B = Cpu> {
     a: DArray<T>,
     t: DArray<T>,
+    /// The compact-WY factors of the tree merges, when panels are reduced by a tree.
+    tree: Option<DArray<T>>,
     linalg: Linalg<B>,
+}
+
+/// The merges of a binary tree over tile rows `k..mt`, level by level: `(p, q)` merges
+/// the triangle of row `q` into that of row `p`.
+pub(super) fn tree_levels(k: usize, mt: usize) -> Vec<Vec<(usize, usize)>> {
+    let mut levels = Vec::new();
+    let mut stride = 1;
+    while k + stride < mt {
+        let level = (k..mt)
+            .step_by(2 * stride)
+            .filter(|p| p + stride < mt)
+            .map(|p| (p, p + stride))
+            .collect();
+        levels.push(level);
+        stride *= 2;
+    }
+    levels
 }
 
 impl<T: Scalar> DArray<T> {
@@ -73,39 +100,53 @@ impl<B: Backend> Linalg<B> {
         let (mt, nt) = a.tile_grid();
         let t = DArray::zeros(Blocks(ib, b), mt * ib, n);
         let kt = if m == 0 || n == 0 { 0 } else { mt.min(nt) };
+        let tree = (mt >= 2 * nt && mt > 2).then(|| DArray::zeros(Blocks(ib, b), mt * ib, n));
         for k in 0..kt {
-            self.geqrt(&a, &t, k, priority(kt, k, 3));
-            for j in k + 1..nt {
-                let level = if j == k + 1 { 2 } else { 1 };
-                self.unmqr(
-                    Trans::Yes,
-                    (a.tile(k, k), t.tile(k, k)),
-                    a.tile(k, j),
-                    priority(kt, k, level),
-                );
-            }
-            for i in k + 1..mt {
-                self.tsqrt(&a, &t, i, k, priority(kt, k, 3));
-                for j in k + 1..nt {
-                    let level = if j == k + 1 { 2 } else { 1 };
-                    let reflectors = (a.tile(i, k), t.tile(i, k));
-                    let pair = (a.tile(k, j), a.tile(i, j));
-                    self.tsmqr(Trans::Yes, reflectors, pair, priority(kt, k, level));
+            let level = |j: usize| priority(kt, k, if j == k + 1 { 2 } else { 1 });
+            match &tree {
+                None => {
+                    self.geqrt(&a, &t, k, k, priority(kt, k, 3));
+                    for j in k + 1..nt {
+                        self.unmqr(Trans::Yes, (a.tile(k, k), t.tile(k, k)), a.tile(k, j), level(j));
+                    }
+                    for i in k + 1..mt {
+                        self.tsqrt(&a, &t, i, k, priority(kt, k, 3));
+                        for j in k + 1..nt {
+                            let reflectors = (a.tile(i, k), t.tile(i, k));
+                            self.tsmqr(Trans::Yes, reflectors, (a.tile(k, j), a.tile(i, j)), level(j));
+                        }
+                    }
+                }
+                Some(t2) => {
+                    for i in k..mt {
+                        self.geqrt(&a, &t, i, k, priority(kt, k, 3));
+                        for j in k + 1..nt {
+                            self.unmqr(Trans::Yes, (a.tile(i, k), t.tile(i, k)), a.tile(i, j), level(j));
+                        }
+                    }
+                    for (p, q) in tree_levels(k, mt).into_iter().flatten() {
+                        self.ttqrt(&a, t2, (p, q), k, priority(kt, k, 3));
+                        for j in k + 1..nt {
+                            let reflectors = (a.tile(q, k), t2.tile(q, k));
+                            self.ttmqr(Trans::Yes, reflectors, (a.tile(p, j), a.tile(q, j)), level(j));
+                        }
+                    }
                 }
             }
         }
         Ok(Qr {
             a,
             t,
+            tree,
             linalg: self.clone(),
         })
     }
 
-    fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, k: usize, priority: i32) {
+    fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
             TaskOptions::named("geqrt").priority(priority),
-            (InOut(a.tile(k, k)), Out(t.tile(k, k))),
+            (InOut(a.tile(i, k)), Out(t.tile(i, k))),
             move |(a, mut t)| {
                 let kmin = a.nrows().min(a.ncols());
                 be.geqrt(a, t.slice_mut(s![.., ..kmin]))
@@ -129,6 +170,52 @@ impl<B: Backend> Linalg<B> {
                 let full = unsafe { r.full_view_mut() };
                 let n = full.ncols();
                 be.tsqrt(full.slice_move(s![..n, ..]), v2, t)
+            },
+        ));
+    }
+
+    /// Merges the triangle of tile row `q` into that of `p` (both in tile column `k`).
+    fn ttqrt<T: Scalar>(
+        &self,
+        a: &DArray<T>,
+        t2: &DArray<T>,
+        (p, q): (usize, usize),
+        k: usize,
+        priority: i32,
+    ) {
+        let be = self.backend.clone();
+        let (r1, r2) = (UpperTriangular(a.tile(p, k)), UpperTriangular(a.tile(q, k)));
+        drop(spawn_with(
+            TaskOptions::named("ttqrt").priority(priority),
+            (InOut(r1), InOut(r2), Out(t2.tile(q, k))),
+            move |(mut r1, mut r2, t)| {
+                // SAFETY: the task holds the upper triangles of both tiles (declared above),
+                // the only parts `ttqrt` reads or writes (its contract).
+                let (r1, r2) = unsafe { (r1.full_view_mut(), r2.full_view_mut()) };
+                let n = r1.ncols();
+                be.ttqrt(r1.slice_move(s![..n, ..]), r2, t)
+            },
+        ));
+    }
+
+    /// `[C₁; C₂] ← op(Q)·[C₁; C₂]` with `Q` from `ttqrt`'s reflectors.
+    fn ttmqr<T: Scalar>(
+        &self,
+        trans: Trans,
+        (v2, t): (Tile<T>, Tile<T>),
+        (c1, c2): (Tile<T>, Tile<T>),
+        priority: i32,
+    ) {
+        let be = self.backend.clone();
+        drop(spawn_with(
+            TaskOptions::named("ttmqr").priority(priority),
+            (InOut(c1), InOut(c2), In(UpperTriangular(v2)), In(t)),
+            move |(c1, c2, v2, t)| {
+                // SAFETY: the task holds read access to the upper triangle of the tile
+                // (declared above), the only part `ttmqr` reads of `v2` (its contract).
+                let v2 = unsafe { v2.full_view() };
+                let n = v2.ncols();
+                be.ttmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
             },
         ));
     }

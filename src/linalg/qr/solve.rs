@@ -69,21 +69,45 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
         let mt = a.tile_grid().0;
         let ct = c.tile_grid().1;
         let step = |k: usize| {
-            let diagonal = |j| la.unmqr(trans, (a.tile(k, k), t.tile(k, k)), c.tile(k, j), 0);
-            let below = |i, j| {
-                la.tsmqr(
-                    trans,
-                    (a.tile(i, k), t.tile(i, k)),
-                    (c.tile(k, j), c.tile(i, j)),
-                    0,
-                )
-            };
-            if trans == Trans::Yes {
-                (0..ct).for_each(diagonal);
-                (k + 1..mt).for_each(|i| (0..ct).for_each(|j| below(i, j)));
-            } else {
-                (k + 1..mt).rev().for_each(|i| (0..ct).for_each(|j| below(i, j)));
-                (0..ct).for_each(diagonal);
+            let unmqr = |i, j| la.unmqr(trans, (a.tile(i, k), t.tile(i, k)), c.tile(i, j), 0);
+            match &self.tree {
+                None => {
+                    let below = |i, j| {
+                        la.tsmqr(
+                            trans,
+                            (a.tile(i, k), t.tile(i, k)),
+                            (c.tile(k, j), c.tile(i, j)),
+                            0,
+                        )
+                    };
+                    if trans == Trans::Yes {
+                        (0..ct).for_each(|j| unmqr(k, j));
+                        (k + 1..mt).for_each(|i| (0..ct).for_each(|j| below(i, j)));
+                    } else {
+                        (k + 1..mt).rev().for_each(|i| (0..ct).for_each(|j| below(i, j)));
+                        (0..ct).for_each(|j| unmqr(k, j));
+                    }
+                }
+                Some(t2) => {
+                    let merge = |(p, q): (usize, usize)| {
+                        for j in 0..ct {
+                            la.ttmqr(
+                                trans,
+                                (a.tile(q, k), t2.tile(q, k)),
+                                (c.tile(p, j), c.tile(q, j)),
+                                0,
+                            );
+                        }
+                    };
+                    let levels = super::tree_levels(k, mt);
+                    if trans == Trans::Yes {
+                        (k..mt).for_each(|i| (0..ct).for_each(|j| unmqr(i, j)));
+                        levels.into_iter().flatten().for_each(merge);
+                    } else {
+                        levels.into_iter().rev().flatten().for_each(merge);
+                        (k..mt).for_each(|i| (0..ct).for_each(|j| unmqr(i, j)));
+                    }
+                }
             }
         };
         if trans == Trans::Yes {
