@@ -16,14 +16,19 @@ fn fro(a: &Array2<f64>) -> f64 {
 }
 
 fn random(n: usize, seed: u64) -> Array2<f64> {
-    let mut rng = Rng::new(seed);
-    Array2::from_shape_fn((n, n), |_| rng.f64_in(-1.0, 1.0))
+    random_mn(n, n, seed)
 }
 
-/// Factors `a` cut by `part`; checks P·A = L·U by residual, |L| ≤ 1, and the shapes of
-/// the factors. Returns the permutation.
+fn random_mn(m: usize, n: usize, seed: u64) -> Array2<f64> {
+    let mut rng = Rng::new(seed);
+    Array2::from_shape_fn((m, n), |_| rng.f64_in(-1.0, 1.0))
+}
+
+/// Factors `a` (m×n) cut by `part`; checks P·A = L·U by residual, |L| ≤ 1, and the
+/// shapes of the factors. Returns the permutation.
 fn check<T: Scalar>(a: &Array2<f64>, part: Blocks) -> Vec<usize> {
-    let n = a.nrows();
+    let (m, n) = a.dim();
+    let k = m.min(n);
     let at = a.mapv(T::from_f64);
     let lu = DArray::from_ndarray(&at, part).lu().expect("nonsingular");
     let (p, l, u) = (
@@ -31,21 +36,24 @@ fn check<T: Scalar>(a: &Array2<f64>, part: Blocks) -> Vec<usize> {
         lu.l().to_ndarray().mapv(T::to_f64),
         lu.u().to_ndarray().mapv(T::to_f64),
     );
+    assert_eq!((l.dim(), u.dim()), ((m, k), (k, n)));
     let mut sorted = p.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "p is a permutation");
-    for i in 0..n {
+    assert_eq!(sorted, (0..m).collect::<Vec<_>>(), "p is a permutation");
+    for i in 0..k {
         assert_eq!(l[(i, i)], 1.0, "unit diagonal");
-        for j in i + 1..n {
+        for j in i + 1..k {
             assert_eq!(l[(i, j)], 0.0, "L is lower");
-            assert_eq!(u[(j, i)], 0.0, "U is upper");
+        }
+        for j in 0..i {
+            assert_eq!(u[(i, j)], 0.0, "U is upper");
         }
     }
     let worst = l.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     assert!(worst <= 1.0, "partial pivoting keeps |L| <= 1, got {worst}");
     let pa = at.mapv(T::to_f64).select(Axis(0), &p);
-    let r = fro(&(&pa - &l.dot(&u))) / (n as f64 * fro(&pa) * T::EPSILON);
-    assert!(r < 1.0, "n = {n}, {part:?}: scaled residual {r}");
+    let r = fro(&(&pa - &l.dot(&u))) / (m.max(n) as f64 * fro(&pa) * T::EPSILON);
+    assert!(r < 1.0, "{m}x{n}, {part:?}: scaled residual {r}");
     p
 }
 
@@ -56,6 +64,16 @@ fn residuals_f64() {
     check::<f64>(&random(50, 3), Blocks(10, 25)); // re-cut to square tiles
     check::<f64>(&random(9, 4), Blocks(100, 100)); // one tile
     check::<f64>(&random(1, 5), Blocks(1, 1));
+}
+
+#[test]
+fn tall_and_wide() {
+    check::<f64>(&random_mn(50, 20, 31), Blocks(8, 8)); // tall, ragged
+    check::<f64>(&random_mn(20, 50, 32), Blocks(8, 8)); // wide, ragged
+    check::<f64>(&random_mn(19, 42, 33), Blocks(8, 8)); // wide, last diagonal tile 3×8
+    check::<f64>(&random_mn(64, 16, 34), Blocks(16, 16));
+    check::<f32>(&random_mn(40, 24, 35), Blocks(8, 8));
+    check::<f32>(&random_mn(24, 40, 36), Blocks(8, 8));
 }
 
 #[test]
@@ -90,11 +108,15 @@ fn singular_input_names_the_zero_pivot() {
     assert_eq!(d.lu().unwrap_err(), Error::Singular { index: 13 });
     assert_eq!(d.det().unwrap(), 0.0);
     assert_eq!(d.inv().unwrap_err(), Error::Singular { index: 13 });
-    let rect = DArray::<f64>::zeros(AutoBlocks, 3, 4);
-    assert_eq!(
-        rect.lu().unwrap_err().to_string(),
-        "shape mismatch in lu: (3, 4) vs (4, 3)"
-    );
+    let rect = DArray::<f64>::ones(AutoBlocks, 3, 4);
+    assert_eq!(rect.lu().unwrap_err(), Error::Singular { index: 1 }); // rank one
+    for err in [
+        rect.det().unwrap_err(),
+        rect.inv().unwrap_err(),
+        rect.solve(&DArray::ones(AutoBlocks, 3, 1)).unwrap_err(),
+    ] {
+        assert!(err.to_string().ends_with("(3, 4) vs (4, 3)"), "{err}");
+    }
 }
 
 #[test]

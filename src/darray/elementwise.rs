@@ -204,3 +204,33 @@ fn assert_same_shape<T: Scalar>(op: &str, a: &DArray<T>, b: &DArray<T>) {
         b.shape()
     );
 }
+
+impl<T: Scalar> DArray<T> {
+    /// The leading `rows × cols` block, cut like `self` (so each result tile is the
+    /// top-left of the tile at the same grid position), with `f(global row, global col,
+    /// value)` applied to every element: one copy task per tile.
+    pub(crate) fn leading(&self, rows: usize, cols: usize, f: fn(usize, usize, T) -> T) -> Self {
+        assert!(
+            rows <= self.rows.n && cols <= self.cols.n,
+            "leading block larger than the matrix"
+        );
+        let out = Self::zeros(super::Blocks(self.rows.b, self.cols.b), rows, cols);
+        for (i, j) in out.tile_indices() {
+            let (r, c) = out.tile_range(i, j);
+            let (h, w) = (r.len(), c.len());
+            let task = move |(src, mut dst): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
+                for ((li, lj), x) in dst.indexed_iter_mut() {
+                    *x = f(r.start + li, c.start + lj, src[(li, lj)]);
+                }
+            };
+            if h > 0 && w > 0 {
+                drop(spawn_with(
+                    TaskOptions::named("lacpy"),
+                    (In(self.tile(i, j)), InOut(out.tile(i, j))),
+                    task,
+                ));
+            }
+        }
+        out
+    }
+}

@@ -61,10 +61,10 @@ pub enum Pivot {
 }
 
 impl<T: Scalar> DArray<T> {
-    /// The LU factorization with partial pivoting: at every step the pivot is the
-    /// largest entry (in magnitude) of the whole remaining column. Waits for the
-    /// factorization, since a zero pivot must be reported: `Err(Singular { index })` at the
-    /// first exactly zero pivot; `Err(ShapeMismatch)` for a non-square matrix.
+    /// The LU factorization with partial pivoting of any `m × n` matrix: at every step the
+    /// pivot is the largest entry (in magnitude) of the whole remaining column. Waits for
+    /// the factorization, since a zero pivot must be reported: `Err(Singular { index })`
+    /// at the first exactly zero pivot. (`solve`, `det` and `inv` need a square matrix.)
     ///
     /// ```
     /// use mosaic::prelude::*;
@@ -102,9 +102,9 @@ impl<B: Backend> Linalg<B> {
     /// The LU factorization of `a` with the given pivoting (see [`DArray::lu_with`]).
     pub fn lu_with<T: Scalar>(&self, a: &DArray<T>, pivot: Pivot) -> Result<Lu<T, B>> {
         let (m, n) = a.shape();
-        if m != n {
+        if m != n && pivot == Pivot::NoPivot {
             return Err(Error::ShapeMismatch {
-                op: "lu",
+                op: "lu without pivoting",
                 left: (m, n),
                 right: (n, m),
             });
@@ -119,7 +119,7 @@ impl<B: Backend> Linalg<B> {
             Pivot::RowMaximum => self.partial_pivoting(&lu, b),
             Pivot::NoPivot => self.no_pivoting(&lu),
         };
-        let mut ipiv = Vec::with_capacity(n);
+        let mut ipiv = Vec::with_capacity(m.min(n));
         let mut singular = None;
         for (k, (swaps, panel)) in panels.into_iter().enumerate() {
             if let Err(index) = panel.wait()? {
@@ -127,7 +127,7 @@ impl<B: Backend> Linalg<B> {
             }
             match swaps {
                 Some(swaps) => ipiv.extend_from_slice(swaps.get().expect("the panel has run")),
-                None => ipiv.extend(k * b..(k * b + b).min(n)),
+                None => ipiv.extend(k * b..(k * b + b).min(m.min(n))),
             }
         }
         if let Some(index) = singular {
@@ -142,15 +142,16 @@ impl<B: Backend> Linalg<B> {
 
     /// The graph with partial pivoting on `lu` (square tiles of `b`); one future per panel.
     fn partial_pivoting<T: Scalar>(&self, lu: &DArray<T>, b: usize) -> Vec<Panel> {
-        let nt = lu.tile_grid().0;
+        let (mt, nt) = lu.tile_grid();
+        let kt = mt.min(nt);
         let minus_one = T::zero() - T::one();
-        let mut panels = Vec::with_capacity(nt);
-        for k in 0..nt {
+        let mut panels = Vec::with_capacity(kt);
+        for k in 0..kt {
             let swaps: Swaps = Arc::default();
-            let column: Vec<_> = (k..nt).map(|i| InOut(lu.tile(i, k))).collect();
+            let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, k))).collect();
             let (be, slot, row0) = (self.backend.clone(), swaps.clone(), k * b);
             let panel = spawn_with(
-                TaskOptions::named("getrf").priority(priority(nt, k, 3)),
+                TaskOptions::named("getrf").priority(priority(kt, k, 3)),
                 column,
                 move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
             );
@@ -161,10 +162,10 @@ impl<B: Backend> Linalg<B> {
                     _ if j > k => 1,
                     _ => 0,
                 };
-                let column: Vec<_> = (k..nt).map(|i| InOut(lu.tile(i, j))).collect();
+                let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
                 let (slot, tb) = (swaps.clone(), b);
                 drop(spawn_with(
-                    TaskOptions::named("laswp").priority(priority(nt, k, level)),
+                    TaskOptions::named("laswp").priority(priority(kt, k, level)),
                     (column, In(lu.tile(k, k))),
                     move |(mut tiles, _)| {
                         let swaps = slot.get().expect("the panel ran before its swaps are applied");
@@ -173,10 +174,9 @@ impl<B: Backend> Linalg<B> {
                 ));
             }
             for j in k + 1..nt {
-                let prio = priority(nt, k, if j == k + 1 { 2 } else { 1 });
-                let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
-                tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
-                for i in k + 1..nt {
+                let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
+                trsm_unit_lower(&self.backend, prio, lu.tile(k, k), lu.tile(k, j));
+                for i in k + 1..mt {
                     let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
                     tasks::gemm(&self.backend, prio, minus_one, l, u, T::one(), lu.tile(i, j));
                 }
@@ -216,6 +216,27 @@ impl<B: Backend> Linalg<B> {
         }
         panels
     }
+}
+
+/// `U_kj ← L_kk⁻¹·A_kj` with the unit lower triangle of the diagonal tile, whose leading
+/// square is used (a wide matrix's last diagonal tile has fewer rows than columns).
+fn trsm_unit_lower<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    diagonal: crate::Tile<T>,
+    c: crate::Tile<T>,
+) {
+    let be = be.clone();
+    let task = move |(c, l): (ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
+        let k = l.nrows().min(l.ncols());
+        let l = l.slice_move(s![..k, ..k]);
+        be.trsm(Side::Left, Uplo::Lower, Trans::No, Diag::Unit, T::one(), l, c)
+    };
+    drop(spawn_with(
+        TaskOptions::named("trsm").priority(priority),
+        (InOut(c), In(diagonal)),
+        task,
+    ));
 }
 
 /// The panel task: the column's tiles gathered into one block, factored, scattered back;
@@ -277,45 +298,29 @@ fn swap_rows<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, r1: usize
 }
 
 impl<T: Scalar, B: Backend> Lu<T, B> {
-    /// The row permutation: row `i` of `P·A` is row `p()[i]` of `A`.
+    /// The row permutation: row `i` of `P·A` is row `p()[i]` of `A` (length `m`).
     pub fn p(&self) -> Vec<usize> {
-        let mut p: Vec<usize> = (0..self.ipiv.len()).collect();
+        let mut p: Vec<usize> = (0..self.lu.shape().0).collect();
         for (i, &s) in self.ipiv.iter().enumerate() {
             p.swap(i, s);
         }
         p
     }
 
-    /// The unit lower triangular factor `L` (ones on the diagonal, zeros above).
+    /// The unit lower triangular (trapezoidal when `m > n`) factor `L`, `m × min(m, n)`.
     pub fn l(&self) -> DArray<T> {
-        self.part(|i, j, x| match i.cmp(&j) {
+        let (m, n) = self.lu.shape();
+        self.lu.leading(m, m.min(n), |i, j, x| match i.cmp(&j) {
             std::cmp::Ordering::Greater => x,
             std::cmp::Ordering::Equal => T::one(),
             std::cmp::Ordering::Less => T::zero(),
         })
     }
 
-    /// The upper triangular factor `U` (zeros below the diagonal).
+    /// The upper triangular (trapezoidal when `m < n`) factor `U`, `min(m, n) × n`.
     pub fn u(&self) -> DArray<T> {
-        self.part(|i, j, x| if i <= j { x } else { T::zero() })
-    }
-
-    /// A copy of the packed factors with `f(global row, global col, value)` applied.
-    fn part(&self, f: fn(usize, usize, T) -> T) -> DArray<T> {
-        let out = self.lu.clone();
-        for (ti, tj) in out.tile_indices() {
-            let (r, c) = out.tile_range(ti, tj);
-            let task = move |(mut t,): (ArrayViewMut2<'_, T>,)| {
-                for ((i, j), x) in t.indexed_iter_mut() {
-                    *x = f(r.start + i, c.start + j, *x);
-                }
-            };
-            drop(spawn_with(
-                TaskOptions::named("lacpy"),
-                (InOut(out.tile(ti, tj)),),
-                task,
-            ));
-        }
-        out
+        let (m, n) = self.lu.shape();
+        self.lu
+            .leading(m.min(n), n, |i, j, x| if i <= j { x } else { T::zero() })
     }
 }

@@ -15,8 +15,8 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
     /// copy of `B` and two triangular sweeps. Returns at once; `Err(ShapeMismatch)` if `B`
     /// has the wrong number of rows.
     pub fn solve(&self, b: &DArray<T>) -> Result<DArray<T>> {
-        let n = self.lu.shape().0;
-        if b.shape().0 != n {
+        let (n, cols) = self.lu.shape();
+        if b.shape().0 != n || cols != n {
             return Err(Error::ShapeMismatch {
                 op: "Lu::solve",
                 left: self.lu.shape(),
@@ -62,7 +62,16 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
     }
 
     /// `det(A)`: the product of `U`'s diagonal, negated once per row swap. Waits.
+    /// `Err(ShapeMismatch)` for a non-square matrix.
     pub fn det(&self) -> Result<T> {
+        let (m, n) = self.lu.shape();
+        if m != n {
+            return Err(Error::ShapeMismatch {
+                op: "det",
+                left: (m, n),
+                right: (n, m),
+            });
+        }
         let swaps = self.ipiv.iter().enumerate().filter(|&(i, &p)| i != p).count();
         let lu = &self.lu;
         let diagonal: Vec<_> = (0..lu.tile_grid().0)
@@ -83,7 +92,7 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         Ok(det)
     }
 
-    /// `A⁻¹`, by solving `A·X = I`.
+    /// `A⁻¹`, by solving `A·X = I`; `Err(ShapeMismatch)` for a non-square matrix.
     pub fn inv(&self) -> Result<DArray<T>> {
         let n = self.lu.shape().0;
         let tb = self.lu.block_size().0;
@@ -92,20 +101,39 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
 }
 
 impl<T: Scalar> DArray<T> {
+    /// `Err(ShapeMismatch)` unless square.
+    fn require_square(&self, op: &'static str) -> Result<()> {
+        let (m, n) = self.shape();
+        if m == n {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                op,
+                left: (m, n),
+                right: (n, m),
+            })
+        }
+    }
+
     /// Solves `A·X = B` for a square `A` by LU with partial pivoting. Waits for the
-    /// factorization: `Err(Singular { index })` for an exactly zero pivot.
+    /// factorization: `Err(Singular { index })` for an exactly zero pivot,
+    /// `Err(ShapeMismatch)` for a non-square `A` or a `B` with the wrong number of rows.
     pub fn solve(&self, b: &DArray<T>) -> Result<DArray<T>> {
+        self.require_square("solve")?;
         self.lu()?.solve(b)
     }
 
-    /// `A⁻¹`, by LU with partial pivoting; `Err(Singular { index })` if a pivot is exactly zero.
+    /// `A⁻¹`, by LU with partial pivoting; `Err(Singular { index })` if a pivot is exactly
+    /// zero, `Err(ShapeMismatch)` for a non-square `A`.
     pub fn inv(&self) -> Result<DArray<T>> {
+        self.require_square("inv")?;
         self.lu()?.inv()
     }
 
     /// `det(A)`, by LU with partial pivoting: exactly zero when a pivot is.
     /// `Err(ShapeMismatch)` for a non-square matrix.
     pub fn det(&self) -> Result<T> {
+        self.require_square("det")?;
         match self.lu() {
             Ok(lu) => lu.det(),
             Err(Error::Singular { .. }) => Ok(T::zero()),

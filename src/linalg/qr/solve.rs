@@ -1,12 +1,12 @@
 //! What a QR factorization gives: `Qᵀ·C` and `Q·C` without forming `Q`, the thin `Q`,
 //! `R`, and least squares.
 
-use ndarray::{s, ArrayView2, ArrayViewMut2};
+use ndarray::ArrayViewMut2;
 
 use super::Qr;
 use crate::backend::{Backend, Trans};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut, UpperTriangular};
+use crate::datadeps::{spawn_with, InOut, UpperTriangular};
 use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
 use crate::{Blocks, Scalar};
@@ -138,7 +138,8 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
     /// `R`: `min(m, n) × n`, upper triangular (upper trapezoidal when `m < n`).
     pub fn r(&self) -> DArray<T> {
         let (m, n) = self.a.shape();
-        head(&self.a, m.min(n), true)
+        self.a
+            .leading(m.min(n), n, |i, j, x| if i <= j { x } else { T::zero() })
     }
 
     /// The least-squares solution of `A·X ≈ B` for `m ≥ n`: `X` (`n × k`) minimises
@@ -161,36 +162,8 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
             rhs.recut(b, rhs.block_size().1)
         };
         self.sweep(Trans::Yes, &mut y);
-        let mut x = head(&y, n, false);
+        let mut x = y.leading(n, y.shape().1, |_, _, x| x);
         self.linalg.ldiv(UpperTriangular(&self.r()), &mut x)?;
         Ok(x)
     }
-}
-
-/// The first `rows` rows of `src` (rows cut every `b` from the top, so tile `(i, j)` of
-/// the result is the top of tile `(i, j)` of `src`), and only on and above the diagonal
-/// when `upper`.
-fn head<T: Scalar>(src: &DArray<T>, rows: usize, upper: bool) -> DArray<T> {
-    let (br, bc) = src.block_size();
-    let out = DArray::zeros(Blocks(br, bc), rows, src.shape().1);
-    for (i, j) in out.tile_indices() {
-        let (r, c) = out.tile_range(i, j);
-        let h = r.len();
-        let task = move |(s, mut d): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| {
-            d.assign(&s.slice(s![..h, ..]));
-            if upper {
-                for ((li, lj), x) in d.indexed_iter_mut() {
-                    if r.start + li > c.start + lj {
-                        *x = T::zero();
-                    }
-                }
-            }
-        };
-        drop(spawn_with(
-            TaskOptions::named("lacpy"),
-            (In(src.tile(i, j)), InOut(out.tile(i, j))),
-            task,
-        ));
-    }
-    out
 }
