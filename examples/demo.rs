@@ -1,6 +1,7 @@
 //! mosaic's main demo: build a symmetric positive definite matrix from
 //! `DArray::rand(AutoBlocks, n, n)`, factor it (Cholesky), factor the random matrix itself
-//! (LU with partial pivoting), solve, multiply, check the residuals, and
+//! (LU with partial pivoting, QR), solve, fit a least-squares problem, multiply, check
+//! the residuals, and
 //! time each step next to faer's dense routine on the same input (one thread, and as many
 //! threads as mosaic has workers). The Cholesky run is traced to `demo.trace.json`
 //! (open it in <https://ui.perfetto.dev>).
@@ -12,6 +13,7 @@ use std::time::Instant;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
+use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
 use faer::{Accum, Mat, Par};
 use mosaic::prelude::*;
 
@@ -43,6 +45,25 @@ fn faer_gemm(r: &Mat<f64>, rt: &Mat<f64>, par: Par) -> f64 {
     let ((), t) = seconds(|| {
         let c = c.as_mut().submatrix_mut(0, 0, n, n);
         faer::linalg::matmul::matmul(c, Accum::Replace, r, rt, 1.0, par)
+    });
+    t
+}
+
+/// Seconds for faer's dense Householder QR of `a` with `par`.
+fn faer_geqrf(a: &Mat<f64>, par: Par) -> f64 {
+    let n = a.ncols();
+    let mut f = a.clone();
+    let bs = recommended_block_size::<f64>(n, n);
+    let mut coeff = Mat::<f64>::zeros(bs, n);
+    let mut buf = MemBuffer::new(qr_in_place_scratch::<f64>(n, n, bs, par, Default::default()));
+    let (_, t) = seconds(|| {
+        qr_in_place(
+            f.as_mut().submatrix_mut(0, 0, n, n),
+            coeff.as_mut(),
+            par,
+            MemStack::new(&mut buf),
+            Default::default(),
+        );
     });
     t
 }
@@ -132,6 +153,21 @@ fn main() -> Result<(), Error> {
     });
     let y = y?;
 
+    // QR of R, and least squares with a tall matrix S (n × n/8: its panels are reduced by
+    // a tree).
+    let (qr, t_geqrf) = seconds(|| {
+        let qr = r.qr()?;
+        qr.r().wait().map(|()| qr)
+    });
+    let q_r = qr?.r();
+    let s = DArray::<f64>::rand(AutoBlocks, n, (n / 8).max(1));
+    s.wait()?;
+    let (z, t_lstsq) = seconds(|| {
+        let z = s.qr()?.solve_least_squares(&b)?;
+        z.wait().map(|()| z)
+    });
+    let z = z?;
+
     // Residuals, LAPACK-style, computed with DArray operations themselves.
     let l = chol.l();
     let (llt, t_check) = seconds(|| {
@@ -142,6 +178,19 @@ fn main() -> Result<(), Error> {
     let factor_residual = (&a - &llt?).norm_fro() / (nf * a_norm * eps);
     let solve_residual = (&(&a * &x) - &b).norm_fro() / (nf * a_norm * x.norm_fro() * eps);
     let lu_residual = (&(&r * &y) - &b).norm_fro() / (nf * r.norm_fro() * y.norm_fro() * eps);
+    // |R| of the QR has the column norms of R: ‖R_qr‖_F = ‖R‖_F.
+    let qr_norm = ((q_r.norm_fro() - r.norm_fro()) / r.norm_fro()).abs() / (nf * eps);
+    let mut normal = DArray::zeros(AutoBlocks, s.shape().1, k);
+    mosaic::linalg::gemm(
+        1.0,
+        &s,
+        mosaic::linalg::Trans::Yes,
+        &(&b - &(&s * &z)),
+        mosaic::linalg::Trans::No,
+        0.0,
+        &mut normal,
+    );
+    let lstsq_ratio = normal.norm_fro() / (nf * s.norm_fro() * b.norm_fro() * eps);
 
     // faer's dense routines on the same matrices.
     let r_dense = r.to_ndarray();
@@ -153,9 +202,12 @@ fn main() -> Result<(), Error> {
     let fp_potrf = faer_potrf(&a_dense, Par::rayon(workers));
     let f1_getrf = faer_getrf(&r_dense, Par::Seq);
     let fp_getrf = faer_getrf(&r_dense, Par::rayon(workers));
+    let f1_geqrf = faer_geqrf(&r_dense, Par::Seq);
+    let fp_geqrf = faer_geqrf(&r_dense, Par::rayon(workers));
 
     let (gemm_flops, potrf_flops) = (2.0 * nf.powi(3), nf.powi(3) / 3.0);
     let getrf_flops = 2.0 * nf.powi(3) / 3.0;
+    let geqrf_flops = 4.0 * nf.powi(3) / 3.0;
     let solve_flops = 2.0 * nf * nf * k as f64;
     println!();
     println!(
@@ -184,6 +236,20 @@ fn main() -> Result<(), Error> {
         gflops(getrf_flops, fp_getrf)
     );
     println!(
+        "{:<28} {:<26} {:<26} {}",
+        "R = Q*R'         (QR)",
+        gflops(geqrf_flops, t_geqrf),
+        gflops(geqrf_flops, f1_geqrf),
+        gflops(geqrf_flops, fp_geqrf)
+    );
+    let (sm, sn) = s.shape();
+    let lstsq_flops = 2.0 * (sm * sn * sn) as f64 - 2.0 * (sn as f64).powi(3) / 3.0;
+    println!(
+        "{:<28} {}",
+        format!("min |S*Z - B|, S {sm}x{sn}"),
+        gflops(lstsq_flops, t_lstsq)
+    );
+    println!(
         "{:<28} {}",
         format!("A*X = B, {k} rhs (2 trsm)"),
         gflops(solve_flops, t_solve)
@@ -202,6 +268,8 @@ fn main() -> Result<(), Error> {
     println!("||A - L*L^T||_F / (n ||A||_F eps)         = {factor_residual:.2e}");
     println!("||A*X - B||_F / (n ||A||_F ||X||_F eps)   = {solve_residual:.2e}");
     println!("||R*Y - B||_F / (n ||R||_F ||Y||_F eps)   = {lu_residual:.2e}");
+    println!("| ||R'||_F - ||R||_F | / (n ||R||_F eps)    = {qr_norm:.2e}");
+    println!("||S^T (B - S*Z)||_F / (n ||S|| ||B|| eps)  = {lstsq_ratio:.2e}");
     println!(
         "{} Cholesky tasks traced -> demo.trace.json (open in ui.perfetto.dev)",
         trace.events().len()
@@ -209,5 +277,7 @@ fn main() -> Result<(), Error> {
     assert!(factor_residual < 1.0, "factorization residual too large");
     assert!(solve_residual < 1.0, "solve residual too large");
     assert!(lu_residual < 1.0, "LU solve residual too large");
+    assert!(qr_norm < 1.0, "QR does not preserve the norm");
+    assert!(lstsq_ratio < 1.0, "least-squares residual not orthogonal to S");
     Ok(())
 }
