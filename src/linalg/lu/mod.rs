@@ -56,7 +56,7 @@ pub enum Pivot {
     /// No pivoting: `A = L·U` directly, with more parallelism (every panel is one tile).
     /// Only for matrices known not to need it (diagonally dominant, SPD); elsewhere it
     /// can lose all accuracy, and it fails with `Singular` on a zero pivot that
-    /// pivoting would have avoided.
+    /// pivoting would have avoided. Square matrices only (`ShapeMismatch` otherwise).
     NoPivot,
 }
 
