@@ -3,8 +3,9 @@
 //! (LU with partial pivoting, QR), solve, fit a least-squares problem, multiply, check
 //! the residuals, and
 //! time each step next to faer's dense routine on the same input (one thread, and as many
-//! threads as mosaic has workers). The Cholesky run is traced to `demo.trace.json`
-//! (open it in <https://ui.perfetto.dev>).
+//! threads as mosaic has workers). The Cholesky run is traced: `demo.trace.json` (open it
+//! in <https://ui.perfetto.dev>), a Gantt chart `demo.gantt.svg`, the task graph
+//! `demo.dot`, and a per-kernel summary on the terminal.
 //!
 //! `cargo run --release --example demo [n] [right-hand sides]` (defaults 4096 and 16).
 
@@ -271,9 +272,10 @@ fn main() -> Result<(), Error> {
     println!("| ||R'||_F - ||R||_F | / (n ||R||_F eps)    = {qr_norm:.2e}");
     println!("||S^T (B - S*Z)||_F / (n ||S|| ||B|| eps)  = {lstsq_ratio:.2e}");
     println!(
-        "{} Cholesky tasks traced -> demo.trace.json (open in ui.perfetto.dev)",
+        "\n{} Cholesky tasks traced -> demo.trace.json (ui.perfetto.dev), demo.gantt.svg, demo.dot",
         trace.events().len()
     );
+    print!("{}", trace.summary_table());
     assert!(factor_residual < 1.0, "factorization residual too large");
     assert!(solve_residual < 1.0, "solve residual too large");
     assert!(lu_residual < 1.0, "LU solve residual too large");

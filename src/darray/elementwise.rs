@@ -77,6 +77,11 @@ impl<T: Scalar> DArray<T> {
 
     /// `f` applied to every element, in a new matrix cut like `self`.
     pub fn map(&self, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
+        self.map_named("map", f)
+    }
+
+    /// [`DArray::map`] with tasks named `name` in traces.
+    fn map_named(&self, name: &'static str, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
         let f = Arc::new(f);
         let out = self.zeros_like();
         for (i, j) in self.tile_indices() {
@@ -85,7 +90,7 @@ impl<T: Scalar> DArray<T> {
                 ndarray::Zip::from(&mut c).and(&a).for_each(|c, &a| *c = f(a));
             };
             drop(spawn_with(
-                TaskOptions::named("map"),
+                TaskOptions::named(name),
                 (In(self.tile(i, j)), Out(out.tile(i, j))),
                 task,
             ));
@@ -191,7 +196,7 @@ impl<T: Scalar> DArray<T> {
 impl<T: Scalar> Clone for DArray<T> {
     /// A deep copy (value semantics): the copy's tiles are new, filled by copy tasks.
     fn clone(&self) -> Self {
-        self.map(|x| x)
+        self.map_named("lacpy", |x| x)
     }
 }
 

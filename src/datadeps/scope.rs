@@ -270,7 +270,8 @@ where
             }
         }
     };
-    let header = TaskHeader::new(id, name, options.priority, group, parent);
+    let mut header = TaskHeader::new(id, name, options.priority, group, parent);
+    header.flops = options.flops;
     let cell = std::sync::Arc::new(TaskCell::new(header, job, Slot::new()));
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;

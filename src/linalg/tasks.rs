@@ -20,11 +20,13 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
     c: Tile<T>,
 ) {
     let be = be.clone();
+    let (m, n) = c.shape();
+    let k = if ta == Trans::No { a.shape().1 } else { a.shape().0 };
     let task = move |(c, a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
     drop(spawn_with(
-        TaskOptions::named("gemm").priority(priority),
+        TaskOptions::named("gemm").priority(priority).flops(2.0 * (m * n * k) as f64),
         (InOut(c), In(a), In(b)),
         task,
     ));
@@ -42,11 +44,13 @@ pub(crate) fn trsm<T: Scalar, B: Backend>(
     b: Tile<T>,
 ) {
     let be = be.clone();
+    let (m, n) = b.shape();
+    let flops = (if side == Side::Left { m * m * n } else { m * n * n }) as f64;
     let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| {
         be.trsm(side, uplo, trans, diag, alpha, a, b)
     };
     drop(spawn_with(
-        TaskOptions::named("trsm").priority(priority),
+        TaskOptions::named("trsm").priority(priority).flops(flops),
         (InOut(b), In(a)),
         task,
     ));
@@ -63,10 +67,12 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
     c: Tile<T>,
 ) {
     let be = be.clone();
+    let n = c.shape().0;
+    let k = if trans == Trans::No { a.shape().1 } else { a.shape().0 };
     let task =
         move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
     drop(spawn_with(
-        TaskOptions::named("syrk").priority(priority),
+        TaskOptions::named("syrk").priority(priority).flops((n * n * k) as f64),
         (InOut(c), In(a)),
         task,
     ));

@@ -186,6 +186,8 @@ pub(crate) fn add_dependency(succ: &TaskRef, pred: &TaskRef, poison: bool) {
     if s.id == p.id {
         return;
     }
+    #[cfg(not(loom))]
+    super::runtime().trace.edge(p.id, s.id);
     let mut node = lock(&p.node);
     if node.finished {
         if node.failed && poison {

@@ -81,6 +81,9 @@ pub struct TaskOptions {
     pub name: Option<&'static str>,
     /// Higher runs first among ready tasks (critical-path first). Default 0.
     pub priority: i32,
+    /// Floating-point operations the task performs, for the trace's per-kernel GFLOP/s
+    /// (0 when unknown).
+    pub flops: f64,
 }
 
 impl TaskOptions {
@@ -95,6 +98,12 @@ impl TaskOptions {
     /// The same options with this priority.
     pub fn priority(mut self, priority: i32) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// The same options with this flop count (shown per kernel by [`crate::trace::Trace::summary`]).
+    pub fn flops(mut self, flops: f64) -> Self {
+        self.flops = flops;
         self
     }
 }
@@ -117,6 +126,7 @@ pub(crate) struct TaskHeader {
     pub(crate) id: u64,
     pub(crate) priority: i32,
     pub(crate) name: &'static str,
+    pub(crate) flops: f64,
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
@@ -136,6 +146,7 @@ impl TaskHeader {
             id,
             priority,
             name,
+            flops: 0.0,
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),

@@ -138,7 +138,7 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
     let failed = task.execute(cancelled);
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
-        rt.trace.record(header.name, header.id, index, start, cancelled);
+        rt.trace.record(header, index, start, cancelled);
     }
     let mut next = None;
     deps::complete(&task, failed, &mut |t| {

@@ -85,7 +85,9 @@ impl<B: Backend> Linalg<B> {
             let offset = k * b;
             let be = self.backend.clone();
             pivots.push(spawn_with(
-                TaskOptions::named("potrf").priority(priority(nt, k, 3)),
+                TaskOptions::named("potrf")
+                    .priority(priority(nt, k, 3))
+                    .flops((l.tile(k, k).shape().0 as f64).powi(3) / 3.0),
                 (InOut(l.tile(k, k)),),
                 move |(a,)| be.potrf(Uplo::Lower, a).map_err(|i| offset + i),
             ));

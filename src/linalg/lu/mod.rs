@@ -150,8 +150,11 @@ impl<B: Backend> Linalg<B> {
             let swaps: Swaps = Arc::default();
             let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, k))).collect();
             let (be, slot, row0) = (self.backend.clone(), swaps.clone(), k * b);
+            let (pm, pn) = ((k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>() as f64, lu.tile(k, k).shape().1 as f64);
             let panel = spawn_with(
-                TaskOptions::named("getrf").priority(priority(kt, k, 3)),
+                TaskOptions::named("getrf")
+                    .priority(priority(kt, k, 3))
+                    .flops(pm * pn * pn - pn.powi(3) / 3.0),
                 column,
                 move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
             );
@@ -227,13 +230,14 @@ fn trsm_unit_lower<T: Scalar, B: Backend>(
     c: crate::Tile<T>,
 ) {
     let be = be.clone();
+    let (m, n) = c.shape();
     let task = move |(c, l): (ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
         let k = l.nrows().min(l.ncols());
         let l = l.slice_move(s![..k, ..k]);
         be.trsm(Side::Left, Uplo::Lower, Trans::No, Diag::Unit, T::one(), l, c)
     };
     drop(spawn_with(
-        TaskOptions::named("trsm").priority(priority),
+        TaskOptions::named("trsm").priority(priority).flops((m * m * n) as f64),
         (InOut(c), In(diagonal)),
         task,
     ));

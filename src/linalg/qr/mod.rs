@@ -80,6 +80,18 @@ impl<T: Scalar> DArray<T> {
     }
 }
 
+/// Flops of a dense Householder QR of an `m × n` block (LAPACK's count).
+fn qr_flops((m, n): (usize, usize)) -> f64 {
+    let (m, n, k) = (m as f64, n as f64, m.min(n) as f64);
+    2.0 * m * n * k - (m + n) * k * k + 2.0 * k.powi(3) / 3.0
+}
+
+/// Flops of applying the reflectors of an `m × k` basis to `nc` columns.
+fn apply_flops((m, k): (usize, usize), nc: usize) -> f64 {
+    let (m, k, nc) = (m as f64, m.min(k) as f64, nc as f64);
+    4.0 * m * k * nc - 2.0 * k * k * nc
+}
+
 /// Priority of a task of step `k` out of `kt` (`level`: factorization 3, next column 2,
 /// other updates 1).
 fn priority(kt: usize, k: usize, level: i32) -> i32 {
@@ -145,7 +157,7 @@ impl<B: Backend> Linalg<B> {
     fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("geqrt").priority(priority),
+            TaskOptions::named("geqrt").priority(priority).flops(qr_flops(a.tile(i, k).shape())),
             (InOut(a.tile(i, k)), Out(t.tile(i, k))),
             move |(a, mut t)| {
                 let kmin = a.nrows().min(a.ncols());
@@ -157,7 +169,9 @@ impl<B: Backend> Linalg<B> {
     fn tsqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsqrt").priority(priority),
+            TaskOptions::named("tsqrt")
+                .priority(priority)
+                .flops(qr_flops((a.tile(i, k).shape().0 + a.tile(k, k).shape().1, a.tile(k, k).shape().1))),
             (
                 InOut(UpperTriangular(a.tile(k, k))),
                 InOut(a.tile(i, k)),
@@ -186,7 +200,9 @@ impl<B: Backend> Linalg<B> {
         let be = self.backend.clone();
         let (r1, r2) = (UpperTriangular(a.tile(p, k)), UpperTriangular(a.tile(q, k)));
         drop(spawn_with(
-            TaskOptions::named("ttqrt").priority(priority),
+            TaskOptions::named("ttqrt")
+                .priority(priority)
+                .flops(qr_flops((a.tile(q, k).shape().0 + a.tile(p, k).shape().1, a.tile(p, k).shape().1))),
             (InOut(r1), InOut(r2), Out(t2.tile(q, k))),
             move |(mut r1, mut r2, t)| {
                 // SAFETY: the task holds the upper triangles of both tiles (declared above),
@@ -208,7 +224,9 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("ttmqr").priority(priority),
+            TaskOptions::named("ttmqr")
+                .priority(priority)
+                .flops(apply_flops((v2.shape().0 + v2.shape().1, v2.shape().1), c1.shape().1)),
             (InOut(c1), InOut(c2), In(UpperTriangular(v2)), In(t)),
             move |(c1, c2, v2, t)| {
                 // SAFETY: the task holds read access to the upper triangle of the tile
@@ -224,7 +242,7 @@ impl<B: Backend> Linalg<B> {
     fn unmqr<T: Scalar>(&self, trans: Trans, (v, t): (Tile<T>, Tile<T>), c: Tile<T>, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("unmqr").priority(priority),
+            TaskOptions::named("unmqr").priority(priority).flops(apply_flops(v.shape(), c.shape().1)),
             (In(UnitLowerTriangular(v)), In(t), InOut(c)),
             move |(v, t, c)| {
                 // SAFETY: the task holds read access to the strictly lower part of the tile
@@ -246,7 +264,9 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsmqr").priority(priority),
+            TaskOptions::named("tsmqr")
+                .priority(priority)
+                .flops(apply_flops((v2.shape().0 + v2.shape().1, v2.shape().1), c1.shape().1)),
             (InOut(c1), InOut(c2), In(v2), In(t)),
             move |(c1, c2, v2, t)| {
                 // The reflectors reach the first `n` rows of the top tile (all of them but

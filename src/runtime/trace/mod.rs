@@ -15,6 +15,10 @@
 //! assert!(json.starts_with("{\"traceEvents\":["));
 //! ```
 
+mod export;
+
+pub use export::KernelStats;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -35,6 +39,8 @@ pub struct Event {
     pub end_ns: u64,
     /// The task was cancelled (an input was written by a failed task) instead of run.
     pub cancelled: bool,
+    /// Floating-point operations it declared (`TaskOptions::flops`), 0 if none.
+    pub flops: f64,
 }
 
 /// The recorder behind [`start`] and [`stop`].
@@ -43,6 +49,8 @@ pub(crate) struct Tracer {
     epoch: Instant,
     /// One buffer per worker, plus one (the last) for other threads.
     buffers: Vec<Mutex<Vec<Event>>>,
+    /// Dependencies (predecessor id, successor id) recorded while tracing.
+    edges: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Tracer {
@@ -51,6 +59,7 @@ impl Tracer {
             enabled: AtomicBool::new(false),
             epoch: Instant::now(),
             buffers: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(),
+            edges: Mutex::new(Vec::new()),
         }
     }
 
@@ -68,25 +77,27 @@ impl Tracer {
         self.epoch.elapsed().as_nanos() as u64
     }
 
+    /// Records that `succ` depends on `pred`, if tracing is on.
+    #[inline]
+    pub(crate) fn edge(&self, pred: u64, succ: u64) {
+        if self.enabled.load(Ordering::Relaxed) {
+            self.edges.lock().unwrap_or_else(|e| e.into_inner()).push((pred, succ));
+        }
+    }
+
     #[cold]
-    pub(crate) fn record(
-        &self,
-        name: &'static str,
-        task: u64,
-        worker: usize,
-        start_ns: u64,
-        cancelled: bool,
-    ) {
+    pub(crate) fn record(&self, header: &super::task::TaskHeader, worker: usize, start_ns: u64, cancelled: bool) {
         let end_ns = self.now();
         let slot = worker.min(self.buffers.len() - 1);
         let worker = (worker < self.buffers.len() - 1).then_some(worker);
         let event = Event {
-            name,
-            task,
+            name: header.name,
+            task: header.id,
             worker,
             start_ns,
             end_ns,
             cancelled,
+            flops: header.flops,
         };
         self.buffers[slot]
             .lock()
@@ -98,13 +109,16 @@ impl Tracer {
         self.enabled.store(on, Ordering::SeqCst);
     }
 
-    fn drain(&self) -> Vec<Event> {
+    fn drain(&self) -> (Vec<Event>, Vec<(u64, u64)>) {
         let mut all = Vec::new();
         for b in &self.buffers {
             all.append(&mut b.lock().unwrap_or_else(|e| e.into_inner()));
         }
         all.sort_by_key(|e| (e.start_ns, e.task));
-        all
+        let mut edges = std::mem::take(&mut *self.edges.lock().unwrap_or_else(|e| e.into_inner()));
+        edges.sort_unstable();
+        edges.dedup();
+        (all, edges)
     }
 }
 
@@ -120,15 +134,15 @@ pub fn start() {
 pub fn stop() -> Trace {
     let rt = super::runtime();
     rt.trace.set_enabled(false);
-    Trace {
-        events: rt.trace.drain(),
-    }
+    let (events, edges) = rt.trace.drain();
+    Trace { events, edges }
 }
 
 /// A recorded trace.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     events: Vec<Event>,
+    edges: Vec<(u64, u64)>,
 }
 
 impl Trace {
