@@ -9,101 +9,15 @@
 //!
 //! `cargo run --release --example demo [n] [right-hand sides]` (defaults 4096 and 16).
 
-use std::time::Instant;
+#[path = "common/faer_dense.rs"]
+mod faer_dense;
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
-use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
-use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
-use faer::{Accum, Mat, Par};
+use faer::Par;
+use faer_dense::{seconds, to_faer};
 use mosaic::prelude::*;
-
-fn seconds<R>(f: impl FnOnce() -> R) -> (R, f64) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed().as_secs_f64())
-}
 
 fn gflops(flops: f64, secs: f64) -> String {
     format!("{secs:>7.3} s {:>6.1} GFLOP/s", flops / secs / 1e9)
-}
-
-/// `d` as a faer matrix with a padded column stride (faer runs ~2× slower on
-/// power-of-two strides; the padding gives it its best case, as mosaic's tiles have).
-fn to_faer(d: &ndarray::Array2<f64>) -> Mat<f64> {
-    let (m, n) = d.dim();
-    Mat::from_fn(m + 8, n, |i, j| if i < m { d[(i, j)] } else { 0.0 })
-}
-
-/// Seconds for faer's dense `R·Rᵀ` with `par` (`Rᵀ` stored, as mosaic's `t()` stores it).
-fn faer_gemm(r: &Mat<f64>, rt: &Mat<f64>, par: Par) -> f64 {
-    let n = r.ncols();
-    let mut c = Mat::<f64>::zeros(n + 8, n);
-    let (r, rt) = (
-        r.as_ref().submatrix(0, 0, n, n),
-        rt.as_ref().submatrix(0, 0, n, n),
-    );
-    let ((), t) = seconds(|| {
-        let c = c.as_mut().submatrix_mut(0, 0, n, n);
-        faer::linalg::matmul::matmul(c, Accum::Replace, r, rt, 1.0, par)
-    });
-    t
-}
-
-/// Seconds for faer's dense Householder QR of `a` with `par`.
-fn faer_geqrf(a: &Mat<f64>, par: Par) -> f64 {
-    let n = a.ncols();
-    let mut f = a.clone();
-    let bs = recommended_block_size::<f64>(n, n);
-    let mut coeff = Mat::<f64>::zeros(bs, n);
-    let mut buf = MemBuffer::new(qr_in_place_scratch::<f64>(n, n, bs, par, Default::default()));
-    let (_, t) = seconds(|| {
-        qr_in_place(
-            f.as_mut().submatrix_mut(0, 0, n, n),
-            coeff.as_mut(),
-            par,
-            MemStack::new(&mut buf),
-            Default::default(),
-        );
-    });
-    t
-}
-
-/// Seconds for faer's dense LU with partial pivoting of `a` with `par`.
-fn faer_getrf(a: &Mat<f64>, par: Par) -> f64 {
-    let n = a.ncols();
-    let mut f = a.clone();
-    let (mut perm, mut perm_inv) = (vec![0usize; n], vec![0usize; n]);
-    let mut buf = MemBuffer::new(lu_in_place_scratch::<usize, f64>(n, n, par, Default::default()));
-    let (_, t) = seconds(|| {
-        lu_in_place(
-            f.as_mut().submatrix_mut(0, 0, n, n),
-            &mut perm,
-            &mut perm_inv,
-            par,
-            MemStack::new(&mut buf),
-            Default::default(),
-        );
-    });
-    t
-}
-
-/// Seconds for faer's dense Cholesky of `a` with `par`.
-fn faer_potrf(a: &Mat<f64>, par: Par) -> f64 {
-    let n = a.ncols();
-    let mut f = a.clone();
-    let mut buf = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-    let (ok, t) = seconds(|| {
-        cholesky_in_place(
-            f.as_mut().submatrix_mut(0, 0, n, n),
-            Default::default(),
-            par,
-            MemStack::new(&mut buf),
-            Default::default(),
-        )
-    });
-    ok.expect("faer: the matrix is SPD");
-    t
 }
 
 fn main() -> Result<(), Error> {
@@ -194,17 +108,18 @@ fn main() -> Result<(), Error> {
     let lstsq_ratio = normal.norm_fro() / (nf * s.norm_fro() * b.norm_fro() * eps);
 
     // faer's dense routines on the same matrices.
+    // (Rᵀ stored, as mosaic's `t()` stores it.)
     let r_dense = r.to_ndarray();
     let (rt_dense, r_dense) = (to_faer(&r_dense.t().to_owned()), to_faer(&r_dense));
     let a_dense = to_faer(&a.to_ndarray());
-    let f1_gemm = faer_gemm(&r_dense, &rt_dense, Par::Seq);
-    let f1_potrf = faer_potrf(&a_dense, Par::Seq);
-    let fp_gemm = faer_gemm(&r_dense, &rt_dense, Par::rayon(workers));
-    let fp_potrf = faer_potrf(&a_dense, Par::rayon(workers));
-    let f1_getrf = faer_getrf(&r_dense, Par::Seq);
-    let fp_getrf = faer_getrf(&r_dense, Par::rayon(workers));
-    let f1_geqrf = faer_geqrf(&r_dense, Par::Seq);
-    let fp_geqrf = faer_geqrf(&r_dense, Par::rayon(workers));
+    let f1_gemm = faer_dense::gemm(&r_dense, &rt_dense, Par::Seq);
+    let f1_potrf = faer_dense::potrf(&a_dense, Par::Seq);
+    let fp_gemm = faer_dense::gemm(&r_dense, &rt_dense, Par::rayon(workers));
+    let fp_potrf = faer_dense::potrf(&a_dense, Par::rayon(workers));
+    let f1_getrf = faer_dense::getrf(&r_dense, Par::Seq);
+    let fp_getrf = faer_dense::getrf(&r_dense, Par::rayon(workers));
+    let f1_geqrf = faer_dense::geqrf(&r_dense, Par::Seq);
+    let fp_geqrf = faer_dense::geqrf(&r_dense, Par::rayon(workers));
 
     let (gemm_flops, potrf_flops) = (2.0 * nf.powi(3), nf.powi(3) / 3.0);
     let getrf_flops = 2.0 * nf.powi(3) / 3.0;

@@ -30,13 +30,21 @@ fn summary_graph_and_gantt_of_a_cholesky() {
 
     // Every trsm of the first panel depends on the first potrf.
     let id = |name: &str, nth: usize| {
-        let mut ids: Vec<u64> = trace.events().iter().filter(|e| e.name == name).map(|e| e.task).collect();
+        let mut ids: Vec<u64> = trace
+            .events()
+            .iter()
+            .filter(|e| e.name == name)
+            .map(|e| e.task)
+            .collect();
         ids.sort_unstable();
         ids[nth]
     };
     let potrf0 = id("potrf", 0);
     for i in 0..k - 1 {
-        assert!(trace.edges().contains(&(potrf0, id("trsm", i))), "potrf 0 -> trsm {i}");
+        assert!(
+            trace.edges().contains(&(potrf0, id("trsm", i))),
+            "potrf 0 -> trsm {i}"
+        );
     }
     let dot = trace.to_dot();
     assert!(dot.starts_with("digraph"));

@@ -26,7 +26,9 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
     drop(spawn_with(
-        TaskOptions::named("gemm").priority(priority).flops(2.0 * (m * n * k) as f64),
+        TaskOptions::named("gemm")
+            .priority(priority)
+            .flops(2.0 * (m * n * k) as f64),
         (InOut(c), In(a), In(b)),
         task,
     ));
@@ -68,11 +70,17 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
 ) {
     let be = be.clone();
     let n = c.shape().0;
-    let k = if trans == Trans::No { a.shape().1 } else { a.shape().0 };
+    let k = if trans == Trans::No {
+        a.shape().1
+    } else {
+        a.shape().0
+    };
     let task =
         move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
     drop(spawn_with(
-        TaskOptions::named("syrk").priority(priority).flops((n * n * k) as f64),
+        TaskOptions::named("syrk")
+            .priority(priority)
+            .flops((n * n * k) as f64),
         (InOut(c), In(a)),
         task,
     ));

@@ -32,6 +32,11 @@ impl<T: Scalar, B: Backend> Cholesky<T, B> {
     pub fn l(&self) -> &DArray<T> {
         &self.l
     }
+
+    /// Waits until every task of the factorization has finished.
+    pub fn wait(&self) -> Result<()> {
+        self.l.wait()
+    }
 }
 
 /// Critical-path priority of a kernel of panel `k` out of `nt` (`level`: potrf 3, trsm 2,

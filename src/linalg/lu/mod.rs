@@ -150,7 +150,10 @@ impl<B: Backend> Linalg<B> {
             let swaps: Swaps = Arc::default();
             let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, k))).collect();
             let (be, slot, row0) = (self.backend.clone(), swaps.clone(), k * b);
-            let (pm, pn) = ((k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>() as f64, lu.tile(k, k).shape().1 as f64);
+            let (pm, pn) = (
+                (k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>() as f64,
+                lu.tile(k, k).shape().1 as f64,
+            );
             let panel = spawn_with(
                 TaskOptions::named("getrf")
                     .priority(priority(kt, k, 3))
@@ -237,7 +240,9 @@ fn trsm_unit_lower<T: Scalar, B: Backend>(
         be.trsm(Side::Left, Uplo::Lower, Trans::No, Diag::Unit, T::one(), l, c)
     };
     drop(spawn_with(
-        TaskOptions::named("trsm").priority(priority).flops((m * m * n) as f64),
+        TaskOptions::named("trsm")
+            .priority(priority)
+            .flops((m * m * n) as f64),
         (InOut(c), In(diagonal)),
         task,
     ));
@@ -302,6 +307,11 @@ fn swap_rows<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, r1: usize
 }
 
 impl<T: Scalar, B: Backend> Lu<T, B> {
+    /// Waits until every task of the factorization (row swaps on `L` included) has finished.
+    pub fn wait(&self) -> Result<()> {
+        self.lu.wait()
+    }
+
     /// The row permutation: row `i` of `P·A` is row `p()[i]` of `A` (length `m`).
     pub fn p(&self) -> Vec<usize> {
         let mut p: Vec<usize> = (0..self.lu.shape().0).collect();

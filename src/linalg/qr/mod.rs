@@ -157,7 +157,9 @@ impl<B: Backend> Linalg<B> {
     fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("geqrt").priority(priority).flops(qr_flops(a.tile(i, k).shape())),
+            TaskOptions::named("geqrt")
+                .priority(priority)
+                .flops(qr_flops(a.tile(i, k).shape())),
             (InOut(a.tile(i, k)), Out(t.tile(i, k))),
             move |(a, mut t)| {
                 let kmin = a.nrows().min(a.ncols());
@@ -169,9 +171,10 @@ impl<B: Backend> Linalg<B> {
     fn tsqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsqrt")
-                .priority(priority)
-                .flops(qr_flops((a.tile(i, k).shape().0 + a.tile(k, k).shape().1, a.tile(k, k).shape().1))),
+            TaskOptions::named("tsqrt").priority(priority).flops(qr_flops((
+                a.tile(i, k).shape().0 + a.tile(k, k).shape().1,
+                a.tile(k, k).shape().1,
+            ))),
             (
                 InOut(UpperTriangular(a.tile(k, k))),
                 InOut(a.tile(i, k)),
@@ -200,9 +203,10 @@ impl<B: Backend> Linalg<B> {
         let be = self.backend.clone();
         let (r1, r2) = (UpperTriangular(a.tile(p, k)), UpperTriangular(a.tile(q, k)));
         drop(spawn_with(
-            TaskOptions::named("ttqrt")
-                .priority(priority)
-                .flops(qr_flops((a.tile(q, k).shape().0 + a.tile(p, k).shape().1, a.tile(p, k).shape().1))),
+            TaskOptions::named("ttqrt").priority(priority).flops(qr_flops((
+                a.tile(q, k).shape().0 + a.tile(p, k).shape().1,
+                a.tile(p, k).shape().1,
+            ))),
             (InOut(r1), InOut(r2), Out(t2.tile(q, k))),
             move |(mut r1, mut r2, t)| {
                 // SAFETY: the task holds the upper triangles of both tiles (declared above),
@@ -224,9 +228,10 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("ttmqr")
-                .priority(priority)
-                .flops(apply_flops((v2.shape().0 + v2.shape().1, v2.shape().1), c1.shape().1)),
+            TaskOptions::named("ttmqr").priority(priority).flops(apply_flops(
+                (v2.shape().0 + v2.shape().1, v2.shape().1),
+                c1.shape().1,
+            )),
             (InOut(c1), InOut(c2), In(UpperTriangular(v2)), In(t)),
             move |(c1, c2, v2, t)| {
                 // SAFETY: the task holds read access to the upper triangle of the tile
@@ -242,7 +247,9 @@ impl<B: Backend> Linalg<B> {
     fn unmqr<T: Scalar>(&self, trans: Trans, (v, t): (Tile<T>, Tile<T>), c: Tile<T>, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("unmqr").priority(priority).flops(apply_flops(v.shape(), c.shape().1)),
+            TaskOptions::named("unmqr")
+                .priority(priority)
+                .flops(apply_flops(v.shape(), c.shape().1)),
             (In(UnitLowerTriangular(v)), In(t), InOut(c)),
             move |(v, t, c)| {
                 // SAFETY: the task holds read access to the strictly lower part of the tile
@@ -264,9 +271,10 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsmqr")
-                .priority(priority)
-                .flops(apply_flops((v2.shape().0 + v2.shape().1, v2.shape().1), c1.shape().1)),
+            TaskOptions::named("tsmqr").priority(priority).flops(apply_flops(
+                (v2.shape().0 + v2.shape().1, v2.shape().1),
+                c1.shape().1,
+            )),
             (InOut(c1), InOut(c2), In(v2), In(t)),
             move |(c1, c2, v2, t)| {
                 // The reflectors reach the first `n` rows of the top tile (all of them but

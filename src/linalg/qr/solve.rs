@@ -17,6 +17,13 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
         self.a.shape()
     }
 
+    /// Waits until every task of the factorization has finished.
+    pub fn wait(&self) -> Result<()> {
+        self.a.wait()?;
+        self.t.wait()?;
+        self.tree.as_ref().map_or(Ok(()), |t| t.wait())
+    }
+
     /// Diagonal tiles that hold reflectors.
     fn steps(&self) -> usize {
         let (m, n) = self.a.shape();

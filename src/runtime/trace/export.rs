@@ -63,7 +63,10 @@ impl Trace {
 
     /// [`Trace::summary`] as a text table.
     pub fn summary_table(&self) -> String {
-        let mut out = format!("{:<14} {:>8} {:>12} {:>10}\n", "kernel", "count", "time (ms)", "GFLOP/s");
+        let mut out = format!(
+            "{:<14} {:>8} {:>12} {:>10}\n",
+            "kernel", "count", "time (ms)", "GFLOP/s"
+        );
         for s in self.summary() {
             let _ = writeln!(
                 out,
@@ -84,20 +87,36 @@ impl Trace {
                 seen.push(e.name);
             }
         }
-        seen.iter().enumerate().map(|(i, n)| (*n, PALETTE[i % PALETTE.len()])).collect()
+        seen.iter()
+            .enumerate()
+            .map(|(i, n)| (*n, PALETTE[i % PALETTE.len()]))
+            .collect()
     }
 
     /// The task graph in Graphviz DOT: a node per traced task (coloured by name), an edge
     /// per recorded dependency between two traced tasks. `dot -Tsvg graph.dot`.
     pub fn to_dot(&self) -> String {
         let colours = self.colours();
-        let colour = |name| colours.iter().find(|(n, _)| *n == name).map_or("#cccccc", |(_, c)| c);
-        let mut out = String::from("digraph tasks {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"sans\"];\n");
+        let colour = |name| {
+            colours
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("#cccccc", |(_, c)| c)
+        };
+        let mut out = String::from(
+            "digraph tasks {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"sans\"];\n",
+        );
         let ids: HashSet<u64> = self.events.iter().map(|e| e.task).collect();
         let mut events: Vec<_> = self.events.iter().collect();
         events.sort_by_key(|e| e.task);
         for e in events {
-            let _ = writeln!(out, "  t{} [label=\"{}\", fillcolor=\"{}\"];", e.task, e.name, colour(e.name));
+            let _ = writeln!(
+                out,
+                "  t{} [label=\"{}\", fillcolor=\"{}\"];",
+                e.task,
+                e.name,
+                colour(e.name)
+            );
         }
         for &(p, s) in &self.edges {
             if ids.contains(&p) && ids.contains(&s) {
@@ -112,10 +131,21 @@ impl Trace {
     /// its name, id and duration), a time axis in milliseconds and a legend.
     pub fn to_gantt_svg(&self) -> String {
         let (w, row, left, top) = (1200.0, 28.0, 90.0, 30.0);
-        let workers = self.events.iter().filter_map(|e| e.worker).max().map_or(0, |m| m + 1);
+        let workers = self
+            .events
+            .iter()
+            .filter_map(|e| e.worker)
+            .max()
+            .map_or(0, |m| m + 1);
         let rows = workers + usize::from(self.events.iter().any(|e| e.worker.is_none()));
         let t0 = self.events.iter().map(|e| e.start_ns).min().unwrap_or(0);
-        let t1 = self.events.iter().map(|e| e.end_ns).max().unwrap_or(t0 + 1).max(t0 + 1);
+        let t1 = self
+            .events
+            .iter()
+            .map(|e| e.end_ns)
+            .max()
+            .unwrap_or(t0 + 1)
+            .max(t0 + 1);
         let scale = (w - left - 20.0) / (t1 - t0) as f64;
         let colours = self.colours();
         let legend_rows = colours.len().div_ceil(6);
@@ -128,7 +158,11 @@ impl Trace {
         let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
         for r in 0..rows {
             let y = top + r as f64 * row;
-            let label = if r < workers { format!("worker {r}") } else { "other".into() };
+            let label = if r < workers {
+                format!("worker {r}")
+            } else {
+                "other".into()
+            };
             let _ = writeln!(out, "<text x=\"4\" y=\"{:.1}\">{label}</text>", y + row * 0.65);
         }
         for e in &self.events {
@@ -136,7 +170,10 @@ impl Trace {
             let x = left + (e.start_ns - t0) as f64 * scale;
             let width = ((e.end_ns.saturating_sub(e.start_ns)) as f64 * scale).max(0.5);
             let y = top + r as f64 * row + 3.0;
-            let fill = colours.iter().find(|(n, _)| *n == e.name).map_or("#ccc", |(_, c)| c);
+            let fill = colours
+                .iter()
+                .find(|(n, _)| *n == e.name)
+                .map_or("#ccc", |(_, c)| c);
             let _ = writeln!(
                 out,
                 "<rect x=\"{x:.2}\" y=\"{y:.1}\" width=\"{width:.2}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} #{} {:.3} ms</title></rect>",
@@ -150,7 +187,11 @@ impl Trace {
         let axis_y = top + rows as f64 * row + 4.0;
         let span_ms = (t1 - t0) as f64 / 1e6;
         let step = nice_step(span_ms / 10.0);
-        let _ = writeln!(out, "<line x1=\"{left}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\" stroke=\"black\"/>", w - 20.0);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{left}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\" stroke=\"black\"/>",
+            w - 20.0
+        );
         let mut t = 0.0;
         while t <= span_ms + 1e-9 {
             let x = left + t * 1e6 * scale;
@@ -192,7 +233,11 @@ impl Trace {
 fn nice_step(x: f64) -> f64 {
     let x = x.max(1e-6);
     let p = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|&s| s >= x).unwrap_or(10.0 * p)
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|&s| s >= x)
+        .unwrap_or(10.0 * p)
 }
 
 /// Milliseconds, printed with as many decimals as they need.

@@ -81,12 +81,21 @@ impl Tracer {
     #[inline]
     pub(crate) fn edge(&self, pred: u64, succ: u64) {
         if self.enabled.load(Ordering::Relaxed) {
-            self.edges.lock().unwrap_or_else(|e| e.into_inner()).push((pred, succ));
+            self.edges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((pred, succ));
         }
     }
 
     #[cold]
-    pub(crate) fn record(&self, header: &super::task::TaskHeader, worker: usize, start_ns: u64, cancelled: bool) {
+    pub(crate) fn record(
+        &self,
+        header: &super::task::TaskHeader,
+        worker: usize,
+        start_ns: u64,
+        cancelled: bool,
+    ) {
         let end_ns = self.now();
         let slot = worker.min(self.buffers.len() - 1);
         let worker = (worker < self.buffers.len() - 1).then_some(worker);

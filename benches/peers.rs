@@ -1,0 +1,278 @@
+//! mosaic against faer on this machine, interleaved: for each operation, size and element
+//! type, every repetition runs mosaic, faer with `Par::rayon(workers)` and faer with
+//! `Par::Seq` one after the other (so noise on the shared core hits all three alike), and
+//! the table reports medians, GFLOP/s and mosaic's ratio to each.
+//!
+//! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
+//! [--types f64,f32] [--reps 5] [--threads N] [--csv peers.csv] [--svg peers.svg]`
+//!
+//! `--threads N` sets mosaic's workers (and faer's threads) before first use: run once with
+//! 1 and once with 2 for the scaling. The CSV gets one line per (type, op, n, library); the
+//! SVG plots GFLOP/s against n per operation.
+
+#[path = "../examples/common/faer_dense.rs"]
+mod faer_dense;
+
+use std::fmt::Write as _;
+
+use faer::{Mat, Par};
+use faer_dense::{seconds, to_faer};
+use mosaic::linalg::{Diag, Side, Trans, Uplo};
+use mosaic::prelude::*;
+use mosaic::Scalar;
+
+const OPS: [&str; 5] = ["gemm", "potrf", "getrf", "geqrf", "trsm"];
+const LIBS: [&str; 3] = ["mosaic", "faer (threads)", "faer (1 thread)"];
+
+fn flops(op: &str, n: f64) -> f64 {
+    match op {
+        "gemm" => 2.0 * n.powi(3),
+        "potrf" => n.powi(3) / 3.0,
+        "getrf" => 2.0 * n.powi(3) / 3.0,
+        "geqrf" => 4.0 * n.powi(3) / 3.0,
+        "trsm" => n.powi(3),
+        _ => unreachable!(),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// One measurement of mosaic's `op` on size `n` (seconds), inputs prepared outside.
+struct Inputs<T> {
+    a: DArray<T>,
+    b: DArray<T>,
+    spd: DArray<T>,
+    lower: DArray<T>,
+    dense: (Mat<T>, Mat<T>, Mat<T>, Mat<T>),
+}
+
+fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
+    let a = DArray::<T>::rand_seeded(AutoBlocks, n, n, 1);
+    let b = DArray::<T>::rand_seeded(AutoBlocks, n, n, 2);
+    let spd = &(&a * &a.t()) + &(&DArray::eye(AutoBlocks, n) * T::from_f64(n as f64));
+    // A well-conditioned lower triangle for trsm: the Cholesky factor of the SPD matrix.
+    let lower = spd.cholesky().expect("SPD").l().clone();
+    let dense = (
+        to_faer(&a.to_ndarray()),
+        to_faer(&b.to_ndarray()),
+        to_faer(&spd.to_ndarray()),
+        to_faer(&lower.to_ndarray()),
+    );
+    Inputs {
+        a,
+        b,
+        spd,
+        lower,
+        dense,
+    }
+}
+
+fn run_mosaic<T: Scalar>(op: &str, x: &Inputs<T>) -> f64 {
+    // trsm works in place: its right-hand side is copied first, outside the timing.
+    let mut rhs = x.b.clone();
+    rhs.wait().expect("copy");
+    let (r, t) = seconds(|| match op {
+        "gemm" => (&x.a * &x.b).wait(),
+        "potrf" => x.spd.cholesky().and_then(|c| c.wait()),
+        "getrf" => x.a.lu().and_then(|f| f.wait()),
+        "geqrf" => x.a.qr().and_then(|f| f.wait()),
+        "trsm" => mosaic::linalg::trsm(
+            Side::Left,
+            Uplo::Lower,
+            Trans::No,
+            Diag::NonUnit,
+            T::one(),
+            &x.lower,
+            &mut rhs,
+        )
+        .and_then(|()| rhs.wait()),
+        _ => unreachable!(),
+    });
+    r.expect("mosaic failed");
+    t
+}
+
+fn run_faer<T: Scalar>(op: &str, x: &Inputs<T>, par: Par) -> f64 {
+    let (a, b, spd, lower) = &x.dense;
+    match op {
+        "gemm" => faer_dense::gemm(a, b, par),
+        "potrf" => faer_dense::potrf(spd, par),
+        "getrf" => faer_dense::getrf(a, par),
+        "geqrf" => faer_dense::geqrf(a, par),
+        "trsm" => faer_dense::trsm(lower, b, par),
+        _ => unreachable!(),
+    }
+}
+
+/// Rows of results: (type, op, n, library, median seconds, GFLOP/s).
+type Row = (&'static str, &'static str, usize, &'static str, f64, f64);
+
+fn bench<T: Scalar>(
+    ty: &'static str,
+    ops: &[&'static str],
+    sizes: &[usize],
+    reps: usize,
+    rows: &mut Vec<Row>,
+) {
+    let threads = mosaic::num_threads();
+    for &n in sizes {
+        let x = inputs::<T>(n);
+        for &op in ops {
+            let mut times = [Vec::new(), Vec::new(), Vec::new()];
+            for _ in 0..reps {
+                times[0].push(run_mosaic(op, &x));
+                times[1].push(run_faer(op, &x, Par::rayon(threads)));
+                times[2].push(run_faer(op, &x, Par::Seq));
+            }
+            let med: Vec<f64> = times.into_iter().map(median).collect();
+            let gf: Vec<f64> = med.iter().map(|t| flops(op, n as f64) / t / 1e9).collect();
+            println!(
+                "{ty:<4} {op:<6} {n:>6} {:>9.1} {:>9.1} {:>9.1} {:>8.2} {:>8.2}",
+                gf[0],
+                gf[1],
+                gf[2],
+                gf[0] / gf[1],
+                gf[0] / gf[2]
+            );
+            for (i, lib) in LIBS.iter().enumerate() {
+                rows.push((ty, op, n, lib, med[i], gf[i]));
+            }
+        }
+    }
+}
+
+fn arg_list<'a>(args: &'a [String], name: &str) -> Option<Vec<&'a str>> {
+    let i = args.iter().position(|a| a == name)?;
+    Some(args.get(i + 1)?.split(',').collect())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(t) = arg_list(&args, "--threads") {
+        mosaic::set_num_threads(t[0].parse().expect("--threads N"));
+    }
+    let ops: Vec<&'static str> = arg_list(&args, "--ops")
+        .map(|v| {
+            v.iter()
+                .map(|o| *OPS.iter().find(|k| *k == o).expect("unknown op"))
+                .collect()
+        })
+        .unwrap_or(OPS.to_vec());
+    let sizes: Vec<usize> = arg_list(&args, "--sizes")
+        .map(|v| v.iter().map(|s| s.parse().expect("sizes")).collect())
+        .unwrap_or(vec![256, 512, 1024, 2048]);
+    let types = arg_list(&args, "--types").unwrap_or(vec!["f64"]);
+    let reps: usize = arg_list(&args, "--reps").map_or(5, |v| v[0].parse().expect("--reps N"));
+    println!(
+        "mosaic {} workers; faer Par::rayon({0}) and Par::Seq; medians of {reps}, interleaved",
+        mosaic::num_threads()
+    );
+    println!(
+        "{:<4} {:<6} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "type", "op", "n", "mosaic", "faer-par", "faer-1", "vs par", "vs 1"
+    );
+    let mut rows = Vec::new();
+    for ty in types {
+        match ty {
+            "f64" => bench::<f64>("f64", &ops, &sizes, reps, &mut rows),
+            "f32" => bench::<f32>("f32", &ops, &sizes, reps, &mut rows),
+            other => panic!("unknown type {other}"),
+        }
+    }
+    if let Some(path) = arg_list(&args, "--csv") {
+        let mut csv = String::from("type,op,n,library,median_s,gflops\n");
+        for (ty, op, n, lib, t, gf) in &rows {
+            let _ = writeln!(csv, "{ty},{op},{n},{lib},{t:.6},{gf:.2}");
+        }
+        std::fs::write(path[0], csv).expect("write the CSV");
+    }
+    if let Some(path) = arg_list(&args, "--svg") {
+        std::fs::write(path[0], plot(&rows)).expect("write the SVG");
+    }
+}
+
+/// GFLOP/s against n (log scale), one panel per (type, op), one line per library.
+fn plot(rows: &[Row]) -> String {
+    let mut panels: Vec<(&str, &str)> = rows.iter().map(|r| (r.0, r.1)).collect();
+    panels.dedup();
+    let (pw, ph, cols) = (380.0, 260.0, 3usize);
+    let nrows = panels.len().div_ceil(cols);
+    let (w, h) = (pw * cols as f64, ph * nrows as f64 + 30.0);
+    let colours = ["#e15759", "#4e79a7", "#59a14f"];
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n"
+    );
+    for (i, lib) in LIBS.iter().enumerate() {
+        let x = 20.0 + i as f64 * 160.0;
+        let _ = writeln!(
+            out,
+            "<rect x=\"{x}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"18\">{lib}</text>",
+            colours[i],
+            x + 16.0
+        );
+    }
+    for (p, (ty, op)) in panels.iter().enumerate() {
+        let (x0, y0) = ((p % cols) as f64 * pw + 50.0, (p / cols) as f64 * ph + 40.0);
+        let (iw, ih) = (pw - 70.0, ph - 60.0);
+        let pts: Vec<&Row> = rows.iter().filter(|r| r.0 == *ty && r.1 == *op).collect();
+        let (nmin, nmax) = pts.iter().fold((f64::MAX, 0.0f64), |(a, b), r| {
+            (a.min(r.2 as f64), b.max(r.2 as f64))
+        });
+        let gmax = pts.iter().fold(1.0f64, |m, r| m.max(r.5)) * 1.1;
+        let xs = |n: f64| {
+            if nmax > nmin {
+                x0 + (n / nmin).log2() / (nmax / nmin).log2() * iw
+            } else {
+                x0 + iw / 2.0
+            }
+        };
+        let ys = |g: f64| y0 + ih - g / gmax * ih;
+        let _ = writeln!(
+            out,
+            "<text x=\"{x0}\" y=\"{:.0}\" font-weight=\"bold\">{op} ({ty})</text><rect x=\"{x0}\" y=\"{y0}\" width=\"{iw}\" height=\"{ih}\" fill=\"none\" stroke=\"#999\"/>",
+            y0 - 6.0
+        );
+        for k in 0..=4 {
+            let g = gmax * k as f64 / 4.0;
+            let _ = writeln!(
+                out,
+                "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{g:.0}</text>",
+                x0 - 4.0,
+                ys(g) + 4.0
+            );
+        }
+        let mut sizes: Vec<usize> = pts.iter().map(|r| r.2).collect();
+        sizes.dedup();
+        for n in sizes {
+            let _ = writeln!(
+                out,
+                "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">{n}</text>",
+                xs(n as f64),
+                y0 + ih + 14.0
+            );
+        }
+        for (i, lib) in LIBS.iter().enumerate() {
+            let line: Vec<String> = pts
+                .iter()
+                .filter(|r| r.3 == *lib)
+                .map(|r| format!("{:.1},{:.1}", xs(r.2 as f64), ys(r.5)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
+                line.join(" "),
+                colours[i]
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
