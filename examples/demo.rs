@@ -51,6 +51,10 @@ fn main() -> Result<(), Error> {
     trace
         .write_chrome_json("demo.trace.json")
         .expect("write demo.trace.json");
+    trace
+        .write_gantt_svg("demo.gantt.svg")
+        .expect("write demo.gantt.svg");
+    trace.write_dot("demo.dot").expect("write demo.dot");
     let b = DArray::<f64>::randn(AutoBlocks, n, k);
     b.wait()?;
     let (x, t_solve) = seconds(|| {
