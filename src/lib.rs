@@ -26,6 +26,13 @@
 //! Runtime-owned data ([`Tile`]) can be used outside regions with [`spawn`], which returns a
 //! future. [`trace`] records every task for a Gantt view in Perfetto.
 
+// The `openblas` feature links OpenBLAS (BLAS and LAPACK) for the benchmarks' peer and the
+// tests' reference; naming the crates keeps their link directives in every binary.
+#[cfg(feature = "openblas")]
+extern crate lax as _;
+#[cfg(feature = "openblas")]
+extern crate ndarray_linalg as _;
+
 pub mod backend;
 pub mod darray;
 pub mod datadeps;
