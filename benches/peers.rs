@@ -6,12 +6,19 @@
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
 //! [--types f64,f32] [--reps 5] [--threads N] [--csv peers.csv] [--svg peers.svg]`
 //!
+//! With `--features openblas`, OpenBLAS's BLAS/LAPACK (Debian's libopenblas-dev) runs too,
+//! on column-major copies; set `OPENBLAS_CORETYPE=SkylakeX` on AVX-512 machines (Debian's
+//! 0.3.21 misdetects them) and `OPENBLAS_NUM_THREADS` to the thread count wanted.
+//!
 //! `--threads N` sets mosaic's workers (and faer's threads) before first use: run once with
 //! 1 and once with 2 for the scaling. The CSV gets one line per (type, op, n, library); the
 //! SVG plots GFLOP/s against n per operation.
 
 #[path = "../examples/common/faer_dense.rs"]
 mod faer_dense;
+#[cfg(feature = "openblas")]
+#[path = "../examples/common/openblas_dense.rs"]
+mod openblas_dense;
 
 use std::fmt::Write as _;
 
@@ -20,9 +27,46 @@ use faer_dense::{seconds, to_faer};
 use mosaic::linalg::{Diag, Side, Trans, Uplo};
 use mosaic::prelude::*;
 use mosaic::Scalar;
+use ndarray::ShapeBuilder;
 
 const OPS: [&str; 5] = ["gemm", "potrf", "getrf", "geqrf", "trsm"];
-const LIBS: [&str; 3] = ["mosaic", "faer (threads)", "faer (1 thread)"];
+const LIBS: [&str; 4] = ["mosaic", "faer (threads)", "faer (1 thread)", "OpenBLAS"];
+
+/// OpenBLAS's routine for `op` (feature `openblas`), seconds; `None` without the feature.
+trait Reference: Scalar {
+    fn openblas(op: &str, x: &Inputs<Self>) -> Option<f64>;
+}
+
+#[cfg(not(feature = "openblas"))]
+impl<T: Scalar> Reference for T {
+    fn openblas(_: &str, _: &Inputs<Self>) -> Option<f64> {
+        None
+    }
+}
+
+#[cfg(feature = "openblas")]
+impl<T: Scalar + lax::Lapack> Reference for T {
+    fn openblas(op: &str, x: &Inputs<Self>) -> Option<f64> {
+        let (a, b, spd, lower) = &x.column_major;
+        // Each routine works in place: the copy is made before the clock starts.
+        let mut work = match op {
+            "potrf" => spd.clone(),
+            "trsm" => b.clone(),
+            _ => a.clone(),
+        };
+        let t = std::time::Instant::now();
+        match op {
+            "gemm" => return Some(openblas_dense::gemm(a, b)),
+            "potrf" => openblas_dense::potrf(&mut work).map(drop),
+            "getrf" => openblas_dense::getrf(&mut work).map(drop),
+            "geqrf" => openblas_dense::geqrf(&mut work).map(drop),
+            "trsm" => openblas_dense::trsm(lower, &mut work),
+            _ => unreachable!(),
+        }
+        .expect("OpenBLAS failed");
+        Some(t.elapsed().as_secs_f64())
+    }
+}
 
 fn flops(op: &str, n: f64) -> f64 {
     match op {
@@ -52,6 +96,14 @@ struct Inputs<T> {
     spd: DArray<T>,
     lower: DArray<T>,
     dense: (Mat<T>, Mat<T>, Mat<T>, Mat<T>),
+    /// Column-major copies for OpenBLAS.
+    #[cfg_attr(not(feature = "openblas"), allow(dead_code))]
+    column_major: (
+        ndarray::Array2<T>,
+        ndarray::Array2<T>,
+        ndarray::Array2<T>,
+        ndarray::Array2<T>,
+    ),
 }
 
 fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
@@ -60,18 +112,26 @@ fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
     let spd = &(&a * &a.t()) + &(&DArray::eye(AutoBlocks, n) * T::from_f64(n as f64));
     // A well-conditioned lower triangle for trsm: the Cholesky factor of the SPD matrix.
     let lower = spd.cholesky().expect("SPD").l().clone();
-    let dense = (
-        to_faer(&a.to_ndarray()),
-        to_faer(&b.to_ndarray()),
-        to_faer(&spd.to_ndarray()),
-        to_faer(&lower.to_ndarray()),
+    let (ad, bd, sd, ld) = (
+        a.to_ndarray(),
+        b.to_ndarray(),
+        spd.to_ndarray(),
+        lower.to_ndarray(),
     );
+    let dense = (to_faer(&ad), to_faer(&bd), to_faer(&sd), to_faer(&ld));
+    let fortran = |m: &ndarray::Array2<T>| {
+        let mut f = ndarray::Array2::zeros(m.dim().f());
+        f.assign(m);
+        f
+    };
+    let column_major = (fortran(&ad), fortran(&bd), fortran(&sd), fortran(&ld));
     Inputs {
         a,
         b,
         spd,
         lower,
         dense,
+        column_major,
     }
 }
 
@@ -115,7 +175,7 @@ fn run_faer<T: Scalar>(op: &str, x: &Inputs<T>, par: Par) -> f64 {
 /// Rows of results: (type, op, n, library, median seconds, GFLOP/s).
 type Row = (&'static str, &'static str, usize, &'static str, f64, f64);
 
-fn bench<T: Scalar>(
+fn bench<T: Reference>(
     ty: &'static str,
     ops: &[&'static str],
     sizes: &[usize],
@@ -126,24 +186,39 @@ fn bench<T: Scalar>(
     for &n in sizes {
         let x = inputs::<T>(n);
         for &op in ops {
-            let mut times = [Vec::new(), Vec::new(), Vec::new()];
+            let mut times = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
             for _ in 0..reps {
                 times[0].push(run_mosaic(op, &x));
                 times[1].push(run_faer(op, &x, Par::rayon(threads)));
                 times[2].push(run_faer(op, &x, Par::Seq));
+                if let Some(t) = T::openblas(op, &x) {
+                    times[3].push(t);
+                }
             }
-            let med: Vec<f64> = times.into_iter().map(median).collect();
-            let gf: Vec<f64> = med.iter().map(|t| flops(op, n as f64) / t / 1e9).collect();
+            let med: Vec<Option<f64>> = times
+                .into_iter()
+                .map(|t| (!t.is_empty()).then(|| median(t)))
+                .collect();
+            let gf: Vec<Option<f64>> = med
+                .iter()
+                .map(|t| t.map(|t| flops(op, n as f64) / t / 1e9))
+                .collect();
+            let show = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:.1}"));
+            let ratio = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{:.2}", gf[0].unwrap() / g));
             println!(
-                "{ty:<4} {op:<6} {n:>6} {:>9.1} {:>9.1} {:>9.1} {:>8.2} {:>8.2}",
-                gf[0],
-                gf[1],
-                gf[2],
-                gf[0] / gf[1],
-                gf[0] / gf[2]
+                "{ty:<4} {op:<6} {n:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+                show(gf[0]),
+                show(gf[1]),
+                show(gf[2]),
+                show(gf[3]),
+                ratio(gf[1]),
+                ratio(gf[2]),
+                ratio(gf[3])
             );
             for (i, lib) in LIBS.iter().enumerate() {
-                rows.push((ty, op, n, lib, med[i], gf[i]));
+                if let (Some(t), Some(g)) = (med[i], gf[i]) {
+                    rows.push((ty, op, n, lib, t, g));
+                }
             }
         }
     }
@@ -176,8 +251,8 @@ fn main() {
         mosaic::num_threads()
     );
     println!(
-        "{:<4} {:<6} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
-        "type", "op", "n", "mosaic", "faer-par", "faer-1", "vs par", "vs 1"
+        "{:<4} {:<6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "type", "op", "n", "mosaic", "faer-par", "faer-1", "OpenBLAS", "vs par", "vs 1", "vs OB"
     );
     let mut rows = Vec::new();
     for ty in types {
@@ -206,7 +281,7 @@ fn plot(rows: &[Row]) -> String {
     let (pw, ph, cols) = (380.0, 260.0, 3usize);
     let nrows = panels.len().div_ceil(cols);
     let (w, h) = (pw * cols as f64, ph * nrows as f64 + 30.0);
-    let colours = ["#e15759", "#4e79a7", "#59a14f"];
+    let colours = ["#e15759", "#4e79a7", "#59a14f", "#f28e2b"];
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n"
     );
