@@ -4,7 +4,11 @@
 //! the table reports medians, GFLOP/s and mosaic's ratio to each.
 //!
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
-//! [--types f64,f32] [--reps 5] [--threads N] [--csv peers.csv] [--svg peers.svg]`
+//! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--csv peers.csv]
+//! [--svg peers.svg]`
+//!
+//! `--blocks` runs mosaic once per partition (AutoBlocks, and fixed square tiles), each
+//! interleaved with the others, to check AutoBlocks against the best fixed tile size.
 //!
 //! With `--features openblas`, OpenBLAS's BLAS/LAPACK (Debian's libopenblas-dev) runs too,
 //! on column-major copies; set `OPENBLAS_CORETYPE=SkylakeX` on AVX-512 machines (Debian's
@@ -30,7 +34,7 @@ use mosaic::Scalar;
 use ndarray::ShapeBuilder;
 
 const OPS: [&str; 5] = ["gemm", "potrf", "getrf", "geqrf", "trsm"];
-const LIBS: [&str; 4] = ["mosaic", "faer (threads)", "faer (1 thread)", "OpenBLAS"];
+const PEERS: [&str; 3] = ["faer (threads)", "faer (1 thread)", "OpenBLAS"];
 
 /// OpenBLAS's routine for `op` (feature `openblas`), seconds; `None` without the feature.
 trait Reference: Scalar {
@@ -90,11 +94,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One measurement of mosaic's `op` on size `n` (seconds), inputs prepared outside.
-struct Inputs<T> {
+/// mosaic's operands cut one way.
+struct Tiled<T> {
+    label: String,
     a: DArray<T>,
     b: DArray<T>,
     spd: DArray<T>,
     lower: DArray<T>,
+}
+
+/// The operands of one size: mosaic's under every partition asked for, faer's and
+/// OpenBLAS's dense copies of the same values.
+struct Inputs<T> {
+    tiled: Vec<Tiled<T>>,
     dense: (Mat<T>, Mat<T>, Mat<T>, Mat<T>),
     /// Column-major copies for OpenBLAS.
     #[cfg_attr(not(feature = "openblas"), allow(dead_code))]
@@ -106,7 +118,8 @@ struct Inputs<T> {
     ),
 }
 
-fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
+/// `blocks`: `None` for `AutoBlocks`, `Some(b)` for `Blocks(b, b)`.
+fn inputs<T: Scalar>(n: usize, blocks: &[Option<usize>]) -> Inputs<T> {
     let a = DArray::<T>::rand_seeded(AutoBlocks, n, n, 1);
     let b = DArray::<T>::rand_seeded(AutoBlocks, n, n, 2);
     let spd = &(&a * &a.t()) + &(&DArray::eye(AutoBlocks, n) * T::from_f64(n as f64));
@@ -118,6 +131,24 @@ fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
         spd.to_ndarray(),
         lower.to_ndarray(),
     );
+    let auto = a.block_size().0;
+    let tiled = blocks
+        .iter()
+        .map(|&blk| {
+            let (label, cut) = match blk {
+                None if blocks.len() == 1 => ("mosaic".to_string(), Blocks(auto, auto)),
+                None => (format!("mosaic auto={auto}"), Blocks(auto, auto)),
+                Some(b) => (format!("mosaic b={b}"), Blocks(b, b)),
+            };
+            Tiled {
+                label,
+                a: DArray::from_ndarray(&ad, cut),
+                b: DArray::from_ndarray(&bd, cut),
+                spd: DArray::from_ndarray(&sd, cut),
+                lower: DArray::from_ndarray(&ld, cut),
+            }
+        })
+        .collect();
     let dense = (to_faer(&ad), to_faer(&bd), to_faer(&sd), to_faer(&ld));
     let fortran = |m: &ndarray::Array2<T>| {
         let mut f = ndarray::Array2::zeros(m.dim().f());
@@ -126,16 +157,13 @@ fn inputs<T: Scalar>(n: usize) -> Inputs<T> {
     };
     let column_major = (fortran(&ad), fortran(&bd), fortran(&sd), fortran(&ld));
     Inputs {
-        a,
-        b,
-        spd,
-        lower,
+        tiled,
         dense,
         column_major,
     }
 }
 
-fn run_mosaic<T: Scalar>(op: &str, x: &Inputs<T>) -> f64 {
+fn run_mosaic<T: Scalar>(op: &str, x: &Tiled<T>) -> f64 {
     // trsm works in place: its right-hand side is copied first, outside the timing.
     let mut rhs = x.b.clone();
     rhs.wait().expect("copy");
@@ -173,51 +201,63 @@ fn run_faer<T: Scalar>(op: &str, x: &Inputs<T>, par: Par) -> f64 {
 }
 
 /// Rows of results: (type, op, n, library, median seconds, GFLOP/s).
-type Row = (&'static str, &'static str, usize, &'static str, f64, f64);
+type Row = (&'static str, &'static str, usize, String, f64, f64);
 
 fn bench<T: Reference>(
     ty: &'static str,
     ops: &[&'static str],
     sizes: &[usize],
+    blocks: &[Option<usize>],
     reps: usize,
     rows: &mut Vec<Row>,
 ) {
     let threads = mosaic::num_threads();
     for &n in sizes {
-        let x = inputs::<T>(n);
+        let x = inputs::<T>(n, blocks);
+        let mut libs: Vec<String> = x.tiled.iter().map(|t| t.label.clone()).collect();
+        libs.extend(PEERS.iter().map(|p| p.to_string()));
+        if rows.is_empty() {
+            print!("{:<4} {:<6} {:>6}", "type", "op", "n");
+            for l in &libs {
+                print!(" {:>14}", l);
+            }
+            println!("   (GFLOP/s; ratios: first mosaic column / peer)");
+        }
         for &op in ops {
-            let mut times = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+            let mut times = vec![Vec::new(); libs.len()];
+            let m = x.tiled.len();
             for _ in 0..reps {
-                times[0].push(run_mosaic(op, &x));
-                times[1].push(run_faer(op, &x, Par::rayon(threads)));
-                times[2].push(run_faer(op, &x, Par::Seq));
+                for (i, t) in x.tiled.iter().enumerate() {
+                    times[i].push(run_mosaic(op, t));
+                }
+                times[m].push(run_faer(op, &x, Par::rayon(threads)));
+                times[m + 1].push(run_faer(op, &x, Par::Seq));
                 if let Some(t) = T::openblas(op, &x) {
-                    times[3].push(t);
+                    times[m + 2].push(t);
                 }
             }
-            let med: Vec<Option<f64>> = times
+            let gf: Vec<Option<(f64, f64)>> = times
                 .into_iter()
-                .map(|t| (!t.is_empty()).then(|| median(t)))
+                .map(|t| {
+                    (!t.is_empty())
+                        .then(|| median(t))
+                        .map(|t| (t, flops(op, n as f64) / t / 1e9))
+                })
                 .collect();
-            let gf: Vec<Option<f64>> = med
+            print!("{ty:<4} {op:<6} {n:>6}");
+            for g in &gf {
+                print!(" {:>14}", g.map_or("-".to_string(), |g| format!("{:.1}", g.1)));
+            }
+            let first = gf[0].expect("mosaic ran").1;
+            let ratios: Vec<String> = gf[m..]
                 .iter()
-                .map(|t| t.map(|t| flops(op, n as f64) / t / 1e9))
+                .zip(PEERS)
+                .filter_map(|(g, p)| g.map(|g| format!("{:.2} vs {p}", first / g.1)))
                 .collect();
-            let show = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:.1}"));
-            let ratio = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{:.2}", gf[0].unwrap() / g));
-            println!(
-                "{ty:<4} {op:<6} {n:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-                show(gf[0]),
-                show(gf[1]),
-                show(gf[2]),
-                show(gf[3]),
-                ratio(gf[1]),
-                ratio(gf[2]),
-                ratio(gf[3])
-            );
-            for (i, lib) in LIBS.iter().enumerate() {
-                if let (Some(t), Some(g)) = (med[i], gf[i]) {
-                    rows.push((ty, op, n, lib, t, g));
+            println!("   {}", ratios.join(", "));
+            for (lib, g) in libs.iter().zip(&gf) {
+                if let Some((t, g)) = g {
+                    rows.push((ty, op, n, lib.clone(), *t, *g));
                 }
             }
         }
@@ -246,19 +286,22 @@ fn main() {
         .unwrap_or(vec![256, 512, 1024, 2048]);
     let types = arg_list(&args, "--types").unwrap_or(vec!["f64"]);
     let reps: usize = arg_list(&args, "--reps").map_or(5, |v| v[0].parse().expect("--reps N"));
+    let blocks: Vec<Option<usize>> = arg_list(&args, "--blocks")
+        .map(|v| {
+            v.iter()
+                .map(|b| (*b != "auto").then(|| b.parse().expect("--blocks auto,256,...")))
+                .collect()
+        })
+        .unwrap_or(vec![None]);
     println!(
         "mosaic {} workers; faer Par::rayon({0}) and Par::Seq; medians of {reps}, interleaved",
         mosaic::num_threads()
     );
-    println!(
-        "{:<4} {:<6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-        "type", "op", "n", "mosaic", "faer-par", "faer-1", "OpenBLAS", "vs par", "vs 1", "vs OB"
-    );
     let mut rows = Vec::new();
     for ty in types {
         match ty {
-            "f64" => bench::<f64>("f64", &ops, &sizes, reps, &mut rows),
-            "f32" => bench::<f32>("f32", &ops, &sizes, reps, &mut rows),
+            "f64" => bench::<f64>("f64", &ops, &sizes, &blocks, reps, &mut rows),
+            "f32" => bench::<f32>("f32", &ops, &sizes, &blocks, reps, &mut rows),
             other => panic!("unknown type {other}"),
         }
     }
@@ -281,16 +324,24 @@ fn plot(rows: &[Row]) -> String {
     let (pw, ph, cols) = (380.0, 260.0, 3usize);
     let nrows = panels.len().div_ceil(cols);
     let (w, h) = (pw * cols as f64, ph * nrows as f64 + 30.0);
-    let colours = ["#e15759", "#4e79a7", "#59a14f", "#f28e2b"];
+    let colours = [
+        "#e15759", "#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f",
+    ];
+    let mut libs: Vec<&str> = Vec::new();
+    for r in rows {
+        if !libs.contains(&r.3.as_str()) {
+            libs.push(&r.3);
+        }
+    }
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n"
     );
-    for (i, lib) in LIBS.iter().enumerate() {
+    for (i, lib) in libs.iter().enumerate() {
         let x = 20.0 + i as f64 * 160.0;
         let _ = writeln!(
             out,
             "<rect x=\"{x}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"18\">{lib}</text>",
-            colours[i],
+            colours[i % colours.len()],
             x + 16.0
         );
     }
@@ -334,7 +385,7 @@ fn plot(rows: &[Row]) -> String {
                 y0 + ih + 14.0
             );
         }
-        for (i, lib) in LIBS.iter().enumerate() {
+        for (i, lib) in libs.iter().enumerate() {
             let line: Vec<String> = pts
                 .iter()
                 .filter(|r| r.3 == *lib)
@@ -344,7 +395,7 @@ fn plot(rows: &[Row]) -> String {
                 out,
                 "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
                 line.join(" "),
-                colours[i]
+                colours[i % colours.len()]
             );
         }
     }
