@@ -1,7 +1,7 @@
 //! One task per tile kernel: the accesses each kernel declares, in one place, so every
 //! algorithm emits them the same way.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
 use crate::datadeps::{spawn_with, In, InOut};
@@ -35,7 +35,8 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
 }
 
 /// The triangular solve of one tile (see [`Backend::trsm`]) as a task: reads `a`,
-/// updates `b`.
+/// updates `b`. The triangle is the leading square of `a` that fits `b` (all of a square
+/// diagonal tile; the left part of a wide matrix's last diagonal tile).
 #[allow(clippy::too_many_arguments)] // the BLAS signature plus the task's priority
 pub(crate) fn trsm<T: Scalar, B: Backend>(
     be: &B,
@@ -48,8 +49,9 @@ pub(crate) fn trsm<T: Scalar, B: Backend>(
     let be = be.clone();
     let (m, n) = b.shape();
     let flops = (if side == Side::Left { m * m * n } else { m * n * n }) as f64;
+    let k = if side == Side::Left { m } else { n };
     let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| {
-        be.trsm(side, uplo, trans, diag, alpha, a, b)
+        be.trsm(side, uplo, trans, diag, alpha, a.slice_move(s![..k, ..k]), b)
     };
     drop(spawn_with(
         TaskOptions::named("trsm").priority(priority).flops(flops),

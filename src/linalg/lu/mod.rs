@@ -181,7 +181,8 @@ impl<B: Backend> Linalg<B> {
             }
             for j in k + 1..nt {
                 let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
-                trsm_unit_lower(&self.backend, prio, lu.tile(k, k), lu.tile(k, j));
+                let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
+                tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
                 for i in k + 1..mt {
                     let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
                     tasks::gemm(&self.backend, prio, minus_one, l, u, T::one(), lu.tile(i, j));
@@ -222,30 +223,6 @@ impl<B: Backend> Linalg<B> {
         }
         panels
     }
-}
-
-/// `U_kj ← L_kk⁻¹·A_kj` with the unit lower triangle of the diagonal tile, whose leading
-/// square is used (a wide matrix's last diagonal tile has fewer rows than columns).
-fn trsm_unit_lower<T: Scalar, B: Backend>(
-    be: &B,
-    priority: i32,
-    diagonal: crate::Tile<T>,
-    c: crate::Tile<T>,
-) {
-    let be = be.clone();
-    let (m, n) = c.shape();
-    let task = move |(c, l): (ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
-        let k = l.nrows().min(l.ncols());
-        let l = l.slice_move(s![..k, ..k]);
-        be.trsm(Side::Left, Uplo::Lower, Trans::No, Diag::Unit, T::one(), l, c)
-    };
-    drop(spawn_with(
-        TaskOptions::named("trsm")
-            .priority(priority)
-            .flops((m * m * n) as f64),
-        (InOut(c), In(diagonal)),
-        task,
-    ));
 }
 
 /// The panel task: the column's tiles gathered into one block, factored, scattered back;
