@@ -23,7 +23,7 @@ fn spd(n: usize, seed: u64) -> Array2<f64> {
     m.dot(&m.t()) + Array2::<f64>::eye(n) * n as f64
 }
 
-fn check(n: usize, part: Blocks) {
+fn check(n: usize, part: impl mosaic::darray::Partition + std::fmt::Debug) {
     let _g = serial();
     let a = spd(n, n as u64);
     let chol = DArray::from_ndarray(&a, part).cholesky().expect("SPD");
@@ -43,6 +43,15 @@ fn residuals_f64() {
     check(100, Blocks(32, 32)); // ragged edge tiles
     check(50, Blocks(10, 25)); // non-square tiles are re-cut
     check(7, Blocks(100, 100)); // one tile
+}
+
+/// `AutoBlocks` leaves the tiles to the factorization: one tile up to order 512,
+/// 256-tiles above.
+#[test]
+fn auto_tiled_inputs() {
+    for n in [1, 300, 512, 513, 700] {
+        check(n, AutoBlocks);
+    }
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn random_mn(m: usize, n: usize, seed: u64) -> Array2<f64> {
 
 /// Factors `a` (m×n) cut by `part`; checks P·A = L·U by residual, |L| ≤ 1, and the
 /// shapes of the factors. Returns the permutation.
-fn check<T: Scalar>(a: &Array2<f64>, part: Blocks) -> Vec<usize> {
+fn check<T: Scalar>(a: &Array2<f64>, part: impl mosaic::darray::Partition + std::fmt::Debug) -> Vec<usize> {
     let (m, n) = a.dim();
     let k = m.min(n);
     let at = a.mapv(T::from_f64);
@@ -74,6 +74,23 @@ fn tall_and_wide() {
     check::<f64>(&random_mn(64, 16, 34), Blocks(16, 16));
     check::<f32>(&random_mn(40, 24, 35), Blocks(8, 8));
     check::<f32>(&random_mn(24, 40, 36), Blocks(8, 8));
+}
+
+/// `AutoBlocks` leaves the tiles to the factorization: one tile up to order 512 (tall,
+/// wide and square), 256-tiles above.
+#[test]
+fn auto_tiled_inputs() {
+    for (m, n) in [
+        (300, 200),
+        (200, 300),
+        (512, 512),
+        (700, 300),
+        (300, 700),
+        (600, 600),
+    ] {
+        check::<f64>(&random_mn(m, n, (m + n) as u64), AutoBlocks);
+    }
+    check::<f32>(&random_mn(513, 513, 3), AutoBlocks);
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn random(m: usize, n: usize, seed: u64) -> Array2<f64> {
     Array2::from_shape_fn((m, n), |_| rng.f64_in(-1.0, 1.0))
 }
 
-fn check<T: Scalar>(a: &Array2<f64>, part: Blocks) {
+fn check<T: Scalar>(a: &Array2<f64>, part: impl mosaic::darray::Partition + std::fmt::Debug) {
     let (m, n) = a.dim();
     let at = a.mapv(T::from_f64);
     let qr = DArray::from_ndarray(&at, part).qr().unwrap();
@@ -57,6 +57,23 @@ fn factors_every_shape_f64() {
     check::<f64>(&random(7, 5, 8), Blocks(64, 64)); // one tile
     check::<f64>(&random(1, 1, 9), Blocks(1, 1));
     check::<f64>(&random(9, 9, 10), Blocks(1, 1)); // 1×1 tiles
+}
+
+/// `AutoBlocks` leaves the tiles to the factorization: one tile up to order 512 (tall,
+/// wide and square), 256-tiles above (a tree for tall-skinny ones).
+#[test]
+fn auto_tiled_inputs() {
+    for (m, n) in [
+        (300, 200),
+        (200, 300),
+        (512, 512),
+        (700, 300),
+        (300, 700),
+        (1100, 200),
+    ] {
+        check::<f64>(&random(m, n, (m + n) as u64), AutoBlocks);
+    }
+    check::<f32>(&random(600, 513, 3), AutoBlocks);
 }
 
 #[test]

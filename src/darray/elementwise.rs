@@ -19,7 +19,7 @@ impl<T: Scalar> DArray<T> {
 
     /// A matrix of zeros cut like `self`.
     pub(crate) fn zeros_like(&self) -> Self {
-        Self::zeros(super::Blocks(self.rows.b, self.cols.b), self.rows.n, self.cols.n)
+        Self::zeros(super::Blocks(self.rows.b, self.cols.b), self.rows.n, self.cols.n).with_auto(self.auto)
     }
 
     /// `other`'s values cut like `self` (`other` itself when it already is). A result tile
@@ -72,6 +72,7 @@ impl<T: Scalar> DArray<T> {
             rows: self.rows,
             cols: self.cols,
             tiles: self.tiles.clone(),
+            auto: self.auto,
         }
     }
 
@@ -178,7 +179,8 @@ impl<T: Scalar> DArray<T> {
 
     /// The transpose, as a new matrix (tile `(j, i)` is the transpose of tile `(i, j)`).
     pub fn t(&self) -> Self {
-        let out = Self::zeros(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n);
+        let out = Self::zeros(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n)
+            .with_auto(self.auto);
         for (i, j) in self.tile_indices() {
             let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
                 c.assign(&a.t())
@@ -219,7 +221,7 @@ impl<T: Scalar> DArray<T> {
             rows <= self.rows.n && cols <= self.cols.n,
             "leading block larger than the matrix"
         );
-        let out = Self::zeros(super::Blocks(self.rows.b, self.cols.b), rows, cols);
+        let out = Self::zeros(super::Blocks(self.rows.b, self.cols.b), rows, cols).with_auto(self.auto);
         for (i, j) in out.tile_indices() {
             let (r, c) = out.tile_range(i, j);
             let (h, w) = (r.len(), c.len());

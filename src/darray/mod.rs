@@ -10,6 +10,10 @@
 //! 4. The elements are only touched by tasks: constructors, operations and conversions
 //!    submit tasks on the tiles and return at once; reading values out (`to_ndarray`)
 //!    waits for every earlier task that writes them.
+//! 5. `auto` records that the tiling was left to the library ([`AutoBlocks`], and results
+//!    of operations on such matrices): a factorization, which works on a private copy
+//!    anyway, may then cut that copy at the tile size it runs best with. An explicit
+//!    `Blocks` tiling is always kept.
 //!
 //! ```
 //! use mosaic::prelude::*;
@@ -43,6 +47,7 @@ pub struct DArray<T> {
     rows: Cuts,
     cols: Cuts,
     tiles: Vec<Tile<T>>,
+    auto: bool,
 }
 
 impl<T> fmt::Debug for DArray<T> {
@@ -84,7 +89,23 @@ impl<T: Scalar> DArray<T> {
                 tiles.push(make(r0..r0 + m, c0..c0 + n, padded_ld(m)));
             }
         }
-        DArray { rows, cols, tiles }
+        DArray {
+            rows,
+            cols,
+            tiles,
+            auto: partition.is_auto(),
+        }
+    }
+
+    /// Was the tiling left to the library (invariant 5)?
+    pub(crate) fn auto_blocked(&self) -> bool {
+        self.auto
+    }
+
+    /// `self`, marked as tiled by the library or not (invariant 5).
+    pub(crate) fn with_auto(mut self, auto: bool) -> Self {
+        self.auto = auto;
+        self
     }
 
     /// `(rows, cols)`.

@@ -14,6 +14,13 @@ pub struct AutoBlocks;
 pub trait Partition: Copy {
     /// The tile shape (rows, cols), each at least 1.
     fn block_size(&self, rows: usize, cols: usize, elem_bytes: usize) -> (usize, usize);
+
+    /// Is the tile shape the library's choice rather than the user's? Factorizations of a
+    /// matrix so cut work on a private copy cut at the tile size they run best with; an
+    /// explicit tiling (`false`, the default) is kept by every operation.
+    fn is_auto(&self) -> bool {
+        false
+    }
 }
 
 impl Partition for Blocks {
@@ -37,6 +44,10 @@ const AUTO_SIZES: [usize; 5] = [512, 384, 256, 192, 128];
 const AUTO_SINGLE_TILE: usize = 256;
 
 impl Partition for AutoBlocks {
+    fn is_auto(&self) -> bool {
+        true
+    }
+
     fn block_size(&self, rows: usize, cols: usize, _elem_bytes: usize) -> (usize, usize) {
         let n = rows.max(cols);
         let b = if n <= AUTO_SINGLE_TILE {

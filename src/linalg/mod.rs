@@ -11,6 +11,7 @@ mod lu;
 mod matmul;
 mod qr;
 mod tasks;
+mod tiling;
 mod triangular;
 
 use crate::backend::{Backend, Cpu};

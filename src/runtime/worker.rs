@@ -158,9 +158,42 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
 
 /// Waits until `latch` is set.
 pub(crate) fn wait(rt: &'static Runtime, latch: &Latch) {
-    if !latch.probe() {
+    if !latch.probe() && !spin_until_set(latch) {
         blocking(rt, || latch.block());
     }
+}
+
+/// How long a thread outside the pool polls a latch before it sleeps on it. Waking a
+/// sleeping thread costs tens of microseconds (more on a virtual machine, whose idle vCPU
+/// must be rescheduled by the host), which is what a small operation takes in all; polling
+/// this long costs nothing measurable on a long wait.
+#[cfg(not(loom))]
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Polls `latch` for [`SPIN_FOR`] on a thread outside the pool (a worker never spins: its
+/// core is better used by the pool). Is the latch set?
+#[cfg(not(loom))]
+fn spin_until_set(latch: &Latch) -> bool {
+    if current_worker().is_some() {
+        return false;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed() < SPIN_FOR {
+        for _ in 0..64 {
+            if latch.probe() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        std::thread::yield_now();
+    }
+    latch.probe()
+}
+
+/// Under loom every wait blocks (the models explore the blocking handshake).
+#[cfg(loom)]
+fn spin_until_set(_latch: &Latch) -> bool {
+    false
 }
 
 /// Runs `block` (which blocks the thread); on a worker, the pool keeps one running worker

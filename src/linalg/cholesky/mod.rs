@@ -11,7 +11,7 @@ mod solve;
 
 use ndarray::ArrayViewMut2;
 
-use super::{tasks, Linalg};
+use super::{tasks, tiling, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, InOut, Out, TaskFuture};
@@ -76,13 +76,7 @@ impl<B: Backend> Linalg<B> {
                 right: (n, m),
             });
         }
-        let b = a.block_size().0.min(a.block_size().1).max(1);
-        // A private copy cut into square tiles, factored in place.
-        let l = if a.block_size() == (b, b) {
-            a.clone()
-        } else {
-            a.recut(b, b)
-        };
+        let (l, b) = tiling::working_copy(a, tiling::Factorization::Cholesky);
         let nt = l.tile_grid().0;
         let minus_one = T::zero() - T::one();
         let mut pivots: Vec<TaskFuture<std::result::Result<(), usize>>> = Vec::with_capacity(nt);
@@ -153,10 +147,9 @@ fn zero_upper<T: Scalar>(l: &DArray<T>) {
             ));
         }
         let task = |(mut t,): (ArrayViewMut2<'_, T>,)| {
-            for ((r, c), x) in t.indexed_iter_mut() {
-                if r < c {
-                    *x = T::zero();
-                }
+            for (c, mut column) in t.columns_mut().into_iter().enumerate() {
+                let above = c.min(column.len());
+                column.slice_mut(ndarray::s![..above]).fill(T::zero());
             }
         };
         drop(spawn_with(

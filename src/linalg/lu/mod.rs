@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::{s, Array2, ArrayViewMut2, ShapeBuilder};
 
-use super::{tasks, Linalg};
+use super::{tasks, tiling, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, TaskFuture};
@@ -109,12 +109,7 @@ impl<B: Backend> Linalg<B> {
                 right: (n, m),
             });
         }
-        let b = a.block_size().0.min(a.block_size().1).max(1);
-        let lu = if a.block_size() == (b, b) {
-            a.clone()
-        } else {
-            a.recut(b, b)
-        };
+        let (lu, b) = tiling::working_copy(a, tiling::Factorization::Lu);
         let panels = match pivot {
             Pivot::RowMaximum => self.partial_pivoting(&lu, b),
             Pivot::NoPivot => self.no_pivoting(&lu),
@@ -234,6 +229,14 @@ fn getrf_panel<T: Scalar, B: Backend>(
     slot: &OnceLock<Vec<usize>>,
 ) -> std::result::Result<(), usize> {
     let width = tiles[0].ncols();
+    if let [tile] = tiles {
+        // One tile: factored where it is, no gathering.
+        let mut ipiv = vec![0; width.min(tile.nrows())];
+        let result = be.getrf(tile.view_mut(), &mut ipiv);
+        slot.set(ipiv.iter().map(|&p| row0 + p).collect())
+            .expect("a panel runs once");
+        return result.map_err(|i| row0 + i);
+    }
     let height: usize = tiles.iter().map(|t| t.nrows()).sum();
     let mut panel = Array2::<T>::zeros((height, width).f());
     let mut r = 0;

@@ -24,7 +24,7 @@ mod solve;
 
 use ndarray::s;
 
-use super::Linalg;
+use super::{tiling, Linalg};
 use crate::backend::{Backend, Cpu, Trans};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, Out, UnitLowerTriangular, UpperTriangular};
@@ -102,12 +102,7 @@ impl<B: Backend> Linalg<B> {
     /// The QR factorization of `a` (see [`DArray::qr`]), kernels on this backend.
     pub fn qr<T: Scalar>(&self, a: &DArray<T>) -> Result<Qr<T, B>> {
         let (m, n) = a.shape();
-        let b = a.block_size().0.min(a.block_size().1).max(1);
-        let a = if a.block_size() == (b, b) {
-            a.clone()
-        } else {
-            a.recut(b, b)
-        };
+        let (a, b) = tiling::working_copy(a, tiling::Factorization::Qr);
         let ib = IB.min(b);
         let (mt, nt) = a.tile_grid();
         let t = DArray::zeros(Blocks(ib, b), mt * ib, n);
