@@ -16,6 +16,7 @@ use crate::Scalar;
 mod qr;
 #[cfg(test)]
 mod tests;
+mod tpqrt;
 
 /// The CPU backend: faer kernels, one thread per call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -256,7 +257,7 @@ unsafe impl Backend for Cpu {
     }
 
     fn tsqrt<T: Scalar>(&self, r: ArrayViewMut2<'_, T>, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
-        qr::tsqrt(r, a, t)
+        tpqrt::tpqrt(r, a, false, t)
     }
 
     fn tsmqr<T: Scalar>(
@@ -267,11 +268,11 @@ unsafe impl Backend for Cpu {
         v2: ArrayView2<'_, T>,
         t: ArrayView2<'_, T>,
     ) {
-        qr::tsmqr(trans, c1, c2, v2, false, t)
+        tpqrt::tpmqrt(trans, c1, c2, v2, false, t)
     }
 
     fn ttqrt<T: Scalar>(&self, r1: ArrayViewMut2<'_, T>, r2: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>) {
-        qr::ttqrt(r1, r2, t)
+        tpqrt::tpqrt(r1, r2, true, t)
     }
 
     fn ttmqr<T: Scalar>(
@@ -282,7 +283,7 @@ unsafe impl Backend for Cpu {
         v2: ArrayView2<'_, T>,
         t: ArrayView2<'_, T>,
     ) {
-        qr::tsmqr(trans, c1, c2, v2, true, t)
+        tpqrt::tpmqrt(trans, c1, c2, v2, true, t)
     }
 
     fn trsm<T: Scalar>(

@@ -216,31 +216,34 @@ fn geqrt_and_unmqr_reproduce_the_tile() {
 
 #[test]
 fn tsqrt_and_tsmqr_factor_the_stack() {
-    let (n, m, ib) = (6, 8, 4);
-    let top = sample(n, n, 3);
-    let mut r = Array2::from_shape_fn((n, n).f(), |(i, j)| if i <= j { top[(i, j)] } else { f64::NAN });
-    let a = sample(m, n, 4);
-    let mut v2 = a.clone();
-    let mut t = Array2::<f64>::zeros((ib, n).f());
-    let r_in = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { top[(i, j)] } else { 0.0 });
-    Cpu.tsqrt(r.view_mut(), v2.view_mut(), t.view_mut());
-    assert_eq!(
-        r.iter().filter(|x| x.is_nan()).count(),
-        n * (n - 1) / 2,
-        "below R untouched"
-    );
-    // Qᵀ·[R_in; A] = [R_out; 0].
-    let (mut c1, mut c2) = (r_in.clone(), a.clone());
-    Cpu.tsmqr(Trans::Yes, c1.view_mut(), c2.view_mut(), v2.view(), t.view());
-    let r_out = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { r[(i, j)] } else { 0.0 });
-    assert!(max_abs(&(&c1 - &r_out)) < 1e-12, "top is R");
-    assert!(max_abs(&c2) < 1e-12, "bottom is annihilated");
-    // Q·Qᵀ = I on another block.
-    let (x1, x2) = (sample(n, 3, 5), sample(m, 3, 6));
-    let (mut y1, mut y2) = (x1.clone(), x2.clone());
-    Cpu.tsmqr(Trans::Yes, y1.view_mut(), y2.view_mut(), v2.view(), t.view());
-    Cpu.tsmqr(Trans::No, y1.view_mut(), y2.view_mut(), v2.view(), t.view());
-    assert!(max_abs(&(&y1 - &x1)) < 1e-12 && max_abs(&(&y2 - &x2)) < 1e-12);
+    // Blocks of ib reflectors: dividing n or not, one block, ib = 1; bottoms taller and
+    // shorter than the top.
+    for (n, m, ib) in [(6, 8, 4), (5, 3, 2), (8, 8, 3), (4, 9, 8), (7, 7, 1)] {
+        let top = sample(n, n, 3);
+        let mut r = Array2::from_shape_fn((n, n).f(), |(i, j)| if i <= j { top[(i, j)] } else { f64::NAN });
+        let a = sample(m, n, 4);
+        let mut v2 = a.clone();
+        let mut t = Array2::<f64>::zeros((ib, n).f());
+        let r_in = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { top[(i, j)] } else { 0.0 });
+        Cpu.tsqrt(r.view_mut(), v2.view_mut(), t.view_mut());
+        assert_eq!(
+            r.iter().filter(|x| x.is_nan()).count(),
+            n * (n - 1) / 2,
+            "below R untouched"
+        );
+        // Qᵀ·[R_in; A] = [R_out; 0].
+        let (mut c1, mut c2) = (r_in.clone(), a.clone());
+        Cpu.tsmqr(Trans::Yes, c1.view_mut(), c2.view_mut(), v2.view(), t.view());
+        let r_out = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { r[(i, j)] } else { 0.0 });
+        assert!(max_abs(&(&c1 - &r_out)) < 1e-12, "{n}x{m}/{ib}: top is R");
+        assert!(max_abs(&c2) < 1e-12, "{n}x{m}/{ib}: bottom is annihilated");
+        // Q·Qᵀ = I on another block.
+        let (x1, x2) = (sample(n, 3, 5), sample(m, 3, 6));
+        let (mut y1, mut y2) = (x1.clone(), x2.clone());
+        Cpu.tsmqr(Trans::Yes, y1.view_mut(), y2.view_mut(), v2.view(), t.view());
+        Cpu.tsmqr(Trans::No, y1.view_mut(), y2.view_mut(), v2.view(), t.view());
+        assert!(max_abs(&(&y1 - &x1)) < 1e-12 && max_abs(&(&y2 - &x2)) < 1e-12);
+    }
 }
 
 #[test]
