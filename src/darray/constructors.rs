@@ -22,6 +22,15 @@ impl<T: Scalar> DArray<T> {
         })
     }
 
+    /// A `rows × cols` matrix whose elements are valid but unspecified (recycled tile
+    /// memory), for a result that tasks submitted next overwrite entirely: anything that
+    /// reads it orders after them.
+    pub(crate) fn for_overwrite(partition: impl Partition, rows: usize, cols: usize) -> Self {
+        Self::with_tiles(partition, rows, cols, |r, c, ld| {
+            Tile::for_overwrite(r.len(), c.len(), ld)
+        })
+    }
+
     /// A `rows × cols` matrix of ones.
     pub fn ones(partition: impl Partition, rows: usize, cols: usize) -> Self {
         Self::with_tiles(partition, rows, cols, |r, c, ld| {
@@ -81,7 +90,7 @@ impl<T: Scalar> DArray<T> {
         name: &'static str,
         f: impl Fn(usize, usize) -> T + Send + Sync + 'static,
     ) -> Self {
-        let out = Self::zeros(partition, rows, cols);
+        let out = Self::for_overwrite(partition, rows, cols);
         let f = Arc::new(f);
         let (gr, gc) = out.tile_grid();
         for j in 0..gc {

@@ -17,9 +17,10 @@ impl<T: Scalar> DArray<T> {
         (0..gc).flat_map(move |j| (0..gr).map(move |i| (i, j)))
     }
 
-    /// A matrix of zeros cut like `self`.
-    pub(crate) fn zeros_like(&self) -> Self {
-        Self::zeros(super::Blocks(self.rows.b, self.cols.b), self.rows.n, self.cols.n).with_auto(self.auto)
+    /// A matrix cut like `self`, to be overwritten entirely (see [`DArray::for_overwrite`]).
+    pub(crate) fn for_overwrite_like(&self) -> Self {
+        Self::for_overwrite(super::Blocks(self.rows.b, self.cols.b), self.rows.n, self.cols.n)
+            .with_auto(self.auto)
     }
 
     /// `other`'s values cut like `self` (`other` itself when it already is). A result tile
@@ -35,7 +36,7 @@ impl<T: Scalar> DArray<T> {
             return self.clone_shallow();
         }
         let other = self;
-        let out = Self::zeros(super::Blocks(br, bc), self.rows.n, self.cols.n);
+        let out = Self::for_overwrite(super::Blocks(br, bc), self.rows.n, self.cols.n);
         for (i, j) in out.tile_indices() {
             let (r, c) = out.tile_range(i, j);
             if r.is_empty() || c.is_empty() {
@@ -51,8 +52,10 @@ impl<T: Scalar> DArray<T> {
                     let (dr, dc, tr, tc) = (r.start, c.start, sr.start, sc.start);
                     let copy =
                         move |(src, mut dst): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
-                            dst.slice_mut(s![lo_r - dr..hi_r - dr, lo_c - dc..hi_c - dc])
-                                .assign(&src.slice(s![lo_r - tr..hi_r - tr, lo_c - tc..hi_c - tc]));
+                            copy_columns(
+                                dst.slice_mut(s![lo_r - dr..hi_r - dr, lo_c - dc..hi_c - dc]),
+                                src.slice(s![lo_r - tr..hi_r - tr, lo_c - tc..hi_c - tc]),
+                            );
                         };
                     drop(spawn_with(
                         TaskOptions::named("copy"),
@@ -84,7 +87,7 @@ impl<T: Scalar> DArray<T> {
     /// [`DArray::map`] with tasks named `name` in traces.
     fn map_named(&self, name: &'static str, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
         let f = Arc::new(f);
-        let out = self.zeros_like();
+        let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
             let f = f.clone();
             let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
@@ -111,7 +114,7 @@ impl<T: Scalar> DArray<T> {
         assert_same_shape(op, self, other);
         let b = self.aligned(other);
         let f = Arc::new(f);
-        let out = self.zeros_like();
+        let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
             let f = f.clone();
             let task = move |(a, b, mut c): (
@@ -179,7 +182,7 @@ impl<T: Scalar> DArray<T> {
 
     /// The transpose, as a new matrix (tile `(j, i)` is the transpose of tile `(i, j)`).
     pub fn t(&self) -> Self {
-        let out = Self::zeros(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n)
+        let out = Self::for_overwrite(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n)
             .with_auto(self.auto);
         for (i, j) in self.tile_indices() {
             let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
@@ -202,6 +205,20 @@ impl<T: Scalar> Clone for DArray<T> {
     }
 }
 
+/// `dst ← src` for two column-major blocks, a column at a time (each a contiguous copy;
+/// ndarray's `assign` walks two differently strided 2-D views element by element).
+pub(crate) fn copy_columns<T: Scalar>(
+    mut dst: ndarray::ArrayViewMut2<'_, T>,
+    src: ndarray::ArrayView2<'_, T>,
+) {
+    for (mut d, s) in dst.columns_mut().into_iter().zip(src.columns()) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) => d.copy_from_slice(s),
+            (_, _) => d.assign(&s),
+        }
+    }
+}
+
 #[track_caller]
 fn assert_same_shape<T: Scalar>(op: &str, a: &DArray<T>, b: &DArray<T>) {
     assert!(
@@ -221,7 +238,8 @@ impl<T: Scalar> DArray<T> {
             rows <= self.rows.n && cols <= self.cols.n,
             "leading block larger than the matrix"
         );
-        let out = Self::zeros(super::Blocks(self.rows.b, self.cols.b), rows, cols).with_auto(self.auto);
+        let out =
+            Self::for_overwrite(super::Blocks(self.rows.b, self.cols.b), rows, cols).with_auto(self.auto);
         for (i, j) in out.tile_indices() {
             let (r, c) = out.tile_range(i, j);
             let (h, w) = (r.len(), c.len());

@@ -149,7 +149,8 @@ impl<B: Backend> Linalg<B> {
         let (br, _) = a.block_size();
         let (_, bc) = b.block_size();
         let auto = a.auto_blocked() && b.auto_blocked();
-        let mut c = DArray::zeros(crate::Blocks(br, bc), a.shape().0, b.shape().1).with_auto(auto);
+        // β = 0: every element of C is written (zeros when the inner dimension is empty).
+        let mut c = DArray::for_overwrite(crate::Blocks(br, bc), a.shape().0, b.shape().1).with_auto(auto);
         self.gemm(T::one(), a, Trans::No, b, Trans::No, T::zero(), &mut c);
         c
     }

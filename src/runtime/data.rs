@@ -14,11 +14,13 @@
 //!    copies them in first).
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
 
+use super::buffers::{self, Fill};
 use super::deps::{DataObject, Mode};
 use super::processor::MemorySpace;
 use crate::datadeps::access::{sealed::Sealed, KeepAlive, ReadTarget, Target, WriteTarget};
@@ -66,9 +68,12 @@ struct TileData<T> {
     rows: usize,
     cols: usize,
     ld: usize,
-    /// `ld * cols` elements from `Box::into_raw`, freed in `Drop`. Kept as a raw pointer
-    /// so that no reference to the whole buffer ever coexists with the tasks' views.
+    /// `ld * cols` initialised elements from [`buffers::allocate`], released in `Drop`.
+    /// Kept as a raw pointer so that no reference to the whole buffer ever coexists with
+    /// the tasks' views.
     host: *mut T,
+    /// `buffers::recyclable::<T>()`, for `Drop` (which cannot ask: `T` need not be `'static`).
+    recycle: bool,
     replicas: Replicas,
 }
 
@@ -82,9 +87,10 @@ unsafe impl<T: Send + Sync> Send for TileData<T> {}
 impl<T> Drop for TileData<T> {
     fn drop(&mut self) {
         let len = self.ld * self.cols;
-        // SAFETY: `host` came from `Box::into_raw` of a `[T]` of exactly `len` elements,
-        // and this is the last owner: no task holds a view any more (each holds a handle).
-        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.host, len)) });
+        // SAFETY: `host` came from `buffers::allocate::<T>(len)` (the only constructor,
+        // `Tile::allocate`), and this is the last owner: no task holds a view any more
+        // (each holds a handle).
+        unsafe { buffers::release(NonNull::new_unchecked(self.host), len, self.recycle) };
     }
 }
 
@@ -114,11 +120,29 @@ impl<T> fmt::Debug for Tile<T> {
 impl<T: Copy + Send + Sync + 'static> Tile<T> {
     /// A `rows × cols` tile with leading dimension `ld >= rows`, every element `value`.
     pub fn filled(rows: usize, cols: usize, ld: usize, value: T) -> Self {
+        Self::allocate(rows, cols, ld, Fill::Value(value))
+    }
+
+    /// A tile whose elements are valid but unspecified (recycled memory): for results that
+    /// tasks overwrite entirely before anything reads them.
+    pub(crate) fn for_overwrite(rows: usize, cols: usize, ld: usize) -> Self
+    where
+        T: crate::Scalar,
+    {
+        if buffers::recyclable::<T>() {
+            Self::allocate(rows, cols, ld, Fill::Stale)
+        } else {
+            Self::filled(rows, cols, ld, T::zero())
+        }
+    }
+
+    fn allocate(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
         assert!(
             ld >= rows.max(1),
             "leading dimension {ld} is smaller than the {rows} rows"
         );
-        let host = Box::into_raw(vec![value; ld * cols].into_boxed_slice()) as *mut T;
+        let len = ld.checked_mul(cols).expect("tile too large");
+        let host = buffers::allocate(len, fill).as_ptr();
         Tile {
             inner: Arc::new(TileData {
                 object: DataObject::new(rows),
@@ -126,6 +150,7 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
                 cols,
                 ld,
                 host,
+                recycle: buffers::recyclable::<T>(),
                 replicas: Replicas::host_only(),
             }),
         }

@@ -7,6 +7,7 @@
 //!
 //! The number of CPU workers is the number of cores, or `MOSAIC_NUM_THREADS` when set.
 
+pub(crate) mod buffers;
 pub(crate) mod data;
 pub(crate) mod deps;
 pub mod footprint;

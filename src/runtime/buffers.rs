@@ -1,0 +1,226 @@
+//! Tile memory, recycled.
+//!
+//! Operations allocate tiles for their results and private copies and drop them soon after;
+//! the next operation allocates the same sizes again. Fresh memory from the system costs a
+//! page fault per 4 KiB page on first touch, which made the 256 copy tasks of a 4096 × 4096
+//! factorization's private copy ~11% of its run (BENCHMARKS.md). So the buffers of dropped
+//! `f32`/`f64` tiles are kept here by size, up to [`LIMIT`] bytes in all, and handed to
+//! new tiles whose every element a task overwrites before anything reads it.
+//!
+//! Only `f32` and `f64` buffers are recycled: every bit pattern is a valid value of either,
+//! so a recycled buffer holds valid (stale) values whatever it held before.
+
+use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
+use std::any::TypeId;
+use std::collections::BTreeMap;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+/// At most this many bytes of free buffers are kept.
+pub const LIMIT: usize = 256 << 20;
+
+/// Tile buffers are aligned to a cache line.
+const ALIGN: usize = 64;
+
+/// Free buffers by size in bytes, and their total.
+struct Free {
+    by_size: BTreeMap<usize, Vec<Block>>,
+    bytes: usize,
+}
+
+/// A free buffer: `size` bytes at `ALIGN`, owned by the pool.
+struct Block(NonNull<u8>);
+
+// SAFETY: a `Block` is an owned allocation nobody else references; moving it between
+// threads moves the ownership.
+unsafe impl Send for Block {}
+
+static FREE: Mutex<Free> = Mutex::new(Free {
+    by_size: BTreeMap::new(),
+    bytes: 0,
+});
+
+fn free() -> std::sync::MutexGuard<'static, Free> {
+    // Poisoning cannot leave `Free` inconsistent: no user code runs under the lock.
+    FREE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Is `T` a type whose buffers are recycled (`f32`, `f64`)?
+pub(crate) fn recyclable<T: 'static>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<f64>() || TypeId::of::<T>() == TypeId::of::<f32>()
+}
+
+/// The layout of a buffer of `len` elements of `T`.
+pub(crate) fn layout<T>(len: usize) -> Layout {
+    Layout::array::<T>(len)
+        .and_then(|l| l.align_to(ALIGN.max(std::mem::align_of::<T>())))
+        .expect("tile too large for the address space")
+}
+
+/// How a new buffer's elements start out.
+pub(crate) enum Fill<T> {
+    /// Every element is this value.
+    Value(T),
+    /// Valid values of no particular kind: a recycled buffer's old contents, or zeros. Only
+    /// for recyclable types (see [`recyclable`]).
+    Stale,
+}
+
+/// A buffer of `len` elements of `T` (non-zero size), filled as `fill` says.
+///
+/// # Panics
+/// With `Fill::Stale` for a type that is not recyclable.
+pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<T> {
+    assert!(
+        !matches!(fill, Fill::Stale) || recyclable::<T>(),
+        "stale buffers only for f32 and f64"
+    );
+    let layout = layout::<T>(len);
+    if layout.size() == 0 {
+        return NonNull::dangling();
+    }
+    let recycled = if recyclable::<T>() {
+        take(layout.size())
+    } else {
+        None
+    };
+    let zero = matches!(fill, Fill::Value(v) if is_zero_bits(&v));
+    let ptr = match recycled {
+        Some(p) => p.cast::<T>(),
+        None => {
+            // SAFETY: `layout` has a non-zero size (checked above).
+            let raw = unsafe {
+                if zero || matches!(fill, Fill::Stale) {
+                    alloc_zeroed(layout)
+                } else {
+                    alloc(layout)
+                }
+            };
+            match NonNull::new(raw.cast::<T>()) {
+                Some(p) => p,
+                None => std::alloc::handle_alloc_error(layout),
+            }
+        }
+    };
+    match fill {
+        Fill::Value(v) if recycled.is_some() || !zero => {
+            for i in 0..len {
+                // SAFETY: `ptr` is an allocation of `len` elements (the layout above),
+                // owned here; writing needs no initialised contents.
+                unsafe { ptr.as_ptr().add(i).write(v) };
+            }
+        }
+        Fill::Value(_) | Fill::Stale => {} // zeroed, or valid old values
+    }
+    ptr
+}
+
+/// Takes back a buffer from [`allocate`] of `len` elements of `T`, holding initialised
+/// elements: kept for reuse (when `recycle`, below the limit) or freed.
+///
+/// # Safety
+/// `ptr` came from `allocate::<T>(len, _)`, nobody uses it any more, and `recycle` is
+/// `recyclable::<T>()`.
+pub(crate) unsafe fn release<T>(ptr: NonNull<T>, len: usize, recycle: bool) {
+    let layout = layout::<T>(len);
+    if layout.size() == 0 {
+        return;
+    }
+    let size = layout.size();
+    if recycle && size <= LIMIT {
+        // The newest sizes are the likeliest to be asked for next (an operation repeated,
+        // the next step of a computation): make room by freeing buffers of other sizes.
+        let mut evicted = Vec::new();
+        let mut free = free();
+        while free.bytes + size > LIMIT {
+            let Some((&other, _)) = free.by_size.iter().find(|(&s, _)| s != size) else {
+                break;
+            };
+            let list = free.by_size.get_mut(&other).expect("found above");
+            evicted.push((list.pop().expect("lists are never empty"), other));
+            if list.is_empty() {
+                free.by_size.remove(&other);
+            }
+            free.bytes -= other;
+        }
+        let kept = free.bytes + size <= LIMIT;
+        if kept {
+            free.bytes += size;
+            free.by_size.entry(size).or_default().push(Block(ptr.cast()));
+        }
+        drop(free);
+        for (block, other) in evicted {
+            // SAFETY: kept blocks were allocated with `other` bytes at `ALIGN`
+            // (`layout` of their own type and length, whose size is `other`).
+            unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(other, ALIGN)) };
+        }
+        if kept {
+            return;
+        }
+    }
+    // SAFETY: allocated with this layout (the caller's contract), and not used any more.
+    unsafe { dealloc(ptr.as_ptr().cast(), layout) };
+}
+
+/// A free buffer of exactly `size` bytes, if one is kept.
+fn take(size: usize) -> Option<NonNull<u8>> {
+    let mut free = free();
+    let list = free.by_size.get_mut(&size)?;
+    let block = list.pop()?;
+    if list.is_empty() {
+        free.by_size.remove(&size);
+    }
+    free.bytes -= size;
+    Some(block.0)
+}
+
+/// Is every byte of `v` zero (so that zeroed memory already holds it)?
+fn is_zero_bits<T: Copy>(v: &T) -> bool {
+    // SAFETY: reads the `size_of::<T>()` bytes of a live value; `T: Copy` has no interior
+    // mutability to race with, and the bytes are only compared.
+    let bytes = unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) };
+    bytes.iter().all(|&b| b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_of_a_size_are_reused_and_filled_as_asked() {
+        let len = 1000 + 17; // a size no other test uses
+        let a = allocate::<f64>(len, Fill::Value(2.5));
+        // SAFETY: `a` holds `len` initialised elements.
+        let first = unsafe { std::slice::from_raw_parts(a.as_ptr(), len) };
+        assert!(first.iter().all(|&x| x == 2.5));
+        // SAFETY: from `allocate::<f64>(len)`, no longer used.
+        unsafe { release(a, len, true) };
+        let b = allocate::<f64>(len, Fill::Value(0.0));
+        assert_eq!(a, b, "the freed buffer is handed out again");
+        // SAFETY: as above.
+        assert!(unsafe { std::slice::from_raw_parts(b.as_ptr(), len) }
+            .iter()
+            .all(|&x| x == 0.0));
+        // SAFETY: as above.
+        unsafe { release(b, len, true) };
+        // f32 of the same byte size shares the list.
+        let c = allocate::<f32>(2 * len, Fill::Stale);
+        assert_eq!(a.cast::<u8>(), c.cast::<u8>());
+        // SAFETY: as above.
+        unsafe { release(c, 2 * len, true) };
+    }
+
+    #[test]
+    fn other_types_are_never_stale_and_not_kept() {
+        assert!(!recyclable::<u8>() && recyclable::<f32>());
+        let p = allocate::<u8>(64, Fill::Value(7));
+        // SAFETY: 64 initialised bytes.
+        assert!(unsafe { std::slice::from_raw_parts(p.as_ptr(), 64) }
+            .iter()
+            .all(|&x| x == 7));
+        // SAFETY: from `allocate::<u8>(64)`.
+        unsafe { release(p, 64, false) };
+        let r = std::panic::catch_unwind(|| allocate::<u8>(8, Fill::Stale));
+        assert!(r.is_err());
+    }
+}
