@@ -13,7 +13,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Par};
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Ix2, ShapeBuilder};
 
 use super::{mat_mut, mat_ref};
 use crate::backend::Trans;
@@ -43,21 +43,59 @@ pub(super) fn tpqrt<T: Scalar>(
         for j in j0..j1 {
             let h = height(m, j, upper);
             let tau = householder(&mut r[(j, j)], a.slice_mut(s![..h, j]));
-            // H_j on the rest of the block: column c ← c − τ·v·(vᵀc), v = [e_j; a[..h, j]].
-            for c in j + 1..j1 {
-                let w = (r[(j, c)] + a.slice(s![..h, j]).dot(&a.slice(s![..h, c]))) * tau;
-                r[(j, c)] -= w;
-                let (v, mut col) = a.multi_slice_mut((s![..h, j], s![..h, c]));
-                col.scaled_add(T::zero() - w, &v);
+            // H_j on the rest of the block: C ← C − τ·v·(vᵀC), v = [e_j; a[..h, j]], C the
+            // columns j+1.. of the block (row j of R, rows ..h of A).
+            if j + 1 < j1 {
+                let (left, right) = a.view_mut().split_at(Axis(1), j + 1);
+                let v = left.slice(s![..h, j..j + 1]);
+                let mut c = right.slice_move(s![..h, ..j1 - j - 1]);
+                let mut w = r.slice(s![j..j + 1, j + 1..j1]).to_owned();
+                let (vt, cr) = (v.t(), c.view());
+                matmul(
+                    mat_mut(&mut w.view_mut()),
+                    Accum::Add,
+                    mat_ref(&vt),
+                    mat_ref(&cr),
+                    T::one(),
+                    Par::Seq,
+                );
+                w.mapv_inplace(|x| x * tau);
+                let mut rj = r.slice_mut(s![j..j + 1, j + 1..j1]);
+                rj -= &w;
+                let minus_one = T::zero() - T::one();
+                matmul(
+                    mat_mut(&mut c),
+                    Accum::Add,
+                    mat_ref(&v),
+                    mat_ref(&w.view()),
+                    minus_one,
+                    Par::Seq,
+                );
             }
             // Column j of T_J: −τ·T_J[..i, ..i]·(V_J[:, ..i]ᵀ·v_j), then τ on the diagonal.
             let i = j - j0;
-            let z: Vec<T> = (j0..j)
-                .map(|p| {
-                    let hp = height(m, p, upper).min(h);
-                    a.slice(s![..hp, p]).dot(&a.slice(s![..hp, j]))
-                })
-                .collect();
+            let z: Vec<T> = if upper {
+                // Column p of a triangular V₂ has only its p + 1 top rows.
+                (j0..j)
+                    .map(|p| {
+                        let hp = height(m, p, upper).min(h);
+                        a.slice(s![..hp, p]).dot(&a.slice(s![..hp, j]))
+                    })
+                    .collect()
+            } else {
+                let mut z = Array2::<T>::zeros((i, 1).f());
+                let (vs, v) = (a.slice(s![..h, j0..j]), a.slice(s![..h, j..j + 1]));
+                let vst = vs.t();
+                matmul(
+                    mat_mut(&mut z.view_mut()),
+                    Accum::Replace,
+                    mat_ref(&vst),
+                    mat_ref(&v),
+                    T::one(),
+                    Par::Seq,
+                );
+                z.into_iter().collect()
+            };
             for row in 0..i {
                 let mut sum = T::zero();
                 for p in row..i {
@@ -129,13 +167,11 @@ fn apply_block<T: Scalar>(
         return;
     }
     // A triangular V₂'s block, with the entries that are not its own made zero.
-    let v2 = if upper {
-        Array2::from_shape_fn(
-            (h, w).f(),
-            |(q, p)| if q <= j0 + p { v2[(q, p)] } else { T::zero() },
-        )
+    let v2: CowArray<'_, T, Ix2> = if upper {
+        let own = |(q, p)| if q <= j0 + p { v2[(q, p)] } else { T::zero() };
+        Array2::from_shape_fn((h, w).f(), own).into()
     } else {
-        v2.to_owned()
+        v2.into()
     };
     // T's upper triangle (LAPACK leaves the rest of the block undefined).
     let tri = Array2::from_shape_fn((w, w).f(), |(i, j)| if i <= j { t[(i, j)] } else { T::zero() });
