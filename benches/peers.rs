@@ -4,8 +4,10 @@
 //! the table reports medians, GFLOP/s and mosaic's ratio to each.
 //!
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
-//! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--csv peers.csv]
-//! [--svg peers.svg]`
+//! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--skip-seq]
+//! [--csv peers.csv] [--svg peers.svg]`
+//!
+//! `--skip-seq` leaves out faer's sequential run (for the largest sizes, where it is slow).
 //!
 //! `--blocks` runs mosaic once per partition (AutoBlocks, and fixed square tiles), each
 //! interleaved with the others, to check AutoBlocks against the best fixed tile size.
@@ -135,17 +137,23 @@ fn inputs<T: Scalar>(n: usize, blocks: &[Option<usize>]) -> Inputs<T> {
     let tiled = blocks
         .iter()
         .map(|&blk| {
-            let (label, cut) = match blk {
-                None if blocks.len() == 1 => ("mosaic".to_string(), Blocks(auto, auto)),
-                None => (format!("mosaic auto={auto}"), Blocks(auto, auto)),
-                Some(b) => (format!("mosaic b={b}"), Blocks(b, b)),
+            // AutoBlocks leaves the factorizations their own tile size; `auto=` shows the
+            // one it picks for the operands (and the product).
+            let label = match blk {
+                None if blocks.len() == 1 => "mosaic".to_string(),
+                None => format!("mosaic auto={auto}"),
+                Some(b) => format!("mosaic b={b}"),
+            };
+            let cut = |d: &ndarray::Array2<T>| match blk {
+                None => DArray::from_ndarray(d, AutoBlocks),
+                Some(b) => DArray::from_ndarray(d, Blocks(b, b)),
             };
             Tiled {
                 label,
-                a: DArray::from_ndarray(&ad, cut),
-                b: DArray::from_ndarray(&bd, cut),
-                spd: DArray::from_ndarray(&sd, cut),
-                lower: DArray::from_ndarray(&ld, cut),
+                a: cut(&ad),
+                b: cut(&bd),
+                spd: cut(&sd),
+                lower: cut(&ld),
             }
         })
         .collect();
@@ -209,6 +217,7 @@ fn bench<T: Reference>(
     sizes: &[usize],
     blocks: &[Option<usize>],
     reps: usize,
+    skip_seq: bool,
     rows: &mut Vec<Row>,
 ) {
     let threads = mosaic::num_threads();
@@ -231,7 +240,9 @@ fn bench<T: Reference>(
                     times[i].push(run_mosaic(op, t));
                 }
                 times[m].push(run_faer(op, &x, Par::rayon(threads)));
-                times[m + 1].push(run_faer(op, &x, Par::Seq));
+                if !skip_seq {
+                    times[m + 1].push(run_faer(op, &x, Par::Seq));
+                }
                 if let Some(t) = T::openblas(op, &x) {
                     times[m + 2].push(t);
                 }
@@ -286,6 +297,7 @@ fn main() {
         .unwrap_or(vec![256, 512, 1024, 2048]);
     let types = arg_list(&args, "--types").unwrap_or(vec!["f64"]);
     let reps: usize = arg_list(&args, "--reps").map_or(5, |v| v[0].parse().expect("--reps N"));
+    let skip_seq = args.iter().any(|a| a == "--skip-seq");
     let blocks: Vec<Option<usize>> = arg_list(&args, "--blocks")
         .map(|v| {
             v.iter()
@@ -300,8 +312,8 @@ fn main() {
     let mut rows = Vec::new();
     for ty in types {
         match ty {
-            "f64" => bench::<f64>("f64", &ops, &sizes, &blocks, reps, &mut rows),
-            "f32" => bench::<f32>("f32", &ops, &sizes, &blocks, reps, &mut rows),
+            "f64" => bench::<f64>("f64", &ops, &sizes, &blocks, reps, skip_seq, &mut rows),
+            "f32" => bench::<f32>("f32", &ops, &sizes, &blocks, reps, skip_seq, &mut rows),
             other => panic!("unknown type {other}"),
         }
     }

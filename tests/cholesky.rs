@@ -79,6 +79,18 @@ fn not_positive_definite_names_the_global_pivot() {
     a[(23, 23)] = -1.0e6;
     let err = DArray::from_ndarray(&a, Blocks(8, 8)).cholesky().unwrap_err();
     assert_eq!(err, Error::NotPositiveDefinite { index: 23 });
+    // The same through the one-tile path (one task copies and factors), from one input
+    // tile, and from several (AutoBlocks cuts 300 into 128-tiles; the copy is one tile).
+    let err = DArray::from_ndarray(&a, Blocks(40, 40)).cholesky().unwrap_err();
+    assert_eq!(err, Error::NotPositiveDefinite { index: 23 });
+    let mut b = spd(300, 6);
+    b[(223, 223)] = -1.0e9;
+    let b = DArray::from_ndarray(&b, AutoBlocks);
+    assert!(b.tile_grid().0 > 1);
+    assert_eq!(
+        b.cholesky().unwrap_err(),
+        Error::NotPositiveDefinite { index: 223 }
+    );
 }
 
 #[test]

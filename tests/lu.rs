@@ -123,6 +123,14 @@ fn singular_input_names_the_zero_pivot() {
     a.column_mut(13).fill(0.0);
     let d = DArray::from_ndarray(&a, Blocks(8, 8));
     assert_eq!(d.lu().unwrap_err(), Error::Singular { index: 13 });
+    // The one-tile path (one task gathers and factors) reports the same.
+    let one = DArray::from_ndarray(&a, Blocks(30, 30));
+    assert_eq!(one.lu().unwrap_err(), Error::Singular { index: 13 });
+    let mut b = random(300, 10);
+    b.column_mut(213).fill(0.0);
+    let b = DArray::from_ndarray(&b, AutoBlocks); // several tiles, gathered into one
+    assert!(b.tile_grid().0 > 1);
+    assert_eq!(b.lu().unwrap_err(), Error::Singular { index: 213 });
     assert_eq!(d.det().unwrap(), 0.0);
     assert_eq!(d.inv().unwrap_err(), Error::Singular { index: 13 });
     let rect = DArray::<f64>::ones(AutoBlocks, 3, 4);

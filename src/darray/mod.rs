@@ -35,6 +35,7 @@ use std::fmt;
 
 use ndarray::{s, Array2};
 
+pub(crate) use elementwise::copy_columns;
 pub use partition::{AutoBlocks, Blocks, Partition};
 
 use crate::datadeps::{datadeps, In, Out};
@@ -162,7 +163,7 @@ impl<T: Scalar> DArray<T> {
         let reads: Vec<_> = self
             .tiles
             .iter()
-            .map(|t| crate::datadeps::spawn_with(crate::TaskOptions::named("wait"), (In(t.clone()),), |_| ()))
+            .map(|t| crate::datadeps::spawn_here(crate::TaskOptions::named("wait"), (In(t.clone()),), |_| ()))
             .collect();
         let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();
         done.into_iter().collect()

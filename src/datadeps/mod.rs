@@ -62,4 +62,5 @@ pub use masked::{
     Diagonal, LowerTriangular, TriangularPart, TriangularView, TriangularViewMut, UnitLowerTriangular,
     UnitUpperTriangular, UpperTriangular,
 };
+pub(crate) use scope::spawn_here;
 pub use scope::{datadeps, spawn, spawn_with, Scope};

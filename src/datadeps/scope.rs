@@ -133,7 +133,8 @@ impl<'scope> Scope<'scope, '_> {
         if self.group.over_limit() {
             worker::blocking(runtime(), || self.group.wait_below_resume());
         }
-        let submitted = submit(options, accesses, f, Some(self.group.clone()), HeldPolicy::Panic);
+        let group = Some(self.group.clone());
+        let submitted = submit(options, accesses, f, group, HeldPolicy::Panic, false);
         ScopedFuture {
             cell: submitted.cell,
             group: &self.group,
@@ -171,7 +172,25 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    let submitted = submit(options, accesses, f, None, HeldPolicy::Record);
+    let submitted = submit(options, accesses, f, None, HeldPolicy::Record, false);
+    TaskFuture {
+        cell: submitted.cell,
+        name: submitted.name,
+        blocked_by: submitted.held,
+    }
+}
+
+/// [`spawn_with`] for a caller that waits for the task at once: when the task's inputs are
+/// ready at submission, it runs on the calling thread before this returns (no hand-off to a
+/// worker and back, which costs more than a small kernel takes on a machine whose idle
+/// cores sleep); otherwise a worker runs it when they are.
+pub(crate) fn spawn_here<X, F, R>(options: TaskOptions, accesses: X, f: F) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let submitted = submit(options, accesses, f, None, HeldPolicy::Record, true);
     TaskFuture {
         cell: submitted.cell,
         name: submitted.name,
@@ -203,6 +222,7 @@ fn submit<'a, X, F, R>(
     f: F,
     group: Option<Arc<Group>>,
     policy: HeldPolicy,
+    here: bool,
 ) -> Submitted<'a, R>
 where
     X: Accesses,
@@ -283,7 +303,7 @@ where
     // `'static`. What outlives the region (history entries, successor lists) only touches
     // the header.
     let task: TaskRef = unsafe { std::mem::transmute::<std::sync::Arc<dyn Job + 'a>, TaskRef>(cell) };
-    rt.submit(task, &decls);
+    rt.submit(task, &decls, here);
     Submitted {
         cell: owner,
         id,
@@ -299,4 +319,55 @@ fn held_by_ancestor(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
     decls
         .iter()
         .find_map(|d| d.object.held_by(d.mode, &d.footprint, &ancestors))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::datadeps::{In, InOut};
+    use crate::Tile;
+    use std::sync::mpsc;
+
+    #[test]
+    fn spawn_here_runs_a_ready_task_on_the_caller_and_a_waiting_one_after_its_writer() {
+        let tile = Tile::<f64>::filled(2, 2, 2, 1.0);
+        let caller = std::thread::current().id();
+        let ran_on = spawn_here(TaskOptions::named("ready"), (In(tile.clone()),), |_| {
+            std::thread::current().id()
+        });
+        assert!(ran_on.is_finished(), "ran before spawn_here returned");
+        assert_eq!(ran_on.wait().unwrap(), caller);
+
+        // A writer held back by a channel: the reader cannot run here, and must see its write.
+        let (go, gate) = mpsc::channel::<()>();
+        let writer = spawn_with(
+            TaskOptions::named("writer"),
+            (InOut(tile.clone()),),
+            move |(mut t,)| {
+                gate.recv().unwrap();
+                t.fill(5.0);
+            },
+        );
+        let reader = spawn_here(TaskOptions::named("reader"), (In(tile.clone()),), |(t,)| {
+            (std::thread::current().id(), t[(1, 1)])
+        });
+        assert!(!reader.is_finished(), "the reader waits for the writer");
+        go.send(()).unwrap();
+        let (thread, value) = reader.wait().unwrap();
+        assert_eq!(value, 5.0);
+        assert_ne!(thread, caller, "a worker ran it once the writer finished");
+        writer.wait().unwrap();
+    }
+
+    #[test]
+    fn spawn_here_reports_a_panic_like_any_task() {
+        let tile = Tile::<f64>::filled(1, 1, 1, 0.0);
+        let f = spawn_here(TaskOptions::named("boom"), (InOut(tile.clone()),), |_| -> () {
+            panic!("boom")
+        });
+        let err = f.wait().unwrap_err();
+        assert!(err.to_string().contains("boom"), "{err}");
+        // Later readers of what it wrote are cancelled, not handed garbage.
+        assert!(tile.to_ndarray().is_err());
+    }
 }

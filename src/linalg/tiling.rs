@@ -8,7 +8,11 @@
 //! ones at 256 (Cholesky and LU keep more tasks in flight with their cheap kernels) or 384
 //! (QR's kernels gain more from larger tiles at large n).
 
-use crate::darray::DArray;
+use ndarray::{s, ArrayView2, ArrayViewMut2};
+
+use crate::darray::{copy_columns, Blocks, DArray};
+use crate::datadeps::{spawn_here, In, Out, TaskFuture};
+use crate::runtime::TaskOptions;
 use crate::Scalar;
 
 /// The factorization a working copy is made for.
@@ -51,6 +55,39 @@ pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArr
         a.recut(b, b)
     };
     (copy.with_auto(a.auto_blocked()), b)
+}
+
+/// For a factorization whose working copy of `a` is one tile: one task gathers `a` into
+/// that tile and runs `kernel` on it, on the calling thread when `a` is ready (the caller
+/// waits for it anyway), saving the copy tasks and the hand-offs between threads (what a
+/// small factorization's time goes to). Returns the copy and the
+/// task's result, or `None` when the copy would have several tiles (or none).
+pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
+    a: &DArray<T>,
+    op: Factorization,
+    options: TaskOptions,
+    kernel: impl FnOnce(ArrayViewMut2<'_, T>) -> R + Send + 'static,
+) -> Option<(DArray<T>, TaskFuture<R>)> {
+    let (m, n) = a.shape();
+    let b = if a.auto_blocked() {
+        op.tile_size(m, n)
+    } else {
+        a.block_size().0.min(a.block_size().1)
+    };
+    if m == 0 || n == 0 || b < m.max(n) {
+        return None;
+    }
+    let copy = DArray::for_overwrite(Blocks(b, b), m, n).with_auto(a.auto_blocked());
+    let sources: Vec<_> = a.tile_indices().map(|(i, j)| In(a.tile(i, j))).collect();
+    let ranges: Vec<_> = a.tile_indices().map(|(i, j)| a.tile_range(i, j)).collect();
+    let task = move |(tiles, mut dst): (Vec<ArrayView2<'_, T>>, ArrayViewMut2<'_, T>)| {
+        for (src, (r, c)) in tiles.into_iter().zip(ranges) {
+            copy_columns(dst.slice_mut(s![r, c]), src);
+        }
+        kernel(dst)
+    };
+    let future = spawn_here(options, (sources, Out(copy.tile(0, 0))), task);
+    Some((copy, future))
 }
 
 #[cfg(test)]

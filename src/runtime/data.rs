@@ -198,7 +198,12 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
     /// A copy of the contents, once every task submitted before that writes the tile has
     /// finished. Fails if such a task failed.
     pub fn to_ndarray(&self) -> Result<Array2<T>> {
-        crate::datadeps::spawn((crate::datadeps::In(self.clone()),), |(v,)| v.to_owned()).wait()
+        crate::datadeps::spawn_here(
+            crate::TaskOptions::named("to_ndarray"),
+            (crate::datadeps::In(self.clone()),),
+            |(v,)| v.to_owned(),
+        )
+        .wait()
     }
 
     /// Do two handles name the same tile?

@@ -120,7 +120,8 @@ impl Runtime {
 
     /// Registers `task`'s accesses with the tracker and lets it go: it runs as soon as
     /// every earlier conflicting access has finished.
-    pub(crate) fn submit(&self, task: TaskRef, accesses: &[Decl<'_>]) {
+    /// `here`: when the task is ready at once, run it on the calling thread before returning.
+    pub(crate) fn submit(&self, task: TaskRef, accesses: &[Decl<'_>], here: bool) {
         let placed = scheduler::place(&[ProcessorKind::Cpu]);
         debug_assert_eq!(placed, ProcessorKind::Cpu);
         if let Some(group) = &task.header().group {
@@ -129,7 +130,17 @@ impl Runtime {
         for d in accesses {
             d.object.register(&task, d.mode, d.footprint);
         }
-        deps::release(task, &mut |t| self.queue.push(t));
+        let mut ready_here = None;
+        deps::release(task, &mut |t| {
+            if here {
+                ready_here = Some(t);
+            } else {
+                self.queue.push(t);
+            }
+        });
+        if let Some(task) = ready_here {
+            worker::execute_here(self, task);
+        }
     }
 
     /// Waits for `latch`; a blocking worker is replaced while it waits.

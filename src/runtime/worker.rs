@@ -127,6 +127,26 @@ fn find_work(rt: &Runtime) -> Option<TaskRef> {
 /// urgent, and the successor's inputs are hot in this core's cache (a chain of dependent
 /// tasks then runs on one worker without touching the queue).
 fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
+    let mut next = None;
+    run(rt, task, Some(index), &mut |t| {
+        if next.is_none() && !rt.queue.looks_nonempty() {
+            next = Some(t);
+        } else {
+            rt.queue.push(t);
+        }
+    });
+    next
+}
+
+/// Steps 3 and 4 for a task that became ready at its submission, on the submitting thread
+/// (see `Runtime::submit`); its successors go to the queue.
+pub(crate) fn execute_here(rt: &Runtime, task: TaskRef) {
+    run(rt, task, current_worker(), &mut |t| rt.queue.push(t));
+}
+
+/// Runs `task` on this thread (`worker`: its index in the pool, if it is a worker) and
+/// completes it, handing the successors it makes ready to `ready`.
+fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMut(TaskRef)) {
     let guard = AbortIfPanic;
     let header = task.header();
     if !header.claim() {
@@ -138,22 +158,15 @@ fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
     let failed = task.execute(cancelled);
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
-        rt.trace.record(header, index, start, cancelled);
+        rt.trace
+            .record(header, worker.unwrap_or(usize::MAX), start, cancelled);
     }
-    let mut next = None;
-    deps::complete(&task, failed, &mut |t| {
-        if next.is_none() && !rt.queue.looks_nonempty() {
-            next = Some(t);
-        } else {
-            rt.queue.push(t);
-        }
-    });
+    deps::complete(&task, failed, ready);
     task.completed();
     if let Some(group) = &header.group {
         group.done();
     }
     std::mem::forget(guard);
-    next
 }
 
 /// Waits until `latch` is set.

@@ -76,6 +76,22 @@ impl<B: Backend> Linalg<B> {
                 right: (n, m),
             });
         }
+        let be = self.backend.clone();
+        let options = TaskOptions::named("potrf").flops((n as f64).powi(3) / 3.0);
+        let one_tile = tiling::one_tile(a, tiling::Factorization::Cholesky, options, move |mut t| {
+            let pivot = be.potrf(Uplo::Lower, t.view_mut());
+            zero_strictly_upper(&mut t);
+            pivot
+        });
+        if let Some((l, potrf)) = one_tile {
+            return match potrf.wait()? {
+                Ok(()) => Ok(Cholesky {
+                    l,
+                    linalg: self.clone(),
+                }),
+                Err(index) => Err(Error::NotPositiveDefinite { index }),
+            };
+        }
         let (l, b) = tiling::working_copy(a, tiling::Factorization::Cholesky);
         let nt = l.tile_grid().0;
         let minus_one = T::zero() - T::one();
@@ -146,16 +162,19 @@ fn zero_upper<T: Scalar>(l: &DArray<T>) {
                 |(mut t,)| t.fill(T::zero()),
             ));
         }
-        let task = |(mut t,): (ArrayViewMut2<'_, T>,)| {
-            for (c, mut column) in t.columns_mut().into_iter().enumerate() {
-                let above = c.min(column.len());
-                column.slice_mut(ndarray::s![..above]).fill(T::zero());
-            }
-        };
+        let task = |(mut t,): (ArrayViewMut2<'_, T>,)| zero_strictly_upper(&mut t);
         drop(spawn_with(
             TaskOptions::named("laset"),
             (InOut(l.tile(j, j)),),
             task,
         ));
+    }
+}
+
+/// Zeros the strictly upper part of a tile.
+fn zero_strictly_upper<T: Scalar>(t: &mut ArrayViewMut2<'_, T>) {
+    for (c, mut column) in t.columns_mut().into_iter().enumerate() {
+        let above = c.min(column.len());
+        column.slice_mut(ndarray::s![..above]).fill(T::zero());
     }
 }

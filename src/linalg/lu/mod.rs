@@ -109,6 +109,27 @@ impl<B: Backend> Linalg<B> {
                 right: (n, m),
             });
         }
+        if pivot == Pivot::RowMaximum {
+            let (be, k) = (self.backend.clone(), m.min(n));
+            let (big, small) = (m.max(n) as f64, k as f64);
+            let options = TaskOptions::named("getrf").flops(big * small * small - small.powi(3) / 3.0);
+            let one_tile = tiling::one_tile(a, tiling::Factorization::Lu, options, move |mut t| {
+                let mut ipiv = vec![0; k];
+                let result = be.getrf(t.view_mut(), &mut ipiv);
+                (ipiv, result)
+            });
+            if let Some((lu, getrf)) = one_tile {
+                let (ipiv, result) = getrf.wait()?;
+                return match result {
+                    Ok(()) => Ok(Lu {
+                        lu,
+                        ipiv,
+                        linalg: self.clone(),
+                    }),
+                    Err(index) => Err(Error::Singular { index }),
+                };
+            }
+        }
         let (lu, b) = tiling::working_copy(a, tiling::Factorization::Lu);
         let panels = match pivot {
             Pivot::RowMaximum => self.partial_pivoting(&lu, b),
