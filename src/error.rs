@@ -14,11 +14,14 @@ pub enum Error {
         message: String,
     },
     /// A task did not run because a task it reads from failed (panicked, or was itself
-    /// cancelled), so its input would have been garbage.
-    #[error("task `{task}` did not run: its input was written by a task that failed")]
+    /// cancelled), so its input would have been garbage. `cause` names the failure the
+    /// cancellation goes back to, however many tasks it passed through.
+    #[error("task `{task}` did not run: its input was written by a task that failed ({cause})")]
     DependencyFailed {
         /// Name of the cancelled task.
         task: String,
+        /// The root failure, e.g. "task `map` panicked: index out of bounds".
+        cause: String,
     },
     /// Waiting for `task` from inside `holder`, which holds data `task` needs, would never
     /// return. The task is not lost: it runs once `holder` has finished.

@@ -118,9 +118,11 @@ fn task_graph_shape_for_k_by_k_tiles() {
 #[test]
 fn cholesky_of_a_product_starts_before_the_product_ends() {
     let _g = serial();
-    let n = 256;
-    let m = DArray::<f64>::rand_seeded(Blocks(32, 32), n, n, 11);
-    let shift = &DArray::<f64>::eye(Blocks(32, 32), n) * n as f64;
+    // Tiles large enough that the product's gemm tasks (8³ of 64³) outlast the submission
+    // of the Cholesky's tasks: with 32-tiles the whole product could finish first.
+    let n = 512;
+    let m = DArray::<f64>::rand_seeded(Blocks(64, 64), n, n, 11);
+    let shift = &DArray::<f64>::eye(Blocks(64, 64), n) * n as f64;
     mosaic::trace::start();
     let prod = &m * &m.t();
     let a = &prod + &shift;

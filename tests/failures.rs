@@ -58,9 +58,15 @@ impl Drop for DropCounter<'_> {
     }
 }
 
-fn dependency_failed(name: &str) -> Error {
+const WRITER: &str = "writer";
+const WRITER_FAILED: &str = "deliberate: writer failed";
+
+/// The error of a task `name` cancelled because of `root`'s panic with `message`, however
+/// many cancelled tasks lie between.
+fn dependency_failed(name: &str, root: &str, message: &str) -> Error {
     Error::DependencyFailed {
         task: name.to_owned(),
+        cause: format!("task `{root}` panicked: {message}"),
     }
 }
 
@@ -219,9 +225,9 @@ fn failure_cancels_readers_of_its_writes_and_spares_everything_else() {
         [
             Ok(0.0),
             Ok(0.0),
-            Err(dependency_failed("reader")),
-            Err(dependency_failed("reader-of-reader")),
-            Err(dependency_failed("strided")),
+            Err(dependency_failed("reader", WRITER, WRITER_FAILED)),
+            Err(dependency_failed("reader-of-reader", WRITER, WRITER_FAILED)),
+            Err(dependency_failed("strided", WRITER, WRITER_FAILED)),
             Ok(0.0),
             Ok(0.0),
             Ok(20.0),
@@ -291,12 +297,15 @@ fn cancellation_propagates_through_chains_of_written_data() {
     assert_eq!(
         middle,
         [
-            Err(dependency_failed("a->b")),
-            Err(dependency_failed("b->c")),
+            Err(dependency_failed("a->b", "root", "deliberate: root")),
+            Err(dependency_failed("b->c", "root", "deliberate: root")),
             Ok(())
         ]
     );
-    assert_eq!(c_reader, Err(dependency_failed("c-reader")));
+    assert_eq!(
+        c_reader,
+        Err(dependency_failed("c-reader", "root", "deliberate: root"))
+    );
     assert_eq!(b_reader, Ok(18.0));
     assert_eq!(b.to_vec(), [6.0; 3]);
     assert_eq!(c.to_vec(), [0.0; 3]);
@@ -333,7 +342,10 @@ fn observed_panics_are_not_reraised_but_unobserved_ones_are() {
         text.contains("observed") && text.contains("deliberate: observed"),
         "unhelpful message: {text}"
     );
-    assert_eq!(dependent, Err(dependency_failed("dependent")));
+    assert_eq!(
+        dependent,
+        Err(dependency_failed("dependent", "observed", "deliberate: observed"))
+    );
 
     // One observed, one not: the unobserved one is re-raised.
     let err = catch_unwind(|| {
@@ -423,8 +435,12 @@ fn global_future_reports_panic_and_poisons_the_tile_until_overwritten() {
             message: "deliberate: tile task failed".to_owned()
         })
     );
-    assert_eq!(reader.wait(), Err(dependency_failed("tile-reader")));
-    assert_eq!(part.wait(), Err(dependency_failed("tile-upper")));
+    let (root, message) = ("exploding", "deliberate: tile task failed");
+    assert_eq!(
+        reader.wait(),
+        Err(dependency_failed("tile-reader", root, message))
+    );
+    assert_eq!(part.wait(), Err(dependency_failed("tile-upper", root, message)));
     assert!(
         matches!(t.to_ndarray(), Err(Error::DependencyFailed { .. })),
         "a copy of failed data was handed out"
@@ -447,7 +463,9 @@ fn global_future_reports_panic_and_poisons_the_tile_until_overwritten() {
     .expect_err("a region with a cancelled, unobserved task must not return normally");
     let text = payload_text(err.as_ref());
     assert!(
-        text.contains("unobserved-reader") && text.contains("did not run"),
+        text.contains("unobserved-reader")
+            && text.contains("did not run")
+            && text.contains("deliberate: tile task failed"),
         "got: {text}"
     );
 
@@ -467,7 +485,15 @@ fn detached_failed_future_poisons_silently() {
     drop(spawn((InOut(t.clone()),), |_| -> () {
         panic!("deliberate: detached")
     }));
-    assert!(matches!(t.to_ndarray(), Err(Error::DependencyFailed { .. })));
+    match t.to_ndarray() {
+        Err(Error::DependencyFailed { cause, .. }) => {
+            assert!(
+                cause.contains("deliberate: detached"),
+                "the panic is named: {cause}"
+            )
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
     // A region that binds nothing failed is unaffected.
     let v = datadeps(|s| s.spawn((), |()| 5).wait());
     assert_eq!(v, Ok(5));
@@ -620,4 +646,29 @@ fn cancelled_tasks_are_traced_as_cancelled() {
     // Submission order, and the cancelled reader before the writer that follows it.
     assert!(fail.task < cancelled.task && cancelled.task < ok.task);
     assert!(fail.end_ns <= cancelled.start_ns && cancelled.end_ns <= ok.start_ns);
+}
+
+/// Regression (detached task panic lost its message): an elementwise task that panics is
+/// detached (nobody holds its future), so its message used to reach nobody; readers of its
+/// result now get it as the cause of their `DependencyFailed`, through further operations.
+#[test]
+fn detached_elementwise_panic_is_named_by_later_readers() {
+    quiet_deliberate_panics();
+    let _wd = watchdog("detached_elementwise_panic_is_named_by_later_readers", 60);
+    let a = mosaic::DArray::<f64>::ones(mosaic::Blocks(2, 2), 4, 4);
+    let b = a.map(|x| {
+        if x > 0.0 {
+            panic!("deliberate: map failed")
+        } else {
+            x
+        }
+    });
+    let c = &(&b + &a) * 2.0;
+    match c.try_to_ndarray() {
+        Err(Error::DependencyFailed { cause, .. }) => {
+            assert!(cause.contains("deliberate: map failed"), "{cause}");
+            assert!(cause.contains("`map`"), "the failed task is named: {cause}");
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
 }

@@ -15,7 +15,8 @@ pub(crate) enum Outcome<R> {
     Pending,
     Done(R),
     Panicked(String),
-    Cancelled,
+    /// Cancelled; the root failure's description.
+    Cancelled(String),
     Taken,
 }
 
@@ -108,8 +109,9 @@ fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
             task: task.to_owned(),
             message,
         }),
-        Outcome::Cancelled => Err(Error::DependencyFailed {
+        Outcome::Cancelled(cause) => Err(Error::DependencyFailed {
             task: task.to_owned(),
+            cause,
         }),
         Outcome::Pending | Outcome::Taken => unreachable!("a finished task's slot is read once"),
     }
@@ -131,7 +133,7 @@ impl<R> ScopedFuture<'_, R> {
     /// failed task.
     pub fn wait(self) -> Result<R> {
         let outcome = self.cell.slot().wait();
-        if matches!(outcome, Outcome::Panicked(_) | Outcome::Cancelled) {
+        if matches!(outcome, Outcome::Panicked(_) | Outcome::Cancelled(_)) {
             // Observed here, so the region does not re-raise it.
             drop(self.group.take_panic(self.task));
         }

@@ -254,16 +254,18 @@ where
     let job = move |header: &TaskHeader, slot: &Slot<R>, cancelled: bool| -> bool {
         if cancelled {
             drop((f, raw));
+            let cause = header.cause();
             if let Some(group) = &header.group {
                 // The region must not return as if this task had run: it re-raises this
                 // (after the panic that caused it, which was recorded first) unless the
                 // task's future observes the cancellation.
                 let error = Error::DependencyFailed {
                     task: header.name.to_owned(),
+                    cause: cause.clone(),
                 };
                 group.record_panic(header.id, Box::new(error.to_string()));
             }
-            slot.finish(Outcome::Cancelled);
+            slot.finish(Outcome::Cancelled(cause));
             return true;
         }
         // SAFETY: the runtime calls the job once, after every conflicting earlier task has
@@ -282,6 +284,7 @@ where
             }
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
+                header.set_cause(format!("task `{}` panicked: {message}", header.name));
                 if let Some(group) = &header.group {
                     group.record_panic(header.id, payload);
                 }

@@ -5,8 +5,8 @@
 //! the library (`AutoBlocks`), making the copy costs the same whatever its tiles, so the
 //! copy is cut at the size the factorization runs best with (measured in BENCHMARKS.md):
 //! small matrices as one tile (one sequential kernel beats a graph of tiny ones), larger
-//! ones at 256 (Cholesky and LU keep more tasks in flight with their cheap kernels) or 384
-//! (QR's kernels gain more from larger tiles at large n).
+//! ones at 256 (Cholesky and LU keep more tasks in flight with their cheap kernels), except
+//! QR from order 2048 at 512 (its update kernels gain more from larger tiles).
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
@@ -35,7 +35,7 @@ impl Factorization {
         }
         match self {
             Factorization::Cholesky | Factorization::Lu => 256,
-            Factorization::Qr if m.min(n) >= 3072 => 384,
+            Factorization::Qr if m.min(n) >= 2048 => 512,
             Factorization::Qr => 256,
         }
     }
@@ -114,7 +114,7 @@ mod tests {
             let (c, b) = working_copy(&big, op);
             assert_eq!((b, c.block_size()), (want, (want, want)));
         }
-        assert_eq!(Factorization::Qr.tile_size(4096, 4096), 384);
+        assert_eq!(Factorization::Qr.tile_size(4096, 4096), 512);
         assert_eq!(Factorization::Qr.tile_size(8192, 512), 256);
     }
 

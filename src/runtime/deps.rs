@@ -191,7 +191,7 @@ pub(crate) fn add_dependency(succ: &TaskRef, pred: &TaskRef, poison: bool) {
     let mut node = lock(&p.node);
     if node.finished {
         if node.failed && poison {
-            s.poisoned.store(true, Ordering::Release);
+            s.poison_from(p);
         }
         return;
     }
@@ -226,7 +226,7 @@ pub(crate) fn complete(task: &TaskRef, failed: bool, ready: &mut impl FnMut(Task
     h.set_status(if failed { Status::Failed } else { Status::Done });
     for (s, poison) in successors {
         if failed && poison {
-            s.header().poisoned.store(true, Ordering::Release);
+            s.header().poison_from(h);
         }
         release(s, ready);
     }

@@ -130,11 +130,35 @@ pub(crate) struct TaskHeader {
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
+    /// Why the task failed: its panic, or (when cancelled) the failure its input goes back
+    /// to. Set before `poisoned` is, so whoever sees the flag finds the cause.
+    cause: std::sync::OnceLock<std::sync::Arc<str>>,
     pub(crate) node: Mutex<Node>,
     pub(crate) group: Option<Arc<Group>>,
 }
 
 impl TaskHeader {
+    /// Records why this task failed (the first cause wins).
+    pub(crate) fn set_cause(&self, cause: String) {
+        let _ = self.cause.set(cause.into());
+    }
+
+    /// Poisons this task (a predecessor it reads from failed), inheriting that one's cause.
+    pub(crate) fn poison_from(&self, failed: &TaskHeader) {
+        if let Some(cause) = failed.cause.get() {
+            let _ = self.cause.set(cause.clone());
+        }
+        self.poisoned.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Why this task failed, for error messages.
+    pub(crate) fn cause(&self) -> String {
+        match self.cause.get() {
+            Some(cause) => cause.to_string(),
+            None => "a task that failed".to_owned(),
+        }
+    }
+
     pub(crate) fn new(
         id: u64,
         name: &'static str,
@@ -150,6 +174,7 @@ impl TaskHeader {
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),
+            cause: std::sync::OnceLock::new(),
             node: Mutex::new(Node {
                 finished: false,
                 failed: false,
