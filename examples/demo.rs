@@ -41,7 +41,10 @@ fn main() -> Result<(), Error> {
     let a = a?;
     let (tb, _) = a.block_size();
     let (gt, _) = a.tile_grid();
-    println!("mosaic demo: n = {n}, f64, AutoBlocks -> {tb}x{tb} tiles ({gt}x{gt}), {workers} workers");
+    println!(
+        "mosaic demo: n = {n}, f64, AutoBlocks -> {tb}x{tb} tiles ({gt}x{gt}; the factorizations pick \
+         their own), {workers} workers"
+    );
 
     // Factor (traced), then solve A·X = B for k right-hand sides.
     mosaic::trace::start();
