@@ -41,14 +41,21 @@ impl Factorization {
     }
 }
 
-/// A private copy of `a` in square tiles, to be factored in place, and the tile size.
-pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArray<T>, usize) {
-    let (m, n) = a.shape();
-    let b = if a.auto_blocked() {
+/// The square tile size of `a`'s working copy: the operation's own for an auto-tiled
+/// matrix, else the smaller side of `a`'s tiles.
+fn working_tile_size<T: Scalar>(a: &DArray<T>, op: Factorization) -> usize {
+    if a.auto_blocked() {
+        let (m, n) = a.shape();
         op.tile_size(m, n)
     } else {
         a.block_size().0.min(a.block_size().1).max(1)
-    };
+    }
+}
+
+/// A private copy of `a` in square tiles, to be factored in place, and the tile size.
+pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArray<T>, usize) {
+    let (m, n) = a.shape();
+    let b = working_tile_size(a, op);
     let copy = if a.block_size() == (b.min(m.max(1)), b.min(n.max(1))) {
         a.clone()
     } else {
@@ -69,11 +76,7 @@ pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
     kernel: impl FnOnce(ArrayViewMut2<'_, T>) -> R + Send + 'static,
 ) -> Option<(DArray<T>, TaskFuture<R>)> {
     let (m, n) = a.shape();
-    let b = if a.auto_blocked() {
-        op.tile_size(m, n)
-    } else {
-        a.block_size().0.min(a.block_size().1)
-    };
+    let b = working_tile_size(a, op);
     if m == 0 || n == 0 || b < m.max(n) {
         return None;
     }
