@@ -40,6 +40,7 @@ pub use partition::{AutoBlocks, Blocks, Partition};
 
 use crate::datadeps::{datadeps, In, Out};
 use crate::error::Result;
+use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
 use partition::{padded_ld, Cuts};
 
@@ -187,7 +188,8 @@ impl<T: Scalar> DArray<T> {
                 .flat_map(|j| (0..gr).map(move |i| (i, j)))
                 .map(|(i, j)| {
                     let (r, c) = self.tile_range(i, j);
-                    s.spawn((In(self.tile(i, j)), Out(o.slice(s![r, c]))), |(t, mut dst)| {
+                    let accesses = (In(self.tile(i, j)), Out(o.slice(s![r, c])));
+                    s.spawn_with(TaskOptions::named("to_ndarray"), accesses, |(t, mut dst)| {
                         dst.assign(&t)
                     })
                 })

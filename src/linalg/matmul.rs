@@ -9,10 +9,12 @@
 
 use std::ops::Mul;
 
+use ndarray::ArrayViewMut2;
+
 use super::{tasks, Linalg};
 use crate::backend::{Backend, Trans};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, InOut};
+use crate::datadeps::{spawn_with, InOut, Out};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
@@ -111,18 +113,16 @@ impl<B: Backend> Linalg<B> {
         for j in 0..gc {
             for i in 0..gr {
                 if kt == 0 {
-                    drop(spawn_with(
-                        TaskOptions::named("scal"),
-                        (InOut(c.tile(i, j)),),
-                        // BLAS: with β = 0, C's old values (NaN included) are not read.
-                        move |(mut ct,)| {
-                            if beta == T::zero() {
-                                ct.fill(T::zero())
-                            } else {
-                                ct.mapv_inplace(|x| x * beta)
-                            }
-                        },
-                    ));
+                    // BLAS: with β = 0, C's old values (NaN included) are not read.
+                    let options = TaskOptions::named("scal");
+                    if beta == T::zero() {
+                        drop(spawn_with(options, (Out(c.tile(i, j)),), |(mut ct,)| {
+                            ct.fill(T::zero())
+                        }));
+                    } else {
+                        let task = move |(mut ct,): (ArrayViewMut2<'_, T>,)| ct.mapv_inplace(|x| x * beta);
+                        drop(spawn_with(options, (InOut(c.tile(i, j)),), task));
+                    }
                 }
                 for p in 0..kt {
                     let beta_p = if p == 0 { beta } else { T::one() };

@@ -4,7 +4,7 @@
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
-use crate::datadeps::{spawn_with, In, InOut};
+use crate::datadeps::{spawn_with, In, InOut, Out};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
 
@@ -25,13 +25,16 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
     let task = move |(c, a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
-    drop(spawn_with(
-        TaskOptions::named("gemm")
-            .priority(priority)
-            .flops(2.0 * (m * n * k) as f64),
-        (InOut(c), In(a), In(b)),
-        task,
-    ));
+    let options = TaskOptions::named("gemm")
+        .priority(priority)
+        .flops(2.0 * (m * n * k) as f64);
+    // BLAS: with β = 0, C is not read, so the task only writes it: it need not wait for
+    // C's readers' predecessors, and a failed old C does not fail the product.
+    if beta == T::zero() {
+        drop(spawn_with(options, (Out(c), In(a), In(b)), task));
+    } else {
+        drop(spawn_with(options, (InOut(c), In(a), In(b)), task));
+    }
 }
 
 /// The triangular solve of one tile (see [`Backend::trsm`]) as a task: reads `a`,
