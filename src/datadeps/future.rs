@@ -208,3 +208,61 @@ impl<R> Drop for TaskFuture<R> {
         self.cell.slot().abandon();
     }
 }
+
+/// loom models of the result slot (run with the runtime's, see `runtime::loom_models`).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::{lock, Outcome, Payload, Slot};
+    use crate::runtime::loom_models::model;
+
+    /// A result that counts its drops.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A future dropped while its task finishes: the result is dropped exactly once,
+    /// and never left in the slot (where it could outlive the data it borrows).
+    #[test]
+    fn loom_slot_result_dropped_once_when_the_future_is_dropped() {
+        model(|| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let slot = Arc::new(Slot::<Counted>::new());
+            let finisher = {
+                let (slot, drops) = (slot.clone(), drops.clone());
+                thread::spawn(move || slot.finish(Outcome::Done(Counted(drops))))
+            };
+            slot.abandon();
+            finisher.join().unwrap();
+            assert_eq!(drops.load(Ordering::SeqCst), 1);
+            assert!(matches!(lock(&slot.state).outcome, Outcome::Taken));
+        });
+    }
+
+    /// A waiter blocked on the slot's latch finds the outcome recorded before the task
+    /// completed.
+    #[test]
+    fn loom_slot_waiter_sees_the_result() {
+        model(|| {
+            let slot = Arc::new(Slot::<u32>::new());
+            let task = {
+                let slot = slot.clone();
+                thread::spawn(move || {
+                    slot.finish(Outcome::Done(7));
+                    slot.completed();
+                })
+            };
+            slot.latch.block();
+            let got = std::mem::replace(&mut lock(&slot.state).outcome, Outcome::Taken);
+            assert!(matches!(got, Outcome::Done(7)));
+            task.join().unwrap();
+        });
+    }
+}

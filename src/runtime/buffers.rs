@@ -14,10 +14,11 @@ use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
-use std::sync::Mutex;
+
+use crate::sync::{lock, Mutex};
 
 /// At most this many bytes of free buffers are kept.
-pub const LIMIT: usize = 256 << 20;
+pub(crate) const LIMIT: usize = 256 << 20;
 
 /// Tile buffers are aligned to a cache line.
 const ALIGN: usize = 64;
@@ -29,20 +30,110 @@ struct Free {
 }
 
 /// A free buffer: `size` bytes at `ALIGN`, owned by the pool.
-struct Block(NonNull<u8>);
+pub(super) struct Block(pub(super) NonNull<u8>);
 
 // SAFETY: a `Block` is an owned allocation nobody else references; moving it between
 // threads moves the ownership.
 unsafe impl Send for Block {}
 
-static FREE: Mutex<Free> = Mutex::new(Free {
-    by_size: BTreeMap::new(),
-    bytes: 0,
-});
+/// Free buffers kept for reuse, by size, up to `limit` bytes in all. It only moves
+/// ownership of blocks around (it never reads, writes or frees them), which is what its
+/// loom model checks: every block given to it is handed out, evicted or refused exactly
+/// once, and the total kept stays within the limit.
+pub(super) struct Pool {
+    free: Mutex<Free>,
+    limit: usize,
+}
 
-fn free() -> std::sync::MutexGuard<'static, Free> {
-    // Poisoning cannot leave `Free` inconsistent: no user code runs under the lock.
-    FREE.lock().unwrap_or_else(|e| e.into_inner())
+impl Pool {
+    #[cfg(not(loom))]
+    const fn new(limit: usize) -> Self {
+        Pool {
+            free: Mutex::new(Free {
+                by_size: BTreeMap::new(),
+                bytes: 0,
+            }),
+            limit,
+        }
+    }
+
+    #[cfg(loom)]
+    pub(super) fn new(limit: usize) -> Self {
+        Pool {
+            free: Mutex::new(Free {
+                by_size: BTreeMap::new(),
+                bytes: 0,
+            }),
+            limit,
+        }
+    }
+
+    /// A kept block of exactly `size` bytes, if there is one.
+    pub(super) fn take(&self, size: usize) -> Option<Block> {
+        let mut free = lock(&self.free);
+        let list = free.by_size.get_mut(&size)?;
+        let block = list.pop()?;
+        if list.is_empty() {
+            free.by_size.remove(&size);
+        }
+        free.bytes -= size;
+        Some(block)
+    }
+
+    /// Offers `block` of `size` bytes. Returns the blocks the caller now owns and must
+    /// free, with their sizes: those evicted to make room (the newest sizes are the
+    /// likeliest to be asked for next: an operation repeated, the next step of a
+    /// computation), and `block` itself if it was not kept.
+    pub(super) fn keep(&self, block: Block, size: usize) -> Vec<(Block, usize)> {
+        let mut out = Vec::new();
+        if size > self.limit {
+            out.push((block, size));
+            return out;
+        }
+        let mut free = lock(&self.free);
+        while free.bytes + size > self.limit {
+            let Some((&other, _)) = free.by_size.iter().find(|(&s, _)| s != size) else {
+                break;
+            };
+            let list = free.by_size.get_mut(&other).expect("found above");
+            out.push((list.pop().expect("lists are never empty"), other));
+            if list.is_empty() {
+                free.by_size.remove(&other);
+            }
+            free.bytes -= other;
+        }
+        if free.bytes + size <= self.limit {
+            free.bytes += size;
+            free.by_size.entry(size).or_default().push(block);
+        } else {
+            out.push((block, size));
+        }
+        out
+    }
+
+    /// Bytes kept.
+    pub(super) fn bytes(&self) -> usize {
+        lock(&self.free).bytes
+    }
+}
+
+#[cfg(not(loom))]
+static POOL: Pool = Pool::new(LIMIT);
+
+fn pool() -> &'static Pool {
+    #[cfg(loom)]
+    {
+        // loom's primitives cannot be built in a `static`; no loom model allocates tiles.
+        static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| Pool::new(LIMIT))
+    }
+    #[cfg(not(loom))]
+    &POOL
+}
+
+/// Bytes of dropped tile buffers kept for reuse (at most [`LIMIT`]).
+pub(crate) fn kept_bytes() -> usize {
+    pool().bytes()
 }
 
 /// Is `T` a type whose buffers are recycled (`f32`, `f64`)?
@@ -126,52 +217,25 @@ pub(crate) unsafe fn release<T>(ptr: NonNull<T>, len: usize, recycle: bool) {
     if layout.size() == 0 {
         return;
     }
-    let size = layout.size();
-    if recycle && size <= LIMIT {
-        // The newest sizes are the likeliest to be asked for next (an operation repeated,
-        // the next step of a computation): make room by freeing buffers of other sizes.
-        let mut evicted = Vec::new();
-        let mut free = free();
-        while free.bytes + size > LIMIT {
-            let Some((&other, _)) = free.by_size.iter().find(|(&s, _)| s != size) else {
-                break;
-            };
-            let list = free.by_size.get_mut(&other).expect("found above");
-            evicted.push((list.pop().expect("lists are never empty"), other));
-            if list.is_empty() {
-                free.by_size.remove(&other);
-            }
-            free.bytes -= other;
-        }
-        let kept = free.bytes + size <= LIMIT;
-        if kept {
-            free.bytes += size;
-            free.by_size.entry(size).or_default().push(Block(ptr.cast()));
-        }
-        drop(free);
-        for (block, other) in evicted {
-            // SAFETY: kept blocks were allocated with `other` bytes at `ALIGN`
-            // (`layout` of their own type and length, whose size is `other`).
-            unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(other, ALIGN)) };
-        }
-        if kept {
-            return;
-        }
+    if !recycle {
+        // SAFETY: allocated with this layout (the caller's contract), and not used any more.
+        unsafe { dealloc(ptr.as_ptr().cast(), layout) };
+        return;
     }
-    // SAFETY: allocated with this layout (the caller's contract), and not used any more.
-    unsafe { dealloc(ptr.as_ptr().cast(), layout) };
+    // Recyclable types (`f32`, `f64`) have alignment ≤ `ALIGN`, so their layouts' is `ALIGN`.
+    debug_assert_eq!(layout.align(), ALIGN);
+    for (block, size) in pool().keep(Block(ptr.cast()), layout.size()) {
+        // SAFETY: every block the pool gives back was allocated with `size` bytes at `ALIGN`
+        // (recyclable buffers' layouts, whose size is the one they were kept under), and
+        // nobody uses it: `ptr` by the caller's contract, evicted blocks because the pool
+        // owned them.
+        unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) };
+    }
 }
 
 /// A free buffer of exactly `size` bytes, if one is kept.
 fn take(size: usize) -> Option<NonNull<u8>> {
-    let mut free = free();
-    let list = free.by_size.get_mut(&size)?;
-    let block = list.pop()?;
-    if list.is_empty() {
-        free.by_size.remove(&size);
-    }
-    free.bytes -= size;
-    Some(block.0)
+    pool().take(size).map(|b| b.0)
 }
 
 /// Is every byte of `v` zero (so that zeroed memory already holds it)?

@@ -24,7 +24,7 @@ impl Prioritized for u32 {
 /// Explores `f` with at most three preemptions per execution: enough for every bug of
 /// these small protocols (each needs at most two badly placed switches), and it keeps
 /// the ready-queue models, with their locks and condition variables, fast.
-fn model(f: impl Fn() + Sync + Send + 'static) {
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);
     builder.check(f);
@@ -246,5 +246,88 @@ fn loom_throttled_body_resumes() {
         for t in tasks {
             t.join().unwrap();
         }
+    });
+}
+
+/// Two threads claim one ready task (a worker popping it, a waiter running it on top of
+/// its wait): exactly one of them gets it.
+#[test]
+fn loom_task_claimed_by_exactly_one_thread() {
+    model(|| {
+        let t = task(1);
+        t.header().set_status(Status::Ready);
+        let other = {
+            let t = t.clone();
+            thread::spawn(move || t.header().claim())
+        };
+        let here = t.header().claim();
+        let there = other.join().unwrap();
+        assert!(here != there, "exactly one claim succeeds");
+        assert_eq!(t.header().status(), Status::Running);
+    });
+}
+
+/// The tile-buffer pool, with room for two 64-byte blocks: one thread offers a 64-byte
+/// block, another a 96-byte one (which evicts to make room), while a third takes a 64-byte
+/// block. Every block ends up exactly once with someone (taken, kept, or given back to
+/// free), and the pool never keeps more than its limit.
+#[test]
+fn loom_buffer_pool_moves_each_block_once() {
+    use super::buffers::{Block, Pool};
+
+    fn block(id: usize) -> Block {
+        Block(std::ptr::NonNull::new(std::ptr::without_provenance_mut(id * 64)).unwrap())
+    }
+    fn id(b: &Block) -> usize {
+        b.0.as_ptr().addr() / 64
+    }
+    model(|| {
+        let pool = Arc::new(Pool::new(128));
+        assert!(pool.keep(block(1), 64).is_empty());
+        let offers: Vec<_> = [(2, 64), (3, 96)]
+            .into_iter()
+            .map(|(k, size)| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let back: Vec<usize> = pool.keep(block(k), size).iter().map(|(b, _)| id(b)).collect();
+                    assert!(pool.bytes() <= 128);
+                    back
+                })
+            })
+            .collect();
+        let mut seen: Vec<usize> = pool.take(64).iter().map(id).collect();
+        for offer in offers {
+            seen.extend(offer.join().unwrap());
+        }
+        assert!(pool.bytes() <= 128);
+        for size in [64, 64, 96] {
+            seen.extend(pool.take(size).iter().map(id));
+        }
+        assert_eq!(pool.bytes(), 0);
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3], "each block accounted for exactly once");
+    });
+}
+
+/// Events and edges recorded while the trace is drained: each is in exactly one drain.
+#[test]
+fn loom_trace_events_recorded_during_a_drain_are_kept_once() {
+    use super::trace::Tracer;
+    model(|| {
+        let tracer = Arc::new(Tracer::new(1));
+        tracer.set_enabled(true);
+        let recorder = {
+            let tracer = tracer.clone();
+            thread::spawn(move || {
+                let header = TaskHeader::new(7, "model", 0, None, None);
+                tracer.record(&header, 0, 0, false);
+                tracer.edge(1, 7);
+            })
+        };
+        let (events, edges) = tracer.drain();
+        recorder.join().unwrap();
+        let (later, later_edges) = tracer.drain();
+        assert_eq!(events.len() + later.len(), 1);
+        assert_eq!(edges.len() + later_edges.len(), 1);
     });
 }

@@ -21,7 +21,7 @@ pub mod trace;
 pub(crate) mod worker;
 
 #[cfg(all(test, loom))]
-mod loom_models;
+pub(crate) mod loom_models;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -106,6 +106,17 @@ pub fn num_threads() -> usize {
 /// blocked waiting inside tasks.
 pub fn worker_threads() -> usize {
     runtime().pool.threads()
+}
+
+/// The most bytes of dropped tile buffers the runtime keeps for reuse (see
+/// [`recycled_bytes`]): 256 MiB.
+pub const RECYCLED_BYTES_LIMIT: usize = buffers::LIMIT;
+
+/// Bytes of dropped `f32`/`f64` tile buffers the runtime keeps to hand to new tiles of the
+/// same size (saving the page faults of fresh memory), at most [`RECYCLED_BYTES_LIMIT`].
+/// This memory stays with the process after the matrices are dropped.
+pub fn recycled_bytes() -> usize {
+    buffers::kept_bytes()
 }
 
 /// The processors the runtime schedules on.

@@ -10,23 +10,44 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-/// SplitMix64: small, fast, and good enough to drive test-case generation.
+/// SplitMix64: small, fast, and good enough to drive test-case generation. Built with
+/// [`Rng::from_bytes`], its first draws come from a fuzzer's input instead, so the fuzzer's
+/// mutations steer the choices directly.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    tape: Vec<u8>,
+}
 
 impl Rng {
     /// A generator whose whole stream is determined by `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x9E37_79B9_7F4A_7C15)
+        Rng {
+            state: seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ 0x9E37_79B9_7F4A_7C15,
+            tape: Vec::new(),
+        }
+    }
+
+    /// A generator whose draws come from `bytes`, two bytes each (through the same
+    /// mixing function, so every draw is spread over all 64 bits and a change of the
+    /// bytes changes that one draw), then go on pseudo-randomly from a seed made of them.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let seed = bytes
+            .iter()
+            .fold(0u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01B3));
+        let mut rng = Rng::new(seed);
+        rng.tape = bytes.iter().rev().copied().collect();
+        rng
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        if let Some(low) = self.tape.pop() {
+            let high = self.tape.pop().unwrap_or(0);
+            return mix(u64::from(u16::from_le_bytes([low, high])) ^ 0x5851_F42D_4C95_7F2D);
+        }
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.state)
     }
 
     /// Uniform in `0..n` (`n > 0`).
@@ -64,6 +85,13 @@ impl Rng {
     pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len())]
     }
+}
+
+/// SplitMix64's output function.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Aborts the whole test process if it is still armed after `secs` seconds: a deadlock

@@ -20,9 +20,10 @@ mod export;
 pub use export::KernelStats;
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+use crate::sync::{lock, AtomicBool, Mutex};
 
 /// One executed task.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,10 +82,7 @@ impl Tracer {
     #[inline]
     pub(crate) fn edge(&self, pred: u64, succ: u64) {
         if self.enabled.load(Ordering::Relaxed) {
-            self.edges
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((pred, succ));
+            lock(&self.edges).push((pred, succ));
         }
     }
 
@@ -108,23 +106,20 @@ impl Tracer {
             cancelled,
             flops: header.flops,
         };
-        self.buffers[slot]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event);
+        lock(&self.buffers[slot]).push(event);
     }
 
-    fn set_enabled(&self, on: bool) {
+    pub(crate) fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::SeqCst);
     }
 
-    fn drain(&self) -> (Vec<Event>, Vec<(u64, u64)>) {
+    pub(crate) fn drain(&self) -> (Vec<Event>, Vec<(u64, u64)>) {
         let mut all = Vec::new();
         for b in &self.buffers {
-            all.append(&mut b.lock().unwrap_or_else(|e| e.into_inner()));
+            all.append(&mut lock(b));
         }
         all.sort_by_key(|e| (e.start_ns, e.task));
-        let mut edges = std::mem::take(&mut *self.edges.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut edges = std::mem::take(&mut *lock(&self.edges));
         edges.sort_unstable();
         edges.dedup();
         (all, edges)
