@@ -18,9 +18,13 @@ mod programs;
 
 fuzz_target!(|data: &[u8]| {
     static THREADS: Once = Once::new();
-    // More workers than cores, to vary the interleavings.
+    // More workers than cores, to vary the interleavings; `MOSAIC_FUZZ_THREADS=1` makes
+    // coverage deterministic, for minimising the corpus.
     THREADS.call_once(|| {
-        mosaic::set_num_threads(4);
+        let n = std::env::var("MOSAIC_FUZZ_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        mosaic::set_num_threads(n.unwrap_or(4));
     });
     let mut rng = common::Rng::from_bytes(data);
     let opts = programs::GenOptions {

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
@@ -26,6 +26,7 @@ use super::processor::MemorySpace;
 use crate::datadeps::access::{sealed::Sealed, KeepAlive, ReadTarget, Target, WriteTarget};
 use crate::datadeps::raw::RawParts;
 use crate::error::Result;
+use crate::sync::AtomicU8;
 
 /// Which memory spaces hold a valid replica (a bit per space).
 #[derive(Debug)]
@@ -40,7 +41,7 @@ impl Replicas {
         }
     }
 
-    fn host_only() -> Self {
+    pub(crate) fn host_only() -> Self {
         Replicas {
             valid: AtomicU8::new(Self::bit(MemorySpace::Host)),
         }

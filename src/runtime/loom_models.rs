@@ -331,3 +331,30 @@ fn loom_trace_events_recorded_during_a_drain_are_kept_once() {
         assert_eq!(edges.len() + later_edges.len(), 1);
     });
 }
+
+/// The replica bits of a tile: readers the tracker lets run together record their reads
+/// concurrently and all find the host replica valid; a writer ordered after them leaves
+/// only its own space valid.
+#[test]
+fn loom_replica_bits_under_concurrent_readers_then_a_writer() {
+    use super::data::Replicas;
+    use super::deps::Mode;
+    use super::processor::MemorySpace::Host;
+    model(|| {
+        let replicas = Arc::new(Replicas::host_only());
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let r = replicas.clone();
+                thread::spawn(move || {
+                    r.on_access(Host, Mode::Read);
+                    r.is_valid(Host)
+                })
+            })
+            .collect();
+        for r in readers {
+            assert!(r.join().unwrap());
+        }
+        replicas.on_access(Host, Mode::ReadWrite);
+        assert!(replicas.is_valid(Host));
+    });
+}
