@@ -1,7 +1,8 @@
 //! mosaic against faer on this machine, interleaved: for each operation, size and element
 //! type, every repetition runs mosaic, faer with `Par::rayon(workers)` and faer with
-//! `Par::Seq` one after the other (so noise on the shared core hits all three alike), and
-//! the table reports medians, GFLOP/s and mosaic's ratio to each.
+//! `Par::Seq` one after the other (so noise on the shared core hits all three alike), each
+//! repetition starting with the next runner (so none always runs first), and the table
+//! reports medians, GFLOP/s and mosaic's ratio to each.
 //!
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
 //! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--skip-seq]
@@ -235,16 +236,18 @@ fn bench<T: Reference>(
         for &op in ops {
             let mut times = vec![Vec::new(); libs.len()];
             let m = x.tiled.len();
-            for _ in 0..reps {
-                for (i, t) in x.tiled.iter().enumerate() {
-                    times[i].push(run_mosaic(op, t));
-                }
-                times[m].push(run_faer(op, &x, Par::rayon(threads)));
-                if !skip_seq {
-                    times[m + 1].push(run_faer(op, &x, Par::Seq));
-                }
-                if let Some(t) = T::openblas(op, &x) {
-                    times[m + 2].push(t);
+            // Each repetition starts with a different runner, so that none always runs
+            // first (after the previous operation) or right after the same neighbour.
+            for rep in 0..reps {
+                for step in 0..libs.len() {
+                    let k = (step + rep) % libs.len();
+                    let t = match k.checked_sub(m) {
+                        None => Some(run_mosaic(op, &x.tiled[k])),
+                        Some(0) => Some(run_faer(op, &x, Par::rayon(threads))),
+                        Some(1) => (!skip_seq).then(|| run_faer(op, &x, Par::Seq)),
+                        Some(_) => T::openblas(op, &x),
+                    };
+                    times[k].extend(t);
                 }
             }
             let gf: Vec<Option<(f64, f64)>> = times
