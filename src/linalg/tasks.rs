@@ -28,8 +28,8 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
     let options = TaskOptions::named("gemm")
         .priority(priority)
         .flops(2.0 * (m * n * k) as f64);
-    // BLAS: with β = 0, C is not read, so the task only writes it: it need not wait for
-    // C's readers' predecessors, and a failed old C does not fail the product.
+    // BLAS: with β = 0, C is not read, so the task declares it write-only: it still orders
+    // after C's earlier readers and writers, but a failed old C does not fail the product.
     if beta == T::zero() {
         drop(spawn_with(options, (Out(c), In(a), In(b)), task));
     } else {

@@ -46,18 +46,6 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    #[cfg(not(loom))]
-    const fn new(limit: usize) -> Self {
-        Pool {
-            free: Mutex::new(Free {
-                by_size: BTreeMap::new(),
-                bytes: 0,
-            }),
-            limit,
-        }
-    }
-
-    #[cfg(loom)]
     pub(super) fn new(limit: usize) -> Self {
         Pool {
             free: Mutex::new(Free {
@@ -117,18 +105,11 @@ impl Pool {
     }
 }
 
-#[cfg(not(loom))]
-static POOL: Pool = Pool::new(LIMIT);
-
+/// The process's pool. Built on first use (loom's primitives cannot be built in a `static`
+/// initialiser, and no loom model allocates tiles).
 fn pool() -> &'static Pool {
-    #[cfg(loom)]
-    {
-        // loom's primitives cannot be built in a `static`; no loom model allocates tiles.
-        static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
-        POOL.get_or_init(|| Pool::new(LIMIT))
-    }
-    #[cfg(not(loom))]
-    &POOL
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Pool::new(LIMIT))
 }
 
 /// Bytes of dropped tile buffers kept for reuse (at most [`LIMIT`]).
@@ -171,7 +152,7 @@ pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<
         return NonNull::dangling();
     }
     let recycled = if recyclable::<T>() {
-        take(layout.size())
+        pool().take(layout.size()).map(|b| b.0)
     } else {
         None
     };
@@ -231,11 +212,6 @@ pub(crate) unsafe fn release<T>(ptr: NonNull<T>, len: usize, recycle: bool) {
         // owned them.
         unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) };
     }
-}
-
-/// A free buffer of exactly `size` bytes, if one is kept.
-fn take(size: usize) -> Option<NonNull<u8>> {
-    pool().take(size).map(|b| b.0)
 }
 
 /// Is every byte of `v` zero (so that zeroed memory already holds it)?
