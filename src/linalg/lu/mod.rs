@@ -4,17 +4,22 @@
 //! 1. `getrf` on the whole panel, gathered into one contiguous block, so each pivot is the
 //!    largest entry of the entire remaining column, across tiles (not only inside the
 //!    diagonal tile);
-//! 2. `laswp`: the panel's row swaps applied to every other tile column, one task per
-//!    column, to the right (before their update) and to the left (the `L` of earlier
-//!    panels, off the critical path);
+//! 2. `laswp`: the panel's row swaps applied to the tile columns on its right (before
+//!    their update), one task per column;
 //! 3. `trsm` with the panel's unit lower triangle on the tiles right of the diagonal, and
 //!    `gemm` updates of the trailing matrix.
 //!
 //! Priorities give lookahead: the panel first, then everything of the next tile column
 //! (so the next panel starts while the rest of the trailing update runs), then the other
-//! columns, and the left swaps last. The panel's swaps reach the other tasks through a
-//! slot that the panel task fills; every task that reads it also reads the panel's
-//! diagonal tile, which orders it after the panel.
+//! columns. The panel's swaps reach the other tasks through a slot that the panel task
+//! fills; every task that reads it also reads the panel's diagonal tile, which orders it
+//! after the panel.
+//!
+//! The swaps of a panel are not applied to the `L` columns of earlier panels: each panel's
+//! `L` stays in the row order of its own step. Those swaps would cost a pass over `L` per
+//! panel (in this layout a row swap touches one cache line per element), and nothing in
+//! the factorization reads them; [`Lu::l`] applies them to its copy, and the solves apply
+//! each panel's swaps to the right-hand side just before that panel's columns of `L`.
 
 mod solve;
 
@@ -34,6 +39,8 @@ use crate::Scalar;
 /// diagonal implicit; `U` on and above), and the row swaps.
 #[derive(Debug)]
 pub struct Lu<T, B = Cpu> {
+    /// `U`, and `L` in panel order: the tile column `k` of `L` has the rows of step `k`,
+    /// without the swaps of later panels (see the module's documentation).
     lu: DArray<T>,
     /// LAPACK's `ipiv`, from 0, global: step `i` swapped rows `i` and `ipiv[i]`.
     ipiv: Vec<usize>,
@@ -88,7 +95,7 @@ impl<T: Scalar> DArray<T> {
 }
 
 /// Critical-path priority of a task of panel `k` out of `nt` (`level`: panel 3, next
-/// column 2, other right columns 1, left swaps 0).
+/// column 2, other columns 1).
 fn priority(nt: usize, k: usize, level: i32) -> i32 {
     (nt - k) as i32 * 4 + level
 }
@@ -178,12 +185,8 @@ impl<B: Backend> Linalg<B> {
                 move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
             );
             panels.push((Some(swaps.clone()), panel));
-            for j in (0..nt).filter(|&j| j != k) {
-                let level = match j {
-                    _ if j == k + 1 => 2,
-                    _ if j > k => 1,
-                    _ => 0,
-                };
+            for j in k + 1..nt {
+                let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
                 let (slot, tb) = (swaps.clone(), b);
                 drop(spawn_with(
@@ -325,11 +328,42 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
     /// The unit lower triangular (trapezoidal when `m > n`) factor `L`, `m × min(m, n)`.
     pub fn l(&self) -> DArray<T> {
         let (m, n) = self.lu.shape();
-        self.lu.leading(m, m.min(n), |i, j, x| match i.cmp(&j) {
+        let l = self.lu.leading(m, m.min(n), |i, j, x| match i.cmp(&j) {
             std::cmp::Ordering::Greater => x,
             std::cmp::Ordering::Equal => T::one(),
             std::cmp::Ordering::Less => T::zero(),
-        })
+        });
+        // Each panel's swaps, on the columns of the panels before it.
+        for k in 1..l.tile_grid().1 {
+            for j in 0..k {
+                self.swap_panel_rows(k, &l, j);
+            }
+        }
+        l
+    }
+
+    /// The row swaps of panel `k` (global rows), none when it swapped nothing.
+    fn panel_swaps(&self, k: usize) -> Option<Vec<usize>> {
+        let tb = self.lu.block_size().0;
+        let range = k * tb..((k + 1) * tb).min(self.ipiv.len());
+        let swaps = &self.ipiv[range.clone()];
+        let moves = swaps.iter().zip(range).any(|(&p, i)| p != i);
+        moves.then(|| swaps.to_vec())
+    }
+
+    /// One task applying panel `k`'s swaps to tile column `j` of `x` (tiles of height
+    /// `lu`'s, from tile row `k` down); nothing when the panel swapped no rows.
+    fn swap_panel_rows(&self, k: usize, x: &DArray<T>, j: usize) {
+        let Some(swaps) = self.panel_swaps(k) else {
+            return;
+        };
+        let tb = self.lu.block_size().0;
+        let column: Vec<_> = (k..x.tile_grid().0).map(|i| InOut(x.tile(i, j))).collect();
+        drop(spawn_with(
+            TaskOptions::named("laswp"),
+            column,
+            move |mut tiles| laswp(&mut tiles, tb, k * tb, &swaps),
+        ));
     }
 
     /// The upper triangular (trapezoidal when `m < n`) factor `U`, `min(m, n) × n`.

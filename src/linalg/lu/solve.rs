@@ -1,19 +1,19 @@
 //! Solves, determinant and inverse from `P·A = L·U`.
 
-use ndarray::ArrayViewMut2;
-
-use super::{laswp, Lu};
+use super::Lu;
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut};
+use crate::datadeps::{spawn_with, In};
 use crate::error::{Error, Result};
+use crate::linalg::tasks;
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
 impl<T: Scalar, B: Backend> Lu<T, B> {
-    /// Solves `A·X = B` (`B` is `n × k`, any partition): `X = U⁻¹·L⁻¹·P·B`, by row swaps on a
-    /// copy of `B` and two triangular sweeps. Returns at once; `Err(ShapeMismatch)` if `B`
-    /// has the wrong number of rows.
+    /// Solves `A·X = B` (`B` is `n × k`, any partition): `X = U⁻¹·L⁻¹·P·B`, on a copy of `B`:
+    /// a forward sweep (each panel's row swaps, then its columns of `L`) and a backward
+    /// triangular solve with `U`. Returns at once; `Err(ShapeMismatch)` if `B` has the wrong
+    /// number of rows.
     pub fn solve(&self, b: &DArray<T>) -> Result<DArray<T>> {
         let (n, cols) = self.lu.shape();
         if b.shape().0 != n || cols != n {
@@ -29,26 +29,23 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         } else {
             b.recut(tb, b.block_size().1)
         };
+        // L's tile column k is in the row order of step k: panel k's swaps reach the rows
+        // of `x` just before that column is applied.
         let (rows, cols) = x.tile_grid();
+        let be = &self.linalg.backend;
+        let unit_lower = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
+        let minus_one = T::zero() - T::one();
         for j in 0..cols {
-            let column: Vec<_> = (0..rows).map(|i| InOut(x.tile(i, j))).collect();
-            let swaps = self.ipiv.clone();
-            drop(spawn_with(
-                TaskOptions::named("laswp"),
-                column,
-                move |mut tiles: Vec<ArrayViewMut2<'_, T>>| laswp(&mut tiles, tb, 0, &swaps),
-            ));
+            for k in 0..rows {
+                self.swap_panel_rows(k, &x, j);
+                tasks::trsm(be, 0, unit_lower, T::one(), self.lu.tile(k, k), x.tile(k, j));
+                for i in k + 1..rows {
+                    let (l, xk) = ((self.lu.tile(i, k), Trans::No), (x.tile(k, j), Trans::No));
+                    tasks::gemm(be, 0, minus_one, l, xk, T::one(), x.tile(i, j));
+                }
+            }
         }
         let la = &self.linalg;
-        la.trsm(
-            Side::Left,
-            Uplo::Lower,
-            Trans::No,
-            Diag::Unit,
-            T::one(),
-            &self.lu,
-            &mut x,
-        )?;
         la.trsm(
             Side::Left,
             Uplo::Upper,
