@@ -14,7 +14,7 @@ mod recording;
 
 use std::fmt;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 pub use cpu::Cpu;
 pub use recording::Recording;
@@ -117,7 +117,9 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     );
 
     /// The Cholesky factor in place: `A = L·Lᵀ` (`Lower`) or `A = Uᵀ·U` (`Upper`), read from
-    /// and written over the `uplo` triangle (the other one is not touched).
+    /// and written over the `uplo` triangle. The strictly other triangle is not read but
+    /// may be overwritten (faer's blocked Cholesky updates whole square blocks): a driver
+    /// gives `potrf` the whole tile and clears that part afterwards if it needs zeros there.
     /// `Err(i)`: the leading minor of order `i + 1` is not positive definite.
     fn potrf<T: Scalar>(&self, uplo: Uplo, a: ArrayViewMut2<'_, T>) -> Result<(), usize>;
 
@@ -127,6 +129,21 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// `Err(i)`: `U[i, i]` is exactly zero, the first such `i` (the factorization still
     /// completes, as LAPACK's does).
     fn getrf<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, ipiv: &mut [usize]) -> Result<(), usize>;
+
+    /// `getrf` of a panel stored as a column of tiles, `tiles[0]` on top: the result of
+    /// `getrf` on the tiles stacked into one block, written back into them, with `ipiv`'s
+    /// rows counted from the top of the stack (`ipiv` has `min(height, width)` entries).
+    /// The tiles have one width; all but the last are as tall as the first, which, when
+    /// there are several, is at least as tall as the panel is wide.
+    ///
+    /// The default gathers the tiles into one block and calls [`getrf`](Self::getrf).
+    fn getrf_tiles<T: Scalar>(
+        &self,
+        tiles: &mut [ArrayViewMut2<'_, T>],
+        ipiv: &mut [usize],
+    ) -> Result<(), usize> {
+        getrf_gathered(self, tiles, ipiv)
+    }
 
     /// LU factorization of a square tile without pivoting: `A = L·U` in place (PLASMA's
     /// `getrf_nopiv`), for diagonally dominant matrices. `Err(i)`: `U[i, i]` is exactly
@@ -197,4 +214,32 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
         a: ArrayView2<'_, T>,
         b: ArrayViewMut2<'_, T>,
     );
+}
+
+/// `getrf` of a column of tiles by gathering them into one block, factoring it with the
+/// backend's `getrf` and scattering it back: [`Backend::getrf_tiles`]'s default.
+pub(crate) fn getrf_gathered<T: Scalar, B: Backend>(
+    be: &B,
+    tiles: &mut [ArrayViewMut2<'_, T>],
+    ipiv: &mut [usize],
+) -> Result<(), usize> {
+    if let [tile] = tiles {
+        return be.getrf(tile.view_mut(), ipiv);
+    }
+    let width = tiles[0].ncols();
+    let height: usize = tiles.iter().map(|t| t.nrows()).sum();
+    let mut panel = ndarray::Array2::<T>::zeros((height, width).f());
+    let mut r = 0;
+    for t in tiles.iter() {
+        panel.slice_mut(ndarray::s![r..r + t.nrows(), ..]).assign(t);
+        r += t.nrows();
+    }
+    let result = be.getrf(panel.view_mut(), ipiv);
+    let mut r = 0;
+    for t in tiles.iter_mut() {
+        let h = t.nrows();
+        t.assign(&panel.slice(ndarray::s![r..r + h, ..]));
+        r += h;
+    }
+    result
 }

@@ -101,6 +101,14 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         self.record("getrf").getrf(a, ipiv)
     }
 
+    fn getrf_tiles<T: Scalar>(
+        &self,
+        tiles: &mut [ArrayViewMut2<'_, T>],
+        ipiv: &mut [usize],
+    ) -> Result<(), usize> {
+        self.record("getrf").getrf_tiles(tiles, ipiv)
+    }
+
     fn getrf_nopiv<T: Scalar>(&self, a: ArrayViewMut2<'_, T>) -> Result<(), usize> {
         self.record("getrf_nopiv").getrf_nopiv(a)
     }

@@ -13,6 +13,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use super::{Backend, Diag, Side, Trans, Uplo};
 use crate::Scalar;
 
+mod panel;
 mod qr;
 #[cfg(test)]
 mod tests;
@@ -231,6 +232,17 @@ unsafe impl Backend for Cpu {
         match (0..m.min(n)).find(|&i| a[(i, i)] == T::zero()) {
             Some(i) => Err(i),
             None => Ok(()),
+        }
+    }
+
+    fn getrf_tiles<T: Scalar>(
+        &self,
+        tiles: &mut [ArrayViewMut2<'_, T>],
+        ipiv: &mut [usize],
+    ) -> Result<(), usize> {
+        match tiles {
+            [tile] => self.getrf(tile.view_mut(), ipiv),
+            _ => panel::getrf_tiles(tiles, ipiv),
         }
     }
 

@@ -276,3 +276,132 @@ fn ttqrt_and_ttmqr_factor_two_triangles() {
         assert!(max_abs(&(&y1 - &x1)) < 1e-12 && max_abs(&(&y2 - &x2)) < 1e-12);
     }
 }
+
+/// `a` cut into tiles of these heights, top to bottom.
+fn tiles_of(a: &Array2<f64>, heights: &[usize]) -> Vec<Array2<f64>> {
+    let mut r = 0;
+    let mut tiles = Vec::new();
+    for &h in heights {
+        tiles.push(a.slice(ndarray::s![r..r + h, ..]).to_owned());
+        r += h;
+    }
+    tiles
+}
+
+/// The tiles stacked back into one block.
+fn stack(tiles: &[Array2<f64>], width: usize) -> Array2<f64> {
+    let views: Vec<_> = tiles.iter().map(|t| t.view()).collect();
+    let s = ndarray::concatenate(ndarray::Axis(0), &views).expect("one width");
+    assert_eq!(s.ncols(), width);
+    s
+}
+
+/// `getrf_tiles` on a column of tiles gives `getrf`'s result on the stacked block: the same
+/// swaps and the same factors up to rounding, in every tile (ragged last tile, odd widths,
+/// several recursion levels), and the same zero-pivot report.
+#[test]
+fn getrf_tiles_matches_getrf_on_the_stacked_block() {
+    let cases: [(usize, &[usize]); 5] = [
+        (8, &[8, 8, 5]),
+        (5, &[8, 3]),
+        (16, &[16, 16, 16, 16]),
+        (37, &[40, 40, 9]),
+        (12, &[12, 1]),
+    ];
+    for (case, &(width, heights)) in cases.iter().enumerate() {
+        let height: usize = heights.iter().sum();
+        for zero_column in [None, Some(width / 2)] {
+            let a = Array2::from_shape_fn((height, width).f(), |(i, j)| match zero_column {
+                Some(z) if j == z => 0.0,
+                _ => {
+                    // A hash, not a smooth function of (i, j): full rank, no ties in magnitude.
+                    let h = (i as u64 * 2_654_435_761) ^ (j as u64 * 40_503 + case as u64 * 97);
+                    (h % 1_000_003) as f64 / 1_000_003.0 - 0.5
+                }
+            });
+            let mut whole = a.clone();
+            let mut expected = vec![0; width];
+            let expected_result = Cpu.getrf(whole.view_mut(), &mut expected);
+            let mut tiles = tiles_of(&a, heights);
+            let mut views: Vec<_> = tiles.iter_mut().map(|t| t.view_mut()).collect();
+            let mut ipiv = vec![0; width];
+            let result = Cpu.getrf_tiles(&mut views, &mut ipiv);
+            // The trait's default (gather, `getrf`, scatter) agrees with `getrf`.
+            let (mut gathered, mut gathered_ipiv) = (tiles_of(&a, heights), vec![0; width]);
+            let mut views: Vec<_> = gathered.iter_mut().map(|t| t.view_mut()).collect();
+            let gathered_result = crate::backend::getrf_gathered(&Cpu, &mut views, &mut gathered_ipiv);
+            assert_eq!((gathered_result, &gathered_ipiv), (expected_result, &expected));
+            let err = max_abs(&(&stack(&gathered, width) - &whole));
+            assert!(err < 1e-12, "gathered, case {case}: factors differ by {err}");
+            let label = format!("width {width}, tiles {heights:?}, zero column {zero_column:?}");
+            assert_eq!(result, expected_result, "{label}");
+            let stacked = stack(&tiles, width);
+            if zero_column.is_none() {
+                // Full rank: the swaps and so the factors are unique.
+                assert_eq!(ipiv, expected, "{label}");
+                let err = max_abs(&(&stacked - &whole));
+                assert!(err < 1e-10, "{label}: factors differ by {err}");
+            } else {
+                // After a zero column the factors are not unique (faer stops swapping,
+                // LAPACK and `getrf_tiles` go on): check P·A = L·U and |L| ≤ 1.
+                let mut pa = a.clone();
+                for (i, &p) in ipiv.iter().enumerate() {
+                    assert!(p >= i, "{label}");
+                    for j in 0..width {
+                        pa.swap((i, j), (p, j));
+                    }
+                }
+                let l = Array2::from_shape_fn((height, width), |(i, j)| match i.cmp(&j) {
+                    std::cmp::Ordering::Equal => 1.0,
+                    std::cmp::Ordering::Greater => stacked[(i, j)],
+                    std::cmp::Ordering::Less => 0.0,
+                });
+                let u = Array2::from_shape_fn(
+                    (width, width),
+                    |(i, j)| if i <= j { stacked[(i, j)] } else { 0.0 },
+                );
+                let err = max_abs(&(&l.dot(&u) - &pa));
+                assert!(err < 1e-12, "{label}: residual {err}");
+                assert!(l.iter().all(|x| x.abs() <= 1.0), "{label}");
+            }
+        }
+    }
+}
+
+/// NaN outside a kernel's part shows it is not *read*; a finite sentinel that must come back
+/// bit for bit shows it is not *written* either (a write of a NaN-derived value would keep
+/// the NaN). `potrf` is documented to write its other triangle; the others may not.
+#[test]
+fn kernels_do_not_write_outside_their_parts() {
+    const SENTINEL: f64 = 7777.0;
+    let n = 40; // past faer's unblocked sizes
+    let outside = |uplo: Uplo, i: usize, j: usize| if uplo == Uplo::Lower { i < j } else { i > j };
+    let untouched = |c: &Array2<f64>, uplo: Uplo| {
+        c.indexed_iter()
+            .filter(|&((i, j), _)| outside(uplo, i, j))
+            .all(|(_, &x)| x == SENTINEL)
+    };
+    for uplo in [Uplo::Lower, Uplo::Upper] {
+        for trans in [Trans::No, Trans::Yes] {
+            let mut c = Array2::from_shape_fn((n, n).f(), |(i, j)| {
+                if outside(uplo, i, j) {
+                    SENTINEL
+                } else {
+                    1.0
+                }
+            });
+            let a = sample(n, n, 3);
+            Cpu.syrk(uplo, trans, -1.0, a.view(), 2.0, c.view_mut());
+            assert!(untouched(&c, uplo), "syrk {uplo:?} {trans:?}");
+        }
+    }
+    let upper_only = |a: &Array2<f64>| {
+        Array2::from_shape_fn(a.dim(), |(i, j)| if i <= j { a[(i, j)] } else { SENTINEL })
+    };
+    let (mut r, mut a, mut t) = (upper_only(&sample(n, n, 4)), sample(5, n, 5), Array2::zeros((3, n).f()));
+    Cpu.tsqrt(r.view_mut(), a.view_mut(), t.view_mut());
+    assert!(untouched(&r, Uplo::Upper), "tsqrt: below R");
+    let (mut r1, mut r2) = (upper_only(&sample(n, n, 6)), upper_only(&sample(n, n, 7)));
+    Cpu.ttqrt(r1.view_mut(), r2.view_mut(), t.view_mut());
+    assert!(untouched(&r1, Uplo::Upper) && untouched(&r2, Uplo::Upper), "ttqrt: below R₁, R₂");
+}

@@ -80,6 +80,7 @@ impl<B: Backend> Linalg<B> {
         let options = TaskOptions::named("potrf").flops((n as f64).powi(3) / 3.0);
         let one_tile = tiling::one_tile(a, tiling::Factorization::Cholesky, options, move |mut t| {
             let pivot = be.potrf(Uplo::Lower, t.view_mut());
+            // potrf may leave partial sums above the diagonal (see `Backend::potrf`).
             zero_strictly_upper(&mut t);
             pivot
         });

@@ -25,7 +25,7 @@ mod solve;
 
 use std::sync::{Arc, OnceLock};
 
-use ndarray::{s, Array2, ArrayViewMut2, ShapeBuilder};
+use ndarray::ArrayViewMut2;
 
 use super::{tasks, tiling, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
@@ -244,8 +244,8 @@ impl<B: Backend> Linalg<B> {
     }
 }
 
-/// The panel task: the column's tiles gathered into one block, factored, scattered back;
-/// the swaps (global rows) published in `slot`. `Err`: the global index of a zero pivot.
+/// The panel task: the column's tiles factored (the backend's `getrf_tiles`), the swaps
+/// (global rows) published in `slot`. `Err`: the global index of a zero pivot.
 fn getrf_panel<T: Scalar, B: Backend>(
     be: &B,
     tiles: &mut [ArrayViewMut2<'_, T>],
@@ -253,32 +253,11 @@ fn getrf_panel<T: Scalar, B: Backend>(
     slot: &OnceLock<Vec<usize>>,
 ) -> std::result::Result<(), usize> {
     let width = tiles[0].ncols();
-    if let [tile] = tiles {
-        // One tile: factored where it is, no gathering.
-        let mut ipiv = vec![0; width.min(tile.nrows())];
-        let result = be.getrf(tile.view_mut(), &mut ipiv);
-        slot.set(ipiv.iter().map(|&p| row0 + p).collect())
-            .expect("a panel runs once");
-        return result.map_err(|i| row0 + i);
-    }
     let height: usize = tiles.iter().map(|t| t.nrows()).sum();
-    let mut panel = Array2::<T>::zeros((height, width).f());
-    let mut r = 0;
-    for t in tiles.iter() {
-        panel.slice_mut(s![r..r + t.nrows(), ..]).assign(t);
-        r += t.nrows();
-    }
     let mut ipiv = vec![0; width.min(height)];
-    let result = be.getrf(panel.view_mut(), &mut ipiv);
-    let mut r = 0;
-    for t in tiles.iter_mut() {
-        let h = t.nrows();
-        t.assign(&panel.slice(s![r..r + h, ..]));
-        r += h;
-    }
-    // Only the first `width` steps belong to this panel (a ragged last panel has fewer).
-    let global: Vec<usize> = ipiv.iter().map(|&p| row0 + p).collect();
-    slot.set(global).expect("a panel runs once");
+    let result = be.getrf_tiles(tiles, &mut ipiv);
+    slot.set(ipiv.iter().map(|&p| row0 + p).collect())
+        .expect("a panel runs once");
     result.map_err(|i| row0 + i)
 }
 
