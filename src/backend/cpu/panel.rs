@@ -4,10 +4,9 @@
 //! the right half, solve for the right half's top rows with the left half's unit lower
 //! triangle, update the rest with one product per tile, factor the right half, and apply
 //! its swaps back to the left half. Every step runs on the tiles where they are: nothing is
-//! gathered into a contiguous block and scattered back, which for a tall panel (the whole
-//! column below a diagonal tile) is as much memory traffic as the factorization itself.
-//! Most of the work is in the products, which faer runs at full speed; only the leaves
-//! (a few columns) are plain elimination.
+//! gathered into a contiguous block and scattered back (for the tall panels of a 4096 LU
+//! that copying took about a third of the panels' time, BENCHMARKS.md). Most of the work
+//! is in faer's matrix products; only the leaves (a few columns) are plain elimination.
 
 use std::ops::Range;
 

@@ -1,9 +1,9 @@
 //! Tiled LU with true partial pivoting, right-looking.
 //!
 //! For each panel `k` (tile column `k`, from the diagonal tile down):
-//! 1. `getrf` on the whole panel, gathered into one contiguous block, so each pivot is the
-//!    largest entry of the entire remaining column, across tiles (not only inside the
-//!    diagonal tile);
+//! 1. `getrf` on the whole panel, the column of tiles from the diagonal down, factored where
+//!    it is (`Backend::getrf_tiles`), so each pivot is the largest entry of the entire
+//!    remaining column, across tiles (not only inside the diagonal tile);
 //! 2. `laswp`: the panel's row swaps applied to the tile columns on its right (before
 //!    their update), one task per column;
 //! 3. `trsm` with the panel's unit lower triangle on the tiles right of the diagonal, and
