@@ -383,25 +383,34 @@ fn kernels_do_not_write_outside_their_parts() {
     };
     for uplo in [Uplo::Lower, Uplo::Upper] {
         for trans in [Trans::No, Trans::Yes] {
-            let mut c = Array2::from_shape_fn((n, n).f(), |(i, j)| {
-                if outside(uplo, i, j) {
-                    SENTINEL
-                } else {
-                    1.0
-                }
-            });
+            let mut c = Array2::from_shape_fn(
+                (n, n).f(),
+                |(i, j)| {
+                    if outside(uplo, i, j) {
+                        SENTINEL
+                    } else {
+                        1.0
+                    }
+                },
+            );
             let a = sample(n, n, 3);
             Cpu.syrk(uplo, trans, -1.0, a.view(), 2.0, c.view_mut());
             assert!(untouched(&c, uplo), "syrk {uplo:?} {trans:?}");
         }
     }
-    let upper_only = |a: &Array2<f64>| {
-        Array2::from_shape_fn(a.dim(), |(i, j)| if i <= j { a[(i, j)] } else { SENTINEL })
-    };
-    let (mut r, mut a, mut t) = (upper_only(&sample(n, n, 4)), sample(5, n, 5), Array2::zeros((3, n).f()));
+    let upper_only =
+        |a: &Array2<f64>| Array2::from_shape_fn(a.dim(), |(i, j)| if i <= j { a[(i, j)] } else { SENTINEL });
+    let (mut r, mut a, mut t) = (
+        upper_only(&sample(n, n, 4)),
+        sample(5, n, 5),
+        Array2::zeros((3, n).f()),
+    );
     Cpu.tsqrt(r.view_mut(), a.view_mut(), t.view_mut());
     assert!(untouched(&r, Uplo::Upper), "tsqrt: below R");
     let (mut r1, mut r2) = (upper_only(&sample(n, n, 6)), upper_only(&sample(n, n, 7)));
     Cpu.ttqrt(r1.view_mut(), r2.view_mut(), t.view_mut());
-    assert!(untouched(&r1, Uplo::Upper) && untouched(&r2, Uplo::Upper), "ttqrt: below R₁, R₂");
+    assert!(
+        untouched(&r1, Uplo::Upper) && untouched(&r2, Uplo::Upper),
+        "ttqrt: below R₁, R₂"
+    );
 }
