@@ -1,6 +1,15 @@
 //! Trace exports on a traced Cholesky (its own test binary: the trace is process-wide):
 //! the per-kernel summary counts and flops, the DOT graph's nodes and dependency edges, and
 //! the Gantt SVG's bars.
+//!
+//! A dependency is recorded as an edge only if the earlier task has not finished when the
+//! later one is submitted, so a gate task holds the input until the whole graph is
+//! submitted (without it, the first `potrf` could finish before its `trsm`s were submitted:
+//! that happened once the Cholesky stopped copying the tiles above the diagonal).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use mosaic::prelude::*;
 
@@ -12,7 +21,27 @@ fn summary_graph_and_gantt_of_a_cholesky() {
     let a = &(&r * &r.t()) + &(&DArray::eye(Blocks(b, b), n) * n as f64);
     a.wait().unwrap();
     mosaic::trace::start();
-    let chol = a.cholesky().unwrap();
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = {
+        let open = open.clone();
+        let tiles: Vec<_> = (0..k)
+            .flat_map(|i| (0..k).map(move |j| (i, j)))
+            .map(|(i, j)| InOut(a.tile(i, j)))
+            .collect();
+        spawn(tiles, move |_| {
+            while !open.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        })
+    };
+    let chol = std::thread::scope(|s| {
+        // `cholesky` submits its graph, then waits for its pivots: on another thread.
+        let chol = s.spawn(|| a.cholesky());
+        std::thread::sleep(Duration::from_millis(300));
+        open.store(true, Ordering::SeqCst);
+        gate.wait().unwrap();
+        chol.join().unwrap().unwrap()
+    });
     chol.l().wait().unwrap();
     let trace = mosaic::trace::stop();
 

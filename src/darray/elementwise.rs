@@ -35,9 +35,16 @@ impl<T: Scalar> DArray<T> {
         if (self.rows.b, self.cols.b) == (br, bc) {
             return self.clone_shallow();
         }
+        self.copy_tiles_where(br, bc, |_, _| true)
+    }
+
+    /// A new matrix cut into `br × bc` tiles whose tiles `(i, j)` with `keep(i, j)` get
+    /// `self`'s values (one copy task per pair of overlapping old and new tiles); the
+    /// others are left with stale values, for the caller to overwrite.
+    pub(crate) fn copy_tiles_where(&self, br: usize, bc: usize, keep: impl Fn(usize, usize) -> bool) -> Self {
         let other = self;
         let out = Self::for_overwrite(super::Blocks(br, bc), self.rows.n, self.cols.n);
-        for (i, j) in out.tile_indices() {
+        for (i, j) in out.tile_indices().filter(|&(i, j)| keep(i, j)) {
             let (r, c) = out.tile_range(i, j);
             if r.is_empty() || c.is_empty() {
                 continue;

@@ -52,11 +52,16 @@ fn working_tile_size<T: Scalar>(a: &DArray<T>, op: Factorization) -> usize {
     }
 }
 
-/// A private copy of `a` in square tiles, to be factored in place, and the tile size.
+/// A private copy of `a` in square tiles, to be factored in place, and the tile size. For
+/// Cholesky only the tiles on and below the diagonal are copied; the others are stale.
 pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArray<T>, usize) {
     let (m, n) = a.shape();
     let b = working_tile_size(a, op);
-    let copy = if a.block_size() == (b.min(m.max(1)), b.min(n.max(1))) {
+    let copy = if op == Factorization::Cholesky {
+        // Only the lower triangle is read: the tiles above the diagonal are not copied
+        // (the factorization overwrites them with zeros).
+        a.copy_tiles_where(b, b, |i, j| i >= j)
+    } else if a.block_size() == (b.min(m.max(1)), b.min(n.max(1))) {
         a.clone()
     } else {
         a.recut(b, b)
@@ -147,8 +152,17 @@ mod tests {
     #[test]
     fn the_copy_is_a_copy() {
         let a = DArray::<f64>::rand_seeded(AutoBlocks, 600, 600, 3);
-        let (c, _) = working_copy(&a, Factorization::Cholesky);
+        let (c, _) = working_copy(&a, Factorization::Lu);
         assert!(!c.tile(0, 0).same_tile(&a.tile(0, 0)));
         assert_eq!(c.to_ndarray(), a.to_ndarray());
+        // Cholesky reads only the lower triangle: the tiles on and below the diagonal.
+        let (c, b) = working_copy(&a, Factorization::Cholesky);
+        assert!(!c.tile(0, 0).same_tile(&a.tile(0, 0)));
+        let (c, a) = (c.to_ndarray(), a.to_ndarray());
+        let lower = c.indexed_iter().filter(|&((i, j), _)| i / b >= j / b);
+        assert!(lower.clone().count() > 600 * 600 / 2);
+        for ((i, j), &x) in lower {
+            assert_eq!(x, a[(i, j)], "({i}, {j})");
+        }
     }
 }
