@@ -106,19 +106,13 @@ fn potrf_and_syrk_touch_only_their_triangle() {
     assert_eq!(Cpu.potrf(Uplo::Lower, not_spd.view_mut()), Err(0));
 }
 
-#[test]
-fn getrf_pivots_like_lapack() {
-    // Column maxima force swaps: P·A = L·U with |L| ≤ 1, and ipiv replays P.
-    let (m, n) = (7, 5);
-    let a = Array2::from_shape_fn((m, n).f(), |(i, j)| {
-        (((i * 5 + j * 3) % 7) as f64 - 3.0) * (1.0 + j as f64)
-    });
-    let mut f = a.clone();
-    let mut ipiv = vec![0; n];
-    Cpu.getrf(f.view_mut(), &mut ipiv).unwrap();
+/// `max |P·A − L·U|` for `getrf`'s output `f` (`m × n`, `m ≥ n`) and swaps `ipiv`, after
+/// checking that every swap is with a later row and that `|L| ≤ 1` (partial pivoting).
+fn lu_residual(a: &Array2<f64>, f: &Array2<f64>, ipiv: &[usize]) -> f64 {
+    let (m, n) = f.dim();
     let mut pa = a.clone();
     for (i, &p) in ipiv.iter().enumerate() {
-        assert!(p >= i);
+        assert!(p >= i, "step {i} swaps with an earlier row {p}");
         for j in 0..n {
             pa.swap((i, j), (p, j));
         }
@@ -129,9 +123,22 @@ fn getrf_pivots_like_lapack() {
         std::cmp::Ordering::Less => 0.0,
     });
     let u = Array2::from_shape_fn((n, n), |(i, j)| if i <= j { f[(i, j)] } else { 0.0 });
-    let err = (&l.dot(&u) - &pa).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+    assert!(l.iter().all(|x| x.abs() <= 1.0), "|L| > 1");
+    max_abs(&(&l.dot(&u) - &pa))
+}
+
+#[test]
+fn getrf_pivots_like_lapack() {
+    // Column maxima force swaps: P·A = L·U with |L| ≤ 1, and ipiv replays P.
+    let (m, n) = (7, 5);
+    let a = Array2::from_shape_fn((m, n).f(), |(i, j)| {
+        (((i * 5 + j * 3) % 7) as f64 - 3.0) * (1.0 + j as f64)
+    });
+    let mut f = a.clone();
+    let mut ipiv = vec![0; n];
+    Cpu.getrf(f.view_mut(), &mut ipiv).unwrap();
+    let err = lu_residual(&a, &f, &ipiv);
     assert!(err < 1e-12, "error {err}");
-    assert!(l.iter().all(|x| x.abs() <= 1.0));
     let mut zero_col = a.clone();
     zero_col.column_mut(2).fill(0.0);
     assert_eq!(Cpu.getrf(zero_col.view_mut(), &mut ipiv), Err(2));
@@ -344,25 +351,8 @@ fn getrf_tiles_matches_getrf_on_the_stacked_block() {
             } else {
                 // After a zero column the factors are not unique (faer stops swapping,
                 // LAPACK and `getrf_tiles` go on): check P·A = L·U and |L| ≤ 1.
-                let mut pa = a.clone();
-                for (i, &p) in ipiv.iter().enumerate() {
-                    assert!(p >= i, "{label}");
-                    for j in 0..width {
-                        pa.swap((i, j), (p, j));
-                    }
-                }
-                let l = Array2::from_shape_fn((height, width), |(i, j)| match i.cmp(&j) {
-                    std::cmp::Ordering::Equal => 1.0,
-                    std::cmp::Ordering::Greater => stacked[(i, j)],
-                    std::cmp::Ordering::Less => 0.0,
-                });
-                let u = Array2::from_shape_fn(
-                    (width, width),
-                    |(i, j)| if i <= j { stacked[(i, j)] } else { 0.0 },
-                );
-                let err = max_abs(&(&l.dot(&u) - &pa));
+                let err = lu_residual(&a, &stacked, &ipiv);
                 assert!(err < 1e-12, "{label}: residual {err}");
-                assert!(l.iter().all(|x| x.abs() <= 1.0), "{label}");
             }
         }
     }
