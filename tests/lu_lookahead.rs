@@ -9,9 +9,9 @@
 //! so every dependency is recorded, and the test checks the graph's structure: which tasks
 //! a panel transitively waits for.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use mosaic::prelude::*;
@@ -51,30 +51,17 @@ fn the_next_panel_waits_only_for_its_own_column_and_the_lu_only_for_its_inputs()
     r.wait().unwrap();
     mosaic::trace::start();
     // Hold every tile of `r` until the product and the LU are submitted.
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = {
-        let open = open.clone();
-        let tiles: Vec<_> = (0..nt as usize)
-            .flat_map(|i| (0..nt as usize).map(move |j| (i, j)))
-            .map(|(i, j)| InOut(r.tile(i, j)))
-            .collect();
-        spawn(tiles, move |_| {
-            while !open.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_micros(100));
-            }
-        })
-    };
+    let gate = common::gate(&r);
     let a = &r * &r;
-    let (lu, result) = std::thread::scope(|s| {
+    let lu = std::thread::scope(|s| {
         // `lu` submits its graph (about a millisecond), then waits for its pivots, so it
         // runs on another thread; the gate opens long after. Opening too early could only
         // lose edges and fail the counts below, never pass them wrongly.
         let lu = s.spawn(|| a.lu());
         std::thread::sleep(Duration::from_millis(500));
-        open.store(true, Ordering::SeqCst);
-        (lu.join().unwrap(), gate.wait())
+        gate.open();
+        lu.join().unwrap()
     });
-    result.unwrap();
     let lu = lu.unwrap();
     let trace = mosaic::trace::stop();
     let (events, edges) = (trace.events(), trace.edges());

@@ -7,8 +7,8 @@
 //! submitted (without it, the first `potrf` could finish before its `trsm`s were submitted:
 //! that happened once the Cholesky stopped copying the tiles above the diagonal).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use mosaic::prelude::*;
@@ -21,25 +21,12 @@ fn summary_graph_and_gantt_of_a_cholesky() {
     let a = &(&r * &r.t()) + &(&DArray::eye(Blocks(b, b), n) * n as f64);
     a.wait().unwrap();
     mosaic::trace::start();
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = {
-        let open = open.clone();
-        let tiles: Vec<_> = (0..k)
-            .flat_map(|i| (0..k).map(move |j| (i, j)))
-            .map(|(i, j)| InOut(a.tile(i, j)))
-            .collect();
-        spawn(tiles, move |_| {
-            while !open.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_micros(100));
-            }
-        })
-    };
+    let gate = common::gate(&a);
     let chol = std::thread::scope(|s| {
         // `cholesky` submits its graph, then waits for its pivots: on another thread.
         let chol = s.spawn(|| a.cholesky());
         std::thread::sleep(Duration::from_millis(300));
-        open.store(true, Ordering::SeqCst);
-        gate.wait().unwrap();
+        gate.open();
         chol.join().unwrap().unwrap()
     });
     chol.l().wait().unwrap();

@@ -72,10 +72,8 @@ pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArr
 /// For a factorization whose working copy of `a` is one tile: one task gathers `a` into
 /// that tile and runs `kernel` on it, on the calling thread when `a` is ready (the caller
 /// waits for it anyway), saving the copy tasks and the hand-offs between threads (what a
-/// small factorization's time goes to). For a Cholesky factorization only the lower
-/// triangle is read (the upper one is zeroed, so the kernel sees finite values there).
-/// Returns the copy and the task's result, or `None` when the copy would have several
-/// tiles (or none).
+/// small factorization's time goes to). Returns the copy and the
+/// task's result, or `None` when the copy would have several tiles (or none).
 pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
     a: &DArray<T>,
     op: Factorization,
@@ -90,35 +88,14 @@ pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
     let copy = DArray::for_overwrite(Blocks(b, b), m, n).with_auto(a.auto_blocked());
     let sources: Vec<_> = a.tile_indices().map(|(i, j)| In(a.tile(i, j))).collect();
     let ranges: Vec<_> = a.tile_indices().map(|(i, j)| a.tile_range(i, j)).collect();
-    let lower = op == Factorization::Cholesky;
     let task = move |(tiles, mut dst): (Vec<ArrayView2<'_, T>>, ArrayViewMut2<'_, T>)| {
         for (src, (r, c)) in tiles.into_iter().zip(ranges) {
-            let (row0, col0) = (r.start, c.start);
-            let dst = dst.slice_mut(s![r, c]);
-            if lower {
-                copy_lower(dst, src, row0, col0);
-            } else {
-                copy_columns(dst, src);
-            }
+            copy_columns(dst.slice_mut(s![r, c]), src);
         }
         kernel(dst)
     };
     let future = spawn_here(options, (sources, Out(copy.tile(0, 0))), task);
     Some((copy, future))
-}
-
-/// `dst ← src` on and below the global diagonal, zero above it, for a block at global
-/// position (`row0`, `col0`): a column at a time.
-fn copy_lower<T: Scalar>(mut dst: ArrayViewMut2<'_, T>, src: ArrayView2<'_, T>, row0: usize, col0: usize) {
-    for (j, (mut d, s)) in dst.columns_mut().into_iter().zip(src.columns()).enumerate() {
-        let first = (col0 + j).saturating_sub(row0).min(d.len());
-        d.slice_mut(s![..first]).fill(T::zero());
-        let (mut d, s) = (d.slice_mut(s![first..]), s.slice(s![first..]));
-        match (d.as_slice_mut(), s.as_slice()) {
-            (Some(d), Some(s)) => d.copy_from_slice(s),
-            (_, _) => d.assign(&s),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -151,3 +151,37 @@ pub fn silence_panics(expected: fn(&(dyn Any + Send)) -> bool) {
         }));
     });
 }
+
+/// A task holding every tile of a matrix (read-write) until [`Gate::open`]: a graph
+/// submitted behind it is complete before any of it runs. A trace records a dependency only
+/// when the earlier task is still unfinished as the later one is submitted, so tests that
+/// inspect a trace's edges submit their graph behind a gate.
+pub struct Gate {
+    open: Arc<AtomicBool>,
+    task: mosaic::datadeps::TaskFuture<()>,
+}
+
+/// A [`Gate`] on every tile of `a`.
+pub fn gate<T: mosaic::Scalar>(a: &mosaic::DArray<T>) -> Gate {
+    let open = Arc::new(AtomicBool::new(false));
+    let (rows, cols) = a.tile_grid();
+    let tiles: Vec<_> = (0..rows)
+        .flat_map(|i| (0..cols).map(move |j| (i, j)))
+        .map(|(i, j)| mosaic::datadeps::InOut(a.tile(i, j)))
+        .collect();
+    let flag = open.clone();
+    let task = mosaic::datadeps::spawn(tiles, move |_| {
+        while !flag.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    });
+    Gate { open, task }
+}
+
+impl Gate {
+    /// Lets the held tasks run; waits for the gate task itself.
+    pub fn open(self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.task.wait().expect("the gate task does not fail");
+    }
+}

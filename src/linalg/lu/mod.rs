@@ -313,30 +313,33 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
             std::cmp::Ordering::Less => T::zero(),
         });
         // Each panel's swaps, on the columns of the panels before it.
-        for k in 1..l.tile_grid().1 {
-            for j in 0..k {
-                self.swap_panel_rows(k, &l, j);
+        for (k, swaps) in self.panel_swaps().iter().enumerate() {
+            if let Some(swaps) = swaps {
+                for j in 0..k {
+                    self.swap_panel_rows(k, swaps, &l, j);
+                }
             }
         }
         l
     }
 
-    /// The row swaps of panel `k` (global rows), none when it swapped nothing.
-    fn panel_swaps(&self, k: usize) -> Option<Vec<usize>> {
-        let tb = self.lu.block_size().0;
-        let range = k * tb..((k + 1) * tb).min(self.ipiv.len());
-        let swaps = &self.ipiv[range.clone()];
-        let moves = swaps.iter().zip(range).any(|(&p, i)| p != i);
-        moves.then(|| swaps.to_vec())
+    /// Each panel's row swaps (global rows), to be shared by the tasks that apply them;
+    /// `None` for a panel that swapped nothing.
+    fn panel_swaps(&self) -> Vec<Option<Arc<[usize]>>> {
+        let tb = self.lu.block_size().0.max(1);
+        let panels = self.ipiv.chunks(tb).enumerate();
+        panels
+            .map(|(k, swaps)| {
+                let moves = swaps.iter().enumerate().any(|(i, &p)| p != k * tb + i);
+                moves.then(|| Arc::from(swaps))
+            })
+            .collect()
     }
 
-    /// One task applying panel `k`'s swaps to tile column `j` of `x` (tiles of height
-    /// `lu`'s, from tile row `k` down); nothing when the panel swapped no rows.
-    fn swap_panel_rows(&self, k: usize, x: &DArray<T>, j: usize) {
-        let Some(swaps) = self.panel_swaps(k) else {
-            return;
-        };
-        let tb = self.lu.block_size().0;
+    /// One task applying `swaps`, panel `k`'s, to tile column `j` of `x` (tiles of height
+    /// `lu`'s, from tile row `k` down).
+    fn swap_panel_rows(&self, k: usize, swaps: &Arc<[usize]>, x: &DArray<T>, j: usize) {
+        let (tb, swaps) = (self.lu.block_size().0, swaps.clone());
         let column: Vec<_> = (k..x.tile_grid().0).map(|i| InOut(x.tile(i, j))).collect();
         drop(spawn_with(
             TaskOptions::named("laswp"),

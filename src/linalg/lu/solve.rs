@@ -35,9 +35,12 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         let be = &self.linalg.backend;
         let unit_lower = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
         let minus_one = T::zero() - T::one();
+        let swaps = self.panel_swaps();
         for j in 0..cols {
             for k in 0..rows {
-                self.swap_panel_rows(k, &x, j);
+                if let Some(Some(swaps)) = swaps.get(k) {
+                    self.swap_panel_rows(k, swaps, &x, j);
+                }
                 tasks::trsm(be, 0, unit_lower, T::one(), self.lu.tile(k, k), x.tile(k, j));
                 for i in k + 1..rows {
                     let (l, xk) = ((self.lu.tile(i, k), Trans::No), (x.tile(k, j), Trans::No));
