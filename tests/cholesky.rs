@@ -54,6 +54,32 @@ fn auto_tiled_inputs() {
     }
 }
 
+/// Only the lower triangle is read (documented): NaN above the diagonal changes nothing,
+/// in the one-tile path (which copies only the lower part into a recycled buffer whose
+/// stale upper part the kernel must not read either) and in the tiled path.
+#[test]
+fn the_upper_triangle_is_not_read() {
+    let _g = serial();
+    let n = 300;
+    let a = spd(n, 11);
+    let poisoned = Array2::from_shape_fn((n, n), |(i, j)| if i < j { f64::NAN } else { a[(i, j)] });
+    for part in [Blocks(n, n), Blocks(64, 64)] {
+        // A dropped tile of the working copy's size: its NaN buffer is recycled for it.
+        drop(DArray::from_ndarray(&Array2::from_elem((n, n), f64::NAN), part));
+        let l = DArray::from_ndarray(&poisoned, part)
+            .cholesky()
+            .expect("SPD")
+            .l()
+            .to_ndarray();
+        let r = fro(&(&a - &l.dot(&l.t()))) / (n as f64 * fro(&a) * f64::EPSILON);
+        assert!(r < 1.0, "{part:?}: scaled residual {r}");
+        assert!(
+            l.indexed_iter().all(|((i, j), &x)| i >= j || x == 0.0),
+            "{part:?}: L not lower"
+        );
+    }
+}
+
 #[test]
 fn residual_f32() {
     let _g = serial();

@@ -176,6 +176,9 @@ fn zero_upper<T: Scalar>(l: &DArray<T>) {
 fn zero_strictly_upper<T: Scalar>(t: &mut ArrayViewMut2<'_, T>) {
     for (c, mut column) in t.columns_mut().into_iter().enumerate() {
         let above = c.min(column.len());
-        column.slice_mut(ndarray::s![..above]).fill(T::zero());
+        match column.as_slice_mut() {
+            Some(column) => column[..above].fill(T::zero()),
+            None => column.slice_mut(ndarray::s![..above]).fill(T::zero()),
+        }
     }
 }
