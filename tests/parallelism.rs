@@ -122,9 +122,11 @@ fn runtime_uses_the_requested_two_workers() {
     });
     assert_eq!(x.to_vec(), vec![1.0, 2.0]);
     let ws: Vec<Option<usize>> = ["w0", "w1"].iter().map(|n| event(&events, n).worker).collect();
+    // `None`: the region's own thread, which runs a ready task while it waits in place of
+    // a worker that sleeps.
     assert!(
-        ws.iter().all(|w| w.is_some_and(|w| w < 2)),
-        "events not on pool workers: {ws:?}"
+        ws.iter().all(|w| w.is_none_or(|w| w < 2)),
+        "events on unknown threads: {ws:?}"
     );
     assert_parallel(&events, workers, "w0", "w1");
 }

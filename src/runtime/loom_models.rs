@@ -70,6 +70,56 @@ fn loom_ready_queue_no_lost_wakeup() {
     });
 }
 
+/// Two workers that search then sleep, and a waiting thread outside the pool that pops in
+/// place of an idle sleeping worker (rule 3; the first push wakes one worker, the other
+/// stays idle). Its task makes two more items ready while it still holds that worker's
+/// core, so the second of them wakes nobody: `helper_done` must hand the core back and
+/// wake the idle worker (the model deadlocks without that). Each item is popped once.
+#[test]
+fn loom_ready_queue_helper_hands_back_its_core() {
+    model(|| {
+        let q = Arc::new(ReadyQueue::<u32>::new());
+        let popped = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, popped) = (q.clone(), popped.clone());
+                thread::spawn(move || {
+                    q.start_search();
+                    let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
+                    popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
+                })
+            })
+            .collect();
+        let helper = {
+            let (q, popped) = (q.clone(), popped.clone());
+            thread::spawn(move || {
+                let item = q.try_pop_for_waiter();
+                if let Some(item) = item {
+                    popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
+                }
+                q.push(1);
+                q.push(2);
+                if item.is_some() {
+                    q.helper_done();
+                }
+            })
+        };
+        q.push(0);
+        for w in workers {
+            w.join().unwrap();
+        }
+        helper.join().unwrap();
+        while let Some(item) = q.try_pop() {
+            popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
+        }
+        assert_eq!(
+            popped.load(Ordering::SeqCst),
+            1 + (1 << 4) + (1 << 8),
+            "each item popped once"
+        );
+    });
+}
+
 /// Two producers and a consumer that searches before sleeping, as a worker does: both
 /// items arrive, though `push` does not wake a searching consumer.
 #[test]

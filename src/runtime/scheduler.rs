@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 
 use super::processor::ProcessorKind;
-use crate::sync::{lock, wait, AtomicUsize, Condvar, Mutex};
+use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
 
 /// Something with a scheduling priority (higher first).
 pub(crate) trait Prioritized {
@@ -54,7 +54,19 @@ impl<T> Buckets<T> {
 
 struct Inner<T> {
     ready: Buckets<T>,
+    /// Threads asleep in `sleep_pop`.
     sleepers: usize,
+    /// Sleepers told to wake that have not woken yet (they will pop, or sleep again).
+    notified: usize,
+    /// Threads outside the pool running tasks they popped while waiting (rule 3).
+    helpers: usize,
+}
+
+impl<T> Inner<T> {
+    /// Is there a sleeper that nobody is waking and whose core no helper is using?
+    fn idle_sleeper(&self) -> bool {
+        self.sleepers > self.notified + self.helpers
+    }
 }
 
 /// A priority-ordered queue of ready work that threads can sleep on.
@@ -69,6 +81,17 @@ struct Inner<T> {
 /// 2. A thread that pops an item and sees more left, with sleepers and no searcher, wakes
 ///    one sleeper: work that piled up while someone searched still spreads over every
 ///    thread (`loom_ready_queue_no_lost_wakeup` finds the sleeper stranded without it).
+/// 3. A thread outside the pool that waits may pop an item (`try_pop_for_waiter`) only
+///    while a sleeper is idle: asleep, not being woken, and its core not taken by another
+///    such *helper*. The helper then runs on that core, counted in `helpers` until
+///    `helper_done`, and rules 1 and 2 wake only idle sleepers: a helper never adds a
+///    runner beside the workers the cores already have. `helper_done` wakes an idle
+///    sleeper if items are left (`loom_ready_queue_helper_hands_back_its_core` finds the
+///    item stranded without it).
+///
+/// Every wake-up is a ticket in `notified` until a sleeper takes it (spurious wake-ups
+/// find none and sleep on), so a sleeper already on its way is not woken twice, nor its
+/// core given to a helper.
 ///
 /// `searching` is changed outside the lock only by incrementing it; decrements and the
 /// reads that decide a wake-up happen under the lock.
@@ -77,6 +100,8 @@ pub(crate) struct ReadyQueue<T> {
     cv: Condvar,
     len: AtomicUsize,
     searching: AtomicUsize,
+    /// Mirrors `Inner::idle_sleeper` for waiting threads to poll without the lock.
+    idle: AtomicBool,
 }
 
 impl<T: Prioritized> ReadyQueue<T> {
@@ -88,19 +113,35 @@ impl<T: Prioritized> ReadyQueue<T> {
                     len: 0,
                 },
                 sleepers: 0,
+                notified: 0,
+                helpers: 0,
             }),
             cv: Condvar::new(),
             len: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
+            idle: AtomicBool::new(false),
         }
     }
 
-    /// Adds a ready item; wakes a sleeper if there is one and nobody searches (rule 1).
+    /// Adds a ready item; wakes an idle sleeper if there is one and nobody searches
+    /// (rule 1).
     pub(crate) fn push(&self, item: T) {
         let mut inner = lock(&self.inner);
         inner.ready.push(item.priority(), item);
         self.len.store(inner.ready.len, Ordering::Release);
-        if inner.sleepers > 0 && self.searching.load(Ordering::SeqCst) == 0 {
+        self.wake_if_idle(&mut inner);
+    }
+
+    /// Updates the lock-free mirror of `idle_sleeper` (called under the lock).
+    fn note_idle(&self, inner: &Inner<T>) {
+        self.idle.store(inner.idle_sleeper(), Ordering::Relaxed);
+    }
+
+    /// Wakes an idle sleeper, unless a thread searching will find the work anyway.
+    fn wake_if_idle(&self, inner: &mut Inner<T>) {
+        if inner.idle_sleeper() && self.searching.load(Ordering::SeqCst) == 0 {
+            inner.notified += 1;
+            self.note_idle(inner);
             self.cv.notify_one();
         }
     }
@@ -136,15 +177,52 @@ impl<T: Prioritized> ReadyQueue<T> {
         let mut inner = lock(&self.inner);
         let item = inner.ready.pop()?;
         self.searching.fetch_sub(1, Ordering::SeqCst);
-        self.after_pop(&inner);
+        self.after_pop(&mut inner);
         Some(item)
     }
 
-    /// Rule 2, after any pop: items left, sleepers, nobody searching: wake one sleeper.
-    fn after_pop(&self, inner: &Inner<T>) {
+    /// Rule 2, after any pop: items left, an idle sleeper, nobody searching: wake it.
+    fn after_pop(&self, inner: &mut Inner<T>) {
         self.len.store(inner.ready.len, Ordering::Release);
-        if !inner.ready.is_empty() && inner.sleepers > 0 && self.searching.load(Ordering::SeqCst) == 0 {
-            self.cv.notify_one();
+        if !inner.ready.is_empty() {
+            self.wake_if_idle(inner);
+        }
+    }
+
+    /// Rule 3: a thread outside the pool that waits pops an item to run itself, but only
+    /// in place of an idle sleeper (see the waking protocol); it must call `helper_done`
+    /// once it stops running tasks.
+    pub(crate) fn try_pop_for_waiter(&self) -> Option<T> {
+        if !self.looks_nonempty() || !self.idle.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut inner = lock(&self.inner);
+        if !inner.idle_sleeper() {
+            return None;
+        }
+        let item = inner.ready.pop()?;
+        inner.helpers += 1;
+        self.note_idle(&inner);
+        self.after_pop(&mut inner);
+        Some(item)
+    }
+
+    /// Rule 3: a helper whose task blocks hands its core back with `helper_done`, and
+    /// takes it again here when the task runs on (briefly one runner more than cores, as
+    /// when a blocked worker comes back; it ends with the task).
+    pub(crate) fn helper_resume(&self) {
+        let mut inner = lock(&self.inner);
+        inner.helpers += 1;
+        self.note_idle(&inner);
+    }
+
+    /// Rule 3: the helper hands its core back; an idle sleeper is woken if items are left.
+    pub(crate) fn helper_done(&self) {
+        let mut inner = lock(&self.inner);
+        inner.helpers -= 1;
+        self.note_idle(&inner);
+        if !inner.ready.is_empty() {
+            self.wake_if_idle(&mut inner);
         }
     }
 
@@ -154,12 +232,22 @@ impl<T: Prioritized> ReadyQueue<T> {
         self.searching.fetch_sub(1, Ordering::SeqCst);
         loop {
             if let Some(item) = inner.ready.pop() {
-                self.after_pop(&inner);
+                self.after_pop(&mut inner);
                 return item;
             }
             inner.sleepers += 1;
-            inner = wait(&self.cv, inner);
+            self.note_idle(&inner);
+            // Each wake-up is a ticket in `notified`; a spurious wake-up finds none and
+            // sleeps on, so the count of threads on their way stays exact.
+            loop {
+                inner = wait(&self.cv, inner);
+                if inner.notified > 0 {
+                    inner.notified -= 1;
+                    break;
+                }
+            }
             inner.sleepers -= 1;
+            self.note_idle(&inner);
         }
     }
 }

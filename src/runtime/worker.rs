@@ -14,7 +14,9 @@
 //!    finds the task traced and its successors released.
 //!
 //! # Waiting
-//! A thread that waits (a region's end, a future) blocks on the latch. A worker that
+//! A thread outside the pool that waits (a region's end, a future) polls the latch for a
+//! while and, if it runs no task itself, meanwhile runs ready tasks in place of an idle
+//! sleeping worker (see `help_until_set`); then it blocks on the latch. A worker that
 //! blocks first asks the pool to keep a worker running per core (waking a spare or
 //! starting one), so nested regions and waits inside tasks never starve the pool; it does
 //! not run other tasks on top of the waiting one (see `pool.rs` for why).
@@ -42,6 +44,9 @@ use super::Runtime;
 thread_local! {
     static WORKER_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
     static CURRENT: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
+    /// Is this thread, outside the pool, running tasks it popped while waiting (a helper
+    /// holding a core, see `ReadyQueue`'s rule 3)?
+    static HELPING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Stack of a worker thread: 16 MiB (committed lazily), room for deep recursion in tasks.
@@ -171,8 +176,18 @@ fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMu
 
 /// Waits until `latch` is set.
 pub(crate) fn wait(rt: &'static Runtime, latch: &Latch) {
-    if !latch.probe() && !spin_until_set(latch) {
-        blocking(rt, || latch.block());
+    if latch.probe() || help_until_set(rt, latch) {
+        return;
+    }
+    // A helper whose task blocks lends its core back to the pool meanwhile: a sleeping
+    // worker may be the only thread left to run what the task waits for.
+    let helping = HELPING.with(|h| h.get());
+    if helping {
+        rt.queue.helper_done();
+    }
+    blocking(rt, || latch.block());
+    if helping {
+        rt.queue.helper_resume();
     }
 }
 
@@ -183,29 +198,71 @@ pub(crate) fn wait(rt: &'static Runtime, latch: &Latch) {
 #[cfg(not(loom))]
 const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(50);
 
-/// Polls `latch` for [`SPIN_FOR`] on a thread outside the pool (a worker never spins: its
-/// core is better used by the pool). Is the latch set?
+/// On a thread outside the pool: polls `latch` for [`SPIN_FOR`] (a worker never spins:
+/// its core is better used by the pool), and meanwhile, unless the thread runs a task
+/// itself, runs ready tasks in place of an idle sleeping worker (`ReadyQueue`'s rule 3,
+/// see [`help`]). Is the latch set?
+///
+/// A small operation on an idle pool is then one thread's work from submission to result:
+/// its task would otherwise wait for a sleeping worker to wake, and the waiter for that
+/// worker to wake it in turn, which cost about a tenth of a 256×256 product here.
+///
+/// Only a thread that runs no task helps: a task run on top of a waiting task could wait
+/// for data that task holds, which only it, suspended below on the same stack, can release.
 #[cfg(not(loom))]
-fn spin_until_set(latch: &Latch) -> bool {
+fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
     if current_worker().is_some() {
         return false;
     }
-    let start = std::time::Instant::now();
-    while start.elapsed() < SPIN_FOR {
+    let may_help = current_task().is_none();
+    let mut idle_since = std::time::Instant::now();
+    while idle_since.elapsed() < SPIN_FOR {
         for _ in 0..64 {
             if latch.probe() {
                 return true;
             }
             std::hint::spin_loop();
         }
-        std::thread::yield_now();
+        match may_help.then(|| rt.queue.try_pop_for_waiter()).flatten() {
+            Some(task) => {
+                help(rt, task, latch);
+                idle_since = std::time::Instant::now();
+            }
+            None => std::thread::yield_now(),
+        }
     }
     latch.probe()
 }
 
+/// Runs `task`, popped under rule 3, and then, as a worker does, a successor it makes
+/// ready while the queue is empty, and so on, until `latch` is set (the waiter returns
+/// at most one task's time late, as a thread in `rayon::join` does); then hands the core
+/// back.
+#[cfg(not(loom))]
+fn help(rt: &Runtime, task: TaskRef, latch: &Latch) {
+    HELPING.with(|h| h.set(true));
+    let mut next = Some(task);
+    while let Some(task) = next.take() {
+        run(rt, task, None, &mut |t| {
+            if next.is_none() && !rt.queue.looks_nonempty() {
+                next = Some(t);
+            } else {
+                rt.queue.push(t);
+            }
+        });
+        if latch.probe() {
+            if let Some(t) = next.take() {
+                rt.queue.push(t);
+            }
+        }
+    }
+    HELPING.with(|h| h.set(false));
+    rt.queue.helper_done();
+}
+
 /// Under loom every wait blocks (the models explore the blocking handshake).
 #[cfg(loom)]
-fn spin_until_set(_latch: &Latch) -> bool {
+fn help_until_set(_rt: &Runtime, _latch: &Latch) -> bool {
     false
 }
 
