@@ -38,6 +38,25 @@ fn task(id: u64) -> TaskRef {
     ))
 }
 
+/// `n` threads that each pop one item as a worker does (search, then sleep), adding
+/// `1 << (4 · item)` to `popped`.
+fn searching_consumers(
+    q: &Arc<ReadyQueue<u32>>,
+    popped: &Arc<AtomicUsize>,
+    n: usize,
+) -> Vec<thread::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let (q, popped) = (q.clone(), popped.clone());
+            thread::spawn(move || {
+                q.start_search();
+                let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
+                popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
+            })
+        })
+        .collect()
+}
+
 /// Two searching-then-sleeping consumers and a producer pushing two items: every item is
 /// popped exactly once and no consumer sleeps through an item meant for it (loom reports a
 /// deadlock if one does), though `push` skips the wake-up while someone searches.
@@ -46,16 +65,7 @@ fn loom_ready_queue_no_lost_wakeup() {
     model(|| {
         let q = Arc::new(ReadyQueue::<u32>::new());
         let popped = Arc::new(AtomicUsize::new(0));
-        let consumers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, popped) = (q.clone(), popped.clone());
-                thread::spawn(move || {
-                    q.start_search();
-                    let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
-                    popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
-                })
-            })
-            .collect();
+        let consumers = searching_consumers(&q, &popped, 2);
         q.push(0);
         q.push(1);
         for t in consumers {
@@ -80,16 +90,7 @@ fn loom_ready_queue_helper_hands_back_its_core() {
     model(|| {
         let q = Arc::new(ReadyQueue::<u32>::new());
         let popped = Arc::new(AtomicUsize::new(0));
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, popped) = (q.clone(), popped.clone());
-                thread::spawn(move || {
-                    q.start_search();
-                    let item = q.try_pop_searching().unwrap_or_else(|| q.sleep_pop());
-                    popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
-                })
-            })
-            .collect();
+        let workers = searching_consumers(&q, &popped, 2);
         let helper = {
             let (q, popped) = (q.clone(), popped.clone());
             thread::spawn(move || {
