@@ -170,6 +170,11 @@ impl<R> TaskFuture<R> {
     /// `Err(DependencyFailed)` if an input was written by a failed task, and
     /// `Err(WouldDeadlock)` (without waiting) when called inside a task that holds data
     /// this task needs.
+    ///
+    /// While it waits, a thread outside the worker pool may run ready tasks that it
+    /// submitted itself, when a worker is idle (a small task then costs no thread
+    /// hand-off): do not hold a lock while waiting that one of your own pending tasks
+    /// takes.
     pub fn wait(self) -> Result<R> {
         if let Some((holder, holder_name)) = self.blocked_by {
             if worker::ancestor_ids().contains(&holder) {

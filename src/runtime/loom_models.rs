@@ -19,6 +19,10 @@ impl Prioritized for u32 {
     fn priority(&self) -> i32 {
         (*self % 2) as i32
     }
+
+    fn origin(&self) -> u64 {
+        0
+    }
 }
 
 /// Explores `f` with at most three preemptions per execution: enough for every bug of
@@ -94,7 +98,7 @@ fn loom_ready_queue_helper_hands_back_its_core() {
         let helper = {
             let (q, popped) = (q.clone(), popped.clone());
             thread::spawn(move || {
-                let item = q.try_pop_for_waiter();
+                let item = q.try_pop_for_waiter(0);
                 if let Some(item) = item {
                     popped.fetch_add(1 << (item * 4), Ordering::SeqCst);
                 }

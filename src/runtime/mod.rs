@@ -47,6 +47,10 @@ impl scheduler::Prioritized for TaskRef {
     fn priority(&self) -> i32 {
         self.header().priority
     }
+
+    fn origin(&self) -> u64 {
+        self.header().origin
+    }
 }
 
 static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();

@@ -17,9 +17,11 @@ use std::sync::atomic::Ordering;
 use super::processor::ProcessorKind;
 use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
 
-/// Something with a scheduling priority (higher first).
+/// Something with a scheduling priority (higher first) and the thread it came from.
 pub(crate) trait Prioritized {
     fn priority(&self) -> i32;
+    /// The submitting thread's tag (rule 3 of [`ReadyQueue`]).
+    fn origin(&self) -> u64;
 }
 
 /// Ready items by priority: one FIFO per priority in use. Popping is O(log P) for P
@@ -49,6 +51,11 @@ impl<T> Buckets<T> {
 
     fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The item `pop` would return.
+    fn peek(&self) -> Option<&T> {
+        self.by_priority.last_key_value()?.1.front()
     }
 }
 
@@ -82,8 +89,10 @@ impl<T> Inner<T> {
 ///    one sleeper: work that piled up while someone searched still spreads over every
 ///    thread (`loom_ready_queue_no_lost_wakeup` finds the sleeper stranded without it).
 /// 3. A thread outside the pool that waits may pop an item (`try_pop_for_waiter`) only
-///    while a sleeper is idle: asleep, not being woken, and its core not taken by another
-///    such *helper*. The helper then runs on that core, counted in `helpers` until
+///    if it submitted that item itself and it is the next to pop, and only while a
+///    sleeper is idle: asleep, not being woken, and its core not taken by another such
+///    *helper*. (Another thread's task could take a lock the waiting thread holds, and
+///    std's locks are not reentrant: run there, it would wait for itself.) The helper then runs on that core, counted in `helpers` until
 ///    `helper_done`, and rules 1 and 2 wake only idle sleepers: a helper never adds a
 ///    runner beside the workers the cores already have. `helper_done` wakes an idle
 ///    sleeper if items are left (`loom_ready_queue_helper_hands_back_its_core` finds the
@@ -189,15 +198,15 @@ impl<T: Prioritized> ReadyQueue<T> {
         }
     }
 
-    /// Rule 3: a thread outside the pool that waits pops an item to run itself, but only
-    /// in place of an idle sleeper (see the waking protocol); it must call `helper_done`
-    /// once it stops running tasks.
-    pub(crate) fn try_pop_for_waiter(&self) -> Option<T> {
+    /// Rule 3: a thread outside the pool that waits pops the next item to run it itself,
+    /// if it came from `origin` (the waiting thread), in place of an idle sleeper (see the
+    /// waking protocol); it must call `helper_done` once it stops running tasks.
+    pub(crate) fn try_pop_for_waiter(&self, origin: u64) -> Option<T> {
         if !self.looks_nonempty() || !self.idle.load(Ordering::Relaxed) {
             return None;
         }
         let mut inner = lock(&self.inner);
-        if !inner.idle_sleeper() {
+        if !inner.idle_sleeper() || inner.ready.peek()?.origin() != origin {
             return None;
         }
         let item = inner.ready.pop()?;

@@ -135,6 +135,23 @@ pub(crate) struct TaskHeader {
     cause: std::sync::OnceLock<std::sync::Arc<str>>,
     pub(crate) node: Mutex<Node>,
     pub(crate) group: Option<Arc<Group>>,
+    /// The thread that submitted the task ([`thread_tag`]): a thread that waits runs only
+    /// tasks it submitted itself (see `ReadyQueue`'s rule 3).
+    pub(crate) origin: u64,
+}
+
+/// A number telling the process's threads apart, given to a thread when it first asks.
+pub(crate) fn thread_tag() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    thread_local! {
+        static TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    TAG.with(|tag| {
+        if tag.get() == 0 {
+            tag.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        }
+        tag.get()
+    })
 }
 
 impl TaskHeader {
@@ -182,6 +199,7 @@ impl TaskHeader {
                 parent,
             }),
             group,
+            origin: thread_tag(),
         }
     }
 

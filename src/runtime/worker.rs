@@ -200,12 +200,12 @@ const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// On a thread outside the pool: polls `latch` for [`SPIN_FOR`] (a worker never spins:
 /// its core is better used by the pool), and meanwhile, unless the thread runs a task
-/// itself, runs ready tasks in place of an idle sleeping worker (`ReadyQueue`'s rule 3,
-/// see [`help`]). Is the latch set?
+/// itself, runs ready tasks it submitted in place of an idle sleeping worker
+/// (`ReadyQueue`'s rule 3, see [`help`]). Is the latch set?
 ///
 /// A small operation on an idle pool is then one thread's work from submission to result:
 /// its task would otherwise wait for a sleeping worker to wake, and the waiter for that
-/// worker to wake it in turn, which cost about a tenth of a 256×256 product here.
+/// worker to wake it in turn, which cost a tenth to a fifth of a 256×256 product here.
 ///
 /// Only a thread that runs no task helps: a task run on top of a waiting task could wait
 /// for data that task holds, which only it, suspended below on the same stack, can release.
@@ -215,6 +215,7 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
         return false;
     }
     let may_help = current_task().is_none();
+    let me = super::task::thread_tag();
     let mut idle_since = std::time::Instant::now();
     while idle_since.elapsed() < SPIN_FOR {
         for _ in 0..64 {
@@ -223,7 +224,7 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
             }
             std::hint::spin_loop();
         }
-        match may_help.then(|| rt.queue.try_pop_for_waiter()).flatten() {
+        match may_help.then(|| rt.queue.try_pop_for_waiter(me)).flatten() {
             Some(task) => {
                 help(rt, task, latch);
                 idle_since = std::time::Instant::now();
@@ -235,16 +236,18 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
 }
 
 /// Runs `task`, popped under rule 3, and then, as a worker does, a successor it makes
-/// ready while the queue is empty, and so on, until `latch` is set (the waiter returns
+/// ready while the queue is empty (if this thread submitted it too), and so on, until
+/// `latch` is set (the waiter returns
 /// at most one task's time late, as a thread in `rayon::join` does); then hands the core
 /// back.
 #[cfg(not(loom))]
 fn help(rt: &Runtime, task: TaskRef, latch: &Latch) {
     HELPING.with(|h| h.set(true));
+    let me = task.header().origin;
     let mut next = Some(task);
     while let Some(task) = next.take() {
         run(rt, task, None, &mut |t| {
-            if next.is_none() && !rt.queue.looks_nonempty() {
+            if next.is_none() && t.header().origin == me && !rt.queue.looks_nonempty() {
                 next = Some(t);
             } else {
                 rt.queue.push(t);
