@@ -237,9 +237,8 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
 
 /// Runs `task`, popped under rule 3, and then, as a worker does, a successor it makes
 /// ready while the queue is empty (if this thread submitted it too), and so on, until
-/// `latch` is set (the waiter returns
-/// at most one task's time late, as a thread in `rayon::join` does); then hands the core
-/// back.
+/// `latch` is set (the waiter returns at most one task's time late, as a thread in
+/// `rayon::join` does); then hands the core back.
 #[cfg(not(loom))]
 fn help(rt: &Runtime, task: TaskRef, latch: &Latch) {
     HELPING.with(|h| h.set(true));
