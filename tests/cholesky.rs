@@ -1,6 +1,9 @@
 //! Tiled Cholesky: residual ‖A − L·Lᵀ‖ / (n·‖A‖·ε), f32 and f64, ragged and non-square
 //! tiles; non-SPD input names the global pivot; the task graph has the expected shape.
 
+mod common;
+
+use common::fro;
 use mosaic::prelude::*;
 use ndarray::Array2;
 use std::sync::Mutex;
@@ -11,10 +14,6 @@ static TRACE: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     TRACE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
 /// A symmetric positive definite matrix: M·Mᵀ + n·I.

@@ -4,16 +4,12 @@
 
 mod common;
 
-use common::Rng;
+use common::{fro, Rng};
 use mosaic::backend::{Cpu, Recording};
 use mosaic::linalg::{Linalg, Pivot};
 use mosaic::prelude::*;
 use mosaic::Scalar;
 use ndarray::{Array2, Axis};
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
 
 fn random(n: usize, seed: u64) -> Array2<f64> {
     random_mn(n, n, seed)

@@ -1,14 +1,13 @@
 //! Matrix product against ndarray's, by relative residual ‖C − A·B‖ / (‖A‖·‖B‖·k·ε), in f32
 //! and f64, with ragged tiles, mismatched inner cuts, transposes and accumulation.
 
+mod common;
+
+use common::fro;
 use mosaic::linalg::gemm;
 use mosaic::linalg::Trans;
 use mosaic::prelude::*;
 use ndarray::Array2;
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
 
 fn rand(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
     DArray::<f64>::rand_seeded(AutoBlocks, rows, cols, seed).to_ndarray()

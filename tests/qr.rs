@@ -5,16 +5,12 @@
 
 mod common;
 
-use common::Rng;
+use common::{fro, Rng};
 use mosaic::backend::{Cpu, Recording};
 use mosaic::linalg::Linalg;
 use mosaic::prelude::*;
 use mosaic::Scalar;
 use ndarray::{s, Array2};
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
 
 fn random(m: usize, n: usize, seed: u64) -> Array2<f64> {
     let mut rng = Rng::new(seed);

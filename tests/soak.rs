@@ -26,7 +26,7 @@ mod programs;
 
 use std::time::{Duration, Instant};
 
-use common::Rng;
+use common::{fro, Rng};
 use mosaic::prelude::*;
 use ndarray::Array2;
 
@@ -51,10 +51,6 @@ fn resident_bytes() -> usize {
         .and_then(|v| v.parse().ok())
         .expect("VmRSS value");
     kib << 10
-}
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
 fn tiling(rng: &mut Rng, rows: usize, cols: usize) -> (DArray<f64>, Array2<f64>) {

@@ -1,12 +1,10 @@
 //! Reliability under stress: matrices dropped while their tasks are still pending, and many
 //! user threads submitting operations at once, all checked against dense references.
 
-use mosaic::prelude::*;
-use ndarray::Array2;
+mod common;
 
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
+use common::fro;
+use mosaic::prelude::*;
 
 /// Inputs, intermediate results and factorizations dropped before their tasks ran: the
 /// results that are kept come out right, and nothing hangs.

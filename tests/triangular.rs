@@ -6,15 +6,11 @@
 
 mod common;
 
-use common::Rng;
+use common::{fro, Rng};
 use mosaic::linalg::{trsm, Diag, Side, Trans, Uplo};
 use mosaic::prelude::*;
 use mosaic::Scalar;
 use ndarray::Array2;
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
 
 /// A triangular matrix (`uplo`) that is well conditioned, with NaN everywhere a solve
 /// must not look: the other triangle, and the diagonal when it is a unit one.

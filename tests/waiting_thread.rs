@@ -8,14 +8,9 @@ mod common;
 use std::thread::sleep;
 use std::time::Duration;
 
-use common::{watchdog, Rng};
+use common::{fro, watchdog, Rng};
 use mosaic::prelude::*;
 use mosaic::Tile;
-use ndarray::Array2;
-
-fn fro(a: &Array2<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
 
 /// Small products, Cholesky factorizations and solves from four threads at once, each
 /// waiting for its own results while the others submit: every waiter may run tasks of the

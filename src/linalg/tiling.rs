@@ -72,8 +72,8 @@ pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArr
 /// For a factorization whose working copy of `a` is one tile: one task gathers `a` into
 /// that tile and runs `kernel` on it, on the calling thread when `a` is ready (the caller
 /// waits for it anyway), saving the copy tasks and the hand-offs between threads (what a
-/// small factorization's time goes to). Returns the copy and the
-/// task's result, or `None` when the copy would have several tiles (or none).
+/// small factorization's time goes to). Returns the copy and the task's result, or `None`
+/// when the copy would have several tiles (or none).
 pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
     a: &DArray<T>,
     op: Factorization,
@@ -91,13 +91,11 @@ pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
     // factorization pays beyond the kernel: ~0.5 ms of ~2.3 ms at n = 512 for the whole
     // matrix, ~0.35 ms for the lower half).
     let lower = op == Factorization::Cholesky;
-    let read = |&(i, j): &(usize, usize)| {
-        let (r, c) = a.tile_range(i, j);
-        !lower || r.end > c.start
-    };
-    let tiles: Vec<_> = a.tile_indices().filter(read).collect();
-    let sources: Vec<_> = tiles.iter().map(|&(i, j)| In(a.tile(i, j))).collect();
-    let ranges: Vec<_> = tiles.iter().map(|&(i, j)| a.tile_range(i, j)).collect();
+    let (sources, ranges): (Vec<_>, Vec<_>) = a
+        .tile_indices()
+        .map(|(i, j)| (In(a.tile(i, j)), a.tile_range(i, j)))
+        .filter(|(_, (r, c))| !lower || r.end > c.start)
+        .unzip();
     let task = move |(tiles, mut dst): (Vec<ArrayView2<'_, T>>, ArrayViewMut2<'_, T>)| {
         for (src, (r, c)) in tiles.into_iter().zip(ranges) {
             if lower {

@@ -108,7 +108,7 @@ fn worker_main(rt: &'static Runtime, index: usize) {
                 find_work(rt).unwrap_or_else(|| rt.queue.sleep_pop())
             }
         };
-        next = execute(rt, task, index);
+        next = execute(rt, task, Some(index), |_| true);
     }
 }
 
@@ -127,14 +127,20 @@ fn find_work(rt: &Runtime) -> Option<TaskRef> {
     None
 }
 
-/// Steps 3 and 4 for one task, on worker `index`. Returns a successor it made ready to run
-/// next on this worker, skipping the queue: when the queue is empty, nothing ready is more
-/// urgent, and the successor's inputs are hot in this core's cache (a chain of dependent
-/// tasks then runs on one worker without touching the queue).
-fn execute(rt: &Runtime, task: TaskRef, index: usize) -> Option<TaskRef> {
+/// Steps 3 and 4 for one task, on worker `worker` (`None`: a helper, see [`help`]).
+/// Returns a successor it made ready, one that `may_keep` accepts, to run next on this
+/// thread, skipping the queue: when the queue is empty, nothing ready is more urgent, and
+/// the successor's inputs are hot in this core's cache (a chain of dependent tasks then
+/// runs on one thread without touching the queue).
+fn execute(
+    rt: &Runtime,
+    task: TaskRef,
+    worker: Option<usize>,
+    may_keep: impl Fn(&TaskRef) -> bool,
+) -> Option<TaskRef> {
     let mut next = None;
-    run(rt, task, Some(index), &mut |t| {
-        if next.is_none() && !rt.queue.looks_nonempty() {
+    run(rt, task, worker, &mut |t| {
+        if next.is_none() && may_keep(&t) && !rt.queue.looks_nonempty() {
             next = Some(t);
         } else {
             rt.queue.push(t);
@@ -226,7 +232,7 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
         }
         match may_help.then(|| rt.queue.try_pop_for_waiter(me)).flatten() {
             Some(task) => {
-                help(rt, task, latch);
+                help(rt, task, me, latch);
                 idle_since = std::time::Instant::now();
             }
             None => std::thread::yield_now(),
@@ -235,23 +241,16 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
     latch.probe()
 }
 
-/// Runs `task`, popped under rule 3, and then, as a worker does, a successor it makes
-/// ready while the queue is empty (if this thread submitted it too), and so on, until
-/// `latch` is set (the waiter returns at most one task's time late, as a thread in
-/// `rayon::join` does); then hands the core back.
+/// Runs `task`, popped under rule 3 by the thread tagged `me`, and then, as a worker does,
+/// a successor it makes ready while the queue is empty (if `me` submitted it too), and so
+/// on, until `latch` is set (the waiter returns at most one task's time late, as a thread
+/// in `rayon::join` does); then hands the core back.
 #[cfg(not(loom))]
-fn help(rt: &Runtime, task: TaskRef, latch: &Latch) {
+fn help(rt: &Runtime, task: TaskRef, me: u64, latch: &Latch) {
     HELPING.with(|h| h.set(true));
-    let me = task.header().origin;
     let mut next = Some(task);
     while let Some(task) = next.take() {
-        run(rt, task, None, &mut |t| {
-            if next.is_none() && t.header().origin == me && !rt.queue.looks_nonempty() {
-                next = Some(t);
-            } else {
-                rt.queue.push(t);
-            }
-        });
+        next = execute(rt, task, None, |t| t.header().origin == me);
         if latch.probe() {
             if let Some(t) = next.take() {
                 rt.queue.push(t);

@@ -185,3 +185,8 @@ impl Gate {
         self.task.wait().expect("the gate task does not fail");
     }
 }
+
+/// The Frobenius norm ‖a‖_F, for the residual checks.
+pub fn fro(a: &ndarray::Array2<f64>) -> f64 {
+    a.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
