@@ -2,7 +2,11 @@
 //! type, every repetition runs mosaic, faer with `Par::rayon(workers)` and faer with
 //! `Par::Seq` one after the other (so noise on the shared core hits all three alike), each
 //! repetition starting with the next runner (so none always runs first), and the table
-//! reports medians, GFLOP/s and mosaic's ratio to each.
+//! reports medians, GFLOP/s and mosaic's ratio to each. The ratios are paired: mosaic's
+//! speed over the peer's *in the same repetition* (they run seconds apart), as the median
+//! and the range over the repetitions. On a machine whose speed drifts (a shared core),
+//! a ratio of two medians taken over different phases can be off by more than the effect
+//! being measured; a paired ratio is not, and its range shows how settled it is.
 //!
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
 //! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--skip-seq]
@@ -209,8 +213,17 @@ fn run_faer<T: Scalar>(op: &str, x: &Inputs<T>, par: Par) -> f64 {
     }
 }
 
-/// Rows of results: (type, op, n, library, median seconds, GFLOP/s).
-type Row = (&'static str, &'static str, usize, String, f64, f64);
+/// Rows of results: (type, op, n, library, median seconds, GFLOP/s, and for a peer the
+/// paired ratio of the first mosaic column to it).
+type Row = (
+    &'static str,
+    &'static str,
+    usize,
+    String,
+    f64,
+    f64,
+    Option<Paired>,
+);
 
 fn bench<T: Reference>(
     ty: &'static str,
@@ -231,10 +244,11 @@ fn bench<T: Reference>(
             for l in &libs {
                 print!(" {:>14}", l);
             }
-            println!("   (GFLOP/s; ratios: first mosaic column / peer)");
+            println!("   (GFLOP/s; first mosaic column / peer, paired: median [min-max])");
         }
         for &op in ops {
-            let mut times = vec![Vec::new(); libs.len()];
+            // times[k][rep]: runner k's seconds in repetition `rep` (`None`: not run).
+            let mut times = vec![Vec::with_capacity(reps); libs.len()];
             let m = x.tiled.len();
             // Each repetition starts with a different runner, so that none always runs
             // first (after the previous operation) or right after the same neighbour.
@@ -247,12 +261,13 @@ fn bench<T: Reference>(
                         Some(1) => (!skip_seq).then(|| run_faer(op, &x, Par::Seq)),
                         Some(_) => T::openblas(op, &x),
                     };
-                    times[k].extend(t);
+                    times[k].push(t);
                 }
             }
             let gf: Vec<Option<(f64, f64)>> = times
-                .into_iter()
+                .iter()
                 .map(|t| {
+                    let t: Vec<f64> = t.iter().flatten().copied().collect();
                     (!t.is_empty())
                         .then(|| median(t))
                         .map(|t| (t, flops(op, n as f64) / t / 1e9))
@@ -262,20 +277,48 @@ fn bench<T: Reference>(
             for g in &gf {
                 print!(" {:>14}", g.map_or("-".to_string(), |g| format!("{:.1}", g.1)));
             }
-            let first = gf[0].expect("mosaic ran").1;
-            let ratios: Vec<String> = gf[m..]
+            let paired: Vec<Option<Paired>> = times.iter().map(|t| paired(&times[0], t)).collect();
+            let ratios: Vec<String> = paired[m..]
                 .iter()
                 .zip(PEERS)
-                .filter_map(|(g, p)| g.map(|g| format!("{:.2} vs {p}", first / g.1)))
+                .filter_map(|(r, p)| r.map(|r| format!("{:.2} [{:.2}-{:.2}] vs {p}", r.median, r.min, r.max)))
                 .collect();
             println!("   {}", ratios.join(", "));
-            for (lib, g) in libs.iter().zip(&gf) {
+            for (k, (lib, g)) in libs.iter().zip(&gf).enumerate() {
                 if let Some((t, g)) = g {
-                    rows.push((ty, op, n, lib.clone(), *t, *g));
+                    let ratio = if k < m { None } else { paired[k] };
+                    rows.push((ty, op, n, lib.clone(), *t, *g, ratio));
                 }
             }
         }
     }
+}
+
+/// mosaic's speed against a peer's, repetition by repetition (the peer's time over
+/// mosaic's in the same repetition, so a slow phase of the machine hits both sides of
+/// each ratio): the median and the range over the repetitions.
+#[derive(Clone, Copy, Debug)]
+struct Paired {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+/// The paired ratios of `mosaic`'s times to `peer`'s, over the repetitions both ran.
+fn paired(mosaic: &[Option<f64>], peer: &[Option<f64>]) -> Option<Paired> {
+    let r: Vec<f64> = mosaic
+        .iter()
+        .zip(peer)
+        .filter_map(|(m, p)| Some(p.as_ref()? / m.as_ref()?))
+        .collect();
+    let (min, max) = r
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    (!r.is_empty()).then(|| Paired {
+        median: median(r),
+        min,
+        max,
+    })
 }
 
 fn arg_list<'a>(args: &'a [String], name: &str) -> Option<Vec<&'a str>> {
@@ -309,7 +352,8 @@ fn main() {
         })
         .unwrap_or(vec![None]);
     println!(
-        "mosaic {} workers; faer Par::rayon({0}) and Par::Seq; medians of {reps}, interleaved",
+        "mosaic {} workers; faer Par::rayon({0}) and Par::Seq; medians of {reps}, interleaved; \
+         ratios: mosaic's speed over the peer's in the same repetition, median [min-max]",
         mosaic::num_threads()
     );
     let mut rows = Vec::new();
@@ -321,9 +365,12 @@ fn main() {
         }
     }
     if let Some(path) = arg_list(&args, "--csv") {
-        let mut csv = String::from("type,op,n,library,median_s,gflops\n");
-        for (ty, op, n, lib, t, gf) in &rows {
-            let _ = writeln!(csv, "{ty},{op},{n},{lib},{t:.6},{gf:.2}");
+        let mut csv = String::from("type,op,n,library,median_s,gflops,paired_ratio,ratio_min,ratio_max\n");
+        for (ty, op, n, lib, t, gf, r) in &rows {
+            let r = r.map_or(",,".to_string(), |r| {
+                format!("{:.3},{:.3},{:.3}", r.median, r.min, r.max)
+            });
+            let _ = writeln!(csv, "{ty},{op},{n},{lib},{t:.6},{gf:.2},{r}");
         }
         std::fs::write(path[0], csv).expect("write the CSV");
     }
