@@ -7,11 +7,15 @@
 //! small matrices as one tile (one sequential kernel beats a graph of tiny ones), larger
 //! ones at 256 (Cholesky and LU keep more tasks in flight with their cheap kernels), except
 //! QR from order 2048 at 512 (its update kernels gain more from larger tiles).
+//!
+//! The consuming factorizations (`into_cholesky`, `into_lu`, `into_qr`) skip the copy and
+//! factor the matrix's own tiles when these are already what the copy would be cut into
+//! (square tiles of the working size); otherwise they copy like the borrowing ones.
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use crate::darray::{copy_columns, Blocks, DArray};
-use crate::datadeps::{spawn_here, In, Out, TaskFuture};
+use crate::datadeps::{spawn_here, In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
@@ -52,6 +56,50 @@ fn working_tile_size<T: Scalar>(a: &DArray<T>, op: Factorization) -> usize {
     }
 }
 
+/// The matrix a factorization starts from.
+pub(crate) enum Input<'a, T> {
+    /// The caller keeps it: the factorization works on a private copy.
+    Borrowed(&'a DArray<T>),
+    /// Given up by the caller: its own tiles are factored when their tiling suits.
+    Owned(DArray<T>),
+}
+
+impl<T: Scalar> Input<'_, T> {
+    /// The input matrix.
+    pub(crate) fn matrix(&self) -> &DArray<T> {
+        match self {
+            Input::Borrowed(a) => a,
+            Input::Owned(a) => a,
+        }
+    }
+
+    /// The matrix itself, when it is owned and its tiles are the working copy's: square
+    /// tiles of `op`'s working size (edge tiles excepted). The factorization then needs
+    /// no copy.
+    fn in_place(self, op: Factorization) -> std::result::Result<DArray<T>, Self> {
+        let fits = |a: &DArray<T>| {
+            let ((m, n), (br, bc), b) = (a.shape(), a.block_size(), working_tile_size(a, op));
+            br.min(m) == b.min(m) && bc.min(n) == b.min(n)
+        };
+        match self {
+            Input::Owned(a) if fits(&a) => Ok(a),
+            other => Err(other),
+        }
+    }
+}
+
+/// The matrix to factor in place, and its tile size: `input` itself when it is owned and
+/// its tiling suits `op`, else a private copy ([`working_copy`]).
+pub(crate) fn working<T: Scalar>(input: Input<'_, T>, op: Factorization) -> (DArray<T>, usize) {
+    match input.in_place(op) {
+        Ok(a) => {
+            let b = working_tile_size(&a, op);
+            (a, b)
+        }
+        Err(input) => working_copy(input.matrix(), op),
+    }
+}
+
 /// A private copy of `a` in square tiles, to be factored in place, and the tile size. For
 /// Cholesky only the tiles on and below the diagonal are copied; the others are stale.
 pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArray<T>, usize) {
@@ -69,22 +117,34 @@ pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArr
     (copy.with_auto(a.auto_blocked()), b)
 }
 
-/// For a factorization whose working copy of `a` is one tile: one task gathers `a` into
-/// that tile and runs `kernel` on it, on the calling thread when `a` is ready (the caller
-/// waits for it anyway), saving the copy tasks and the hand-offs between threads (what a
-/// small factorization's time goes to). Returns the copy and the task's result, or `None`
-/// when the copy would have several tiles (or none).
-pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
-    a: &DArray<T>,
+/// For a factorization whose working matrix is one tile: one task runs `kernel` on that
+/// tile, on the calling thread when the input is ready (the caller waits for it anyway),
+/// saving the copy tasks and the hand-offs between threads (what a small factorization's
+/// time goes to). The tile is the input's own when `input` is owned and one tile (see
+/// [`working`]); otherwise the task first gathers the input into a new tile. Returns the
+/// factored matrix and the task's result, or `input` back when the working matrix would
+/// have several tiles (or none).
+pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
+    input: Input<'a, T>,
     op: Factorization,
     options: TaskOptions,
     kernel: impl FnOnce(ArrayViewMut2<'_, T>) -> R + Send + 'static,
-) -> Option<(DArray<T>, TaskFuture<R>)> {
+) -> std::result::Result<(DArray<T>, TaskFuture<R>), Input<'a, T>> {
+    let a = input.matrix();
     let (m, n) = a.shape();
     let b = working_tile_size(a, op);
     if m == 0 || n == 0 || b < m.max(n) {
-        return None;
+        return Err(input);
     }
+    let input = match input.in_place(op) {
+        Ok(a) => {
+            let task = move |(t,): (ArrayViewMut2<'_, T>,)| kernel(t);
+            let future = spawn_here(options, (InOut(a.tile(0, 0)),), task);
+            return Ok((a, future));
+        }
+        Err(input) => input,
+    };
+    let a = input.matrix();
     let copy = DArray::for_overwrite(Blocks(b, b), m, n).with_auto(a.auto_blocked());
     // Cholesky reads the lower triangle only: the tiles and the parts of tiles above the
     // diagonal are neither waited for nor copied (a cold input's copy is what a small
@@ -107,7 +167,7 @@ pub(crate) fn one_tile<T: Scalar, R: Send + 'static>(
         kernel(dst)
     };
     let future = spawn_here(options, (sources, Out(copy.tile(0, 0))), task);
-    Some((copy, future))
+    Ok((copy, future))
 }
 
 /// Copies the part of `src` on and below the global diagonal (element `(i, j)` of `src` is
@@ -151,6 +211,59 @@ mod tests {
         }
         assert_eq!(Factorization::Qr.tile_size(4096, 4096), 512);
         assert_eq!(Factorization::Qr.tile_size(8192, 512), 256);
+    }
+
+    #[test]
+    fn an_owned_input_is_worked_on_in_place_when_its_tiles_fit() {
+        let same = |a: &DArray<f64>, c: &DArray<f64>| {
+            a.tile_indices()
+                .all(|(i, j)| a.tile(i, j).same_tile(&c.tile(i, j)))
+        };
+        for op in [Factorization::Cholesky, Factorization::Lu, Factorization::Qr] {
+            // Square tiles of the user's choice, and AutoBlocks' tiles at 1024 (256, the
+            // working size of Cholesky and LU; QR works on 256 there too).
+            for a in [
+                DArray::<f64>::zeros(Blocks(30, 30), 100, 70),
+                DArray::<f64>::zeros(AutoBlocks, 1024, 1024),
+            ] {
+                let tiles = a.clone_shallow();
+                let (w, b) = working(Input::Owned(a), op);
+                assert!(same(&tiles, &w), "{op:?}: in place");
+                assert_eq!(b, w.block_size().0);
+            }
+            // Non-square tiles, and AutoBlocks' 512 tiles at 4096 for Cholesky and LU
+            // (they work on 256): copied; and never when borrowed.
+            let a = DArray::<f64>::zeros(Blocks(30, 40), 100, 70);
+            let (w, _) = working(Input::Owned(a.clone_shallow()), op);
+            assert!(!same(&a, &w) && w.block_size() == (30, 30), "{op:?}: copied");
+            let (w, _) = working(Input::Borrowed(&a), op);
+            assert!(!a.tile(0, 0).same_tile(&w.tile(0, 0)), "{op:?}: borrowed");
+        }
+        let big = DArray::<f64>::zeros(AutoBlocks, 4096, 4096);
+        let (w, b) = working(Input::Owned(big.clone_shallow()), Factorization::Lu);
+        assert!(b == 256 && !big.tile(0, 0).same_tile(&w.tile(0, 0)));
+        let (w, _) = working(Input::Owned(big.clone_shallow()), Factorization::Qr);
+        assert!(same(&big, &w), "QR works on 512 tiles at 4096");
+    }
+
+    #[test]
+    fn an_owned_single_tile_is_factored_in_place() {
+        let a = DArray::<f64>::eye(AutoBlocks, 200);
+        let tile = a.tile(0, 0);
+        let options = TaskOptions::named("probe");
+        let Ok((w, f)) = one_tile(Input::Owned(a), Factorization::Lu, options, |t| t[(0, 0)]) else {
+            panic!("one tile");
+        };
+        assert!(w.tile(0, 0).same_tile(&tile));
+        assert_eq!(f.wait().expect("ran"), 1.0);
+        // Several input tiles gathered into one working tile: a new tile.
+        let a = DArray::<f64>::eye(Blocks(100, 100), 200).with_auto(true);
+        let tile = a.tile(0, 0);
+        let options = TaskOptions::named("probe");
+        let Ok((w, _)) = one_tile(Input::Owned(a), Factorization::Lu, options, |_| ()) else {
+            panic!("one tile");
+        };
+        assert!(!w.tile(0, 0).same_tile(&tile));
     }
 
     #[test]

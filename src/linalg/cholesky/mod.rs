@@ -11,7 +11,8 @@ mod solve;
 
 use ndarray::ArrayViewMut2;
 
-use super::{tasks, tiling, Linalg};
+use super::tiling::{self, Factorization, Input};
+use super::{tasks, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, InOut, Out, TaskFuture};
@@ -63,12 +64,42 @@ impl<T: Scalar> DArray<T> {
     pub fn cholesky(&self) -> Result<Cholesky<T>> {
         Linalg::cpu().cholesky(self)
     }
+
+    /// [`cholesky`](Self::cholesky), consuming the matrix: its own tiles become `L` when
+    /// they are already what the factorization works on (square tiles of its working
+    /// size: a matrix of up to 256 × 256 under `AutoBlocks`, whose one tile is factored
+    /// in place, or `Blocks(b, b)`), with no copy and no second matrix in memory;
+    /// otherwise it copies as `cholesky` does. On an error the matrix is gone (keep a
+    /// copy, or use `cholesky`, when it is needed afterwards).
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let r = DArray::<f64>::rand_seeded(Blocks(3, 3), 8, 8, 5);
+    /// let spd = &(&r * &r.t()) + &(&DArray::eye(Blocks(3, 3), 8) * 8.0);
+    /// let ch = spd.clone().into_cholesky()?;
+    /// let back = ch.l() * &ch.l().t();
+    /// assert!((&back - &spd).norm_fro() < 1e-12 * spd.norm_fro());
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn into_cholesky(self) -> Result<Cholesky<T>> {
+        Linalg::cpu().into_cholesky(self)
+    }
 }
 
 impl<B: Backend> Linalg<B> {
     /// The Cholesky factorization of `a` (see [`DArray::cholesky`]), kernels on this backend.
     pub fn cholesky<T: Scalar>(&self, a: &DArray<T>) -> Result<Cholesky<T, B>> {
-        let (m, n) = a.shape();
+        self.cholesky_of(Input::Borrowed(a))
+    }
+
+    /// The Cholesky factorization of `a`, consumed (see [`DArray::into_cholesky`]),
+    /// kernels on this backend.
+    pub fn into_cholesky<T: Scalar>(&self, a: DArray<T>) -> Result<Cholesky<T, B>> {
+        self.cholesky_of(Input::Owned(a))
+    }
+
+    fn cholesky_of<T: Scalar>(&self, input: Input<'_, T>) -> Result<Cholesky<T, B>> {
+        let (m, n) = input.matrix().shape();
         if m != n {
             return Err(Error::ShapeMismatch {
                 op: "cholesky",
@@ -78,22 +109,25 @@ impl<B: Backend> Linalg<B> {
         }
         let be = self.backend.clone();
         let options = TaskOptions::named("potrf").flops((n as f64).powi(3) / 3.0);
-        let one_tile = tiling::one_tile(a, tiling::Factorization::Cholesky, options, move |mut t| {
+        let one_tile = tiling::one_tile(input, Factorization::Cholesky, options, move |mut t| {
             let pivot = be.potrf(Uplo::Lower, t.view_mut());
             // potrf may leave partial sums above the diagonal (see `Backend::potrf`).
             zero_strictly_upper(&mut t);
             pivot
         });
-        if let Some((l, potrf)) = one_tile {
-            return match potrf.wait()? {
-                Ok(()) => Ok(Cholesky {
-                    l,
-                    linalg: self.clone(),
-                }),
-                Err(index) => Err(Error::NotPositiveDefinite { index }),
-            };
-        }
-        let (l, b) = tiling::working_copy(a, tiling::Factorization::Cholesky);
+        let input = match one_tile {
+            Ok((l, potrf)) => {
+                return match potrf.wait()? {
+                    Ok(()) => Ok(Cholesky {
+                        l,
+                        linalg: self.clone(),
+                    }),
+                    Err(index) => Err(Error::NotPositiveDefinite { index }),
+                };
+            }
+            Err(input) => input,
+        };
+        let (l, b) = tiling::working(input, Factorization::Cholesky);
         let nt = l.tile_grid().0;
         let minus_one = T::zero() - T::one();
         let mut pivots: Vec<TaskFuture<std::result::Result<(), usize>>> = Vec::with_capacity(nt);

@@ -27,7 +27,8 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::ArrayViewMut2;
 
-use super::{tasks, tiling, Linalg};
+use super::tiling::{self, Factorization, Input};
+use super::{tasks, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, TaskFuture};
@@ -92,6 +93,30 @@ impl<T: Scalar> DArray<T> {
     pub fn lu_with(&self, pivot: Pivot) -> Result<Lu<T>> {
         Linalg::cpu().lu_with(self, pivot)
     }
+
+    /// [`lu`](Self::lu), consuming the matrix: its own tiles hold the factors when they
+    /// are already what the factorization works on (square tiles of its working size: a
+    /// matrix of up to 256 × 256 under `AutoBlocks`, whose one tile is factored in place,
+    /// or `Blocks(b, b)`), with no copy and no second matrix in memory; otherwise it
+    /// copies as `lu` does. On an error the matrix is gone.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let a = DArray::<f64>::rand_seeded(Blocks(4, 4), 10, 10, 1);
+    /// let lu = a.clone().into_lu()?;
+    /// let pa = a.to_ndarray().select(ndarray::Axis(0), &lu.p());
+    /// let back = (&lu.l() * &lu.u()).to_ndarray();
+    /// assert!((&back - &pa).iter().all(|d| d.abs() < 1e-12));
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn into_lu(self) -> Result<Lu<T>> {
+        Linalg::cpu().into_lu_with(self, Pivot::RowMaximum)
+    }
+
+    /// [`lu_with`](Self::lu_with), consuming the matrix (see [`into_lu`](Self::into_lu)).
+    pub fn into_lu_with(self, pivot: Pivot) -> Result<Lu<T>> {
+        Linalg::cpu().into_lu_with(self, pivot)
+    }
 }
 
 /// Critical-path priority of a task of panel `k` out of `nt` (`level`: panel 3, next
@@ -108,7 +133,17 @@ impl<B: Backend> Linalg<B> {
 
     /// The LU factorization of `a` with the given pivoting (see [`DArray::lu_with`]).
     pub fn lu_with<T: Scalar>(&self, a: &DArray<T>, pivot: Pivot) -> Result<Lu<T, B>> {
-        let (m, n) = a.shape();
+        self.lu_of(Input::Borrowed(a), pivot)
+    }
+
+    /// The LU factorization of `a`, consumed, with the given pivoting (see
+    /// [`DArray::into_lu`]), kernels on this backend.
+    pub fn into_lu_with<T: Scalar>(&self, a: DArray<T>, pivot: Pivot) -> Result<Lu<T, B>> {
+        self.lu_of(Input::Owned(a), pivot)
+    }
+
+    fn lu_of<T: Scalar>(&self, mut input: Input<'_, T>, pivot: Pivot) -> Result<Lu<T, B>> {
+        let (m, n) = input.matrix().shape();
         if m != n && pivot == Pivot::NoPivot {
             return Err(Error::ShapeMismatch {
                 op: "lu without pivoting",
@@ -120,24 +155,27 @@ impl<B: Backend> Linalg<B> {
             let (be, k) = (self.backend.clone(), m.min(n));
             let (big, small) = (m.max(n) as f64, k as f64);
             let options = TaskOptions::named("getrf").flops(big * small * small - small.powi(3) / 3.0);
-            let one_tile = tiling::one_tile(a, tiling::Factorization::Lu, options, move |mut t| {
+            let one_tile = tiling::one_tile(input, Factorization::Lu, options, move |mut t| {
                 let mut ipiv = vec![0; k];
                 let result = be.getrf(t.view_mut(), &mut ipiv);
                 (ipiv, result)
             });
-            if let Some((lu, getrf)) = one_tile {
-                let (ipiv, result) = getrf.wait()?;
-                return match result {
-                    Ok(()) => Ok(Lu {
-                        lu,
-                        ipiv,
-                        linalg: self.clone(),
-                    }),
-                    Err(index) => Err(Error::Singular { index }),
-                };
-            }
+            input = match one_tile {
+                Ok((lu, getrf)) => {
+                    let (ipiv, result) = getrf.wait()?;
+                    return match result {
+                        Ok(()) => Ok(Lu {
+                            lu,
+                            ipiv,
+                            linalg: self.clone(),
+                        }),
+                        Err(index) => Err(Error::Singular { index }),
+                    };
+                }
+                Err(input) => input,
+            };
         }
-        let (lu, b) = tiling::working_copy(a, tiling::Factorization::Lu);
+        let (lu, b) = tiling::working(input, Factorization::Lu);
         let panels = match pivot {
             Pivot::RowMaximum => self.partial_pivoting(&lu, b),
             Pivot::NoPivot => self.no_pivoting(&lu),

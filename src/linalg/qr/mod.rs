@@ -24,7 +24,8 @@ mod solve;
 
 use ndarray::s;
 
-use super::{tiling, Linalg};
+use super::tiling::{self, Input};
+use super::Linalg;
 use crate::backend::{Backend, Cpu, Trans};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, Out, UnitLowerTriangular, UpperTriangular};
@@ -78,6 +79,21 @@ impl<T: Scalar> DArray<T> {
     pub fn qr(&self) -> Result<Qr<T>> {
         Linalg::cpu().qr(self)
     }
+
+    /// [`qr`](Self::qr), consuming the matrix: its own tiles hold `R` and the reflectors
+    /// when they are already what the factorization works on (square tiles of its
+    /// working size), with no copy; otherwise it copies as `qr` does.
+    ///
+    /// ```
+    /// use mosaic::prelude::*;
+    /// let a = DArray::<f64>::rand_seeded(Blocks(4, 4), 10, 6, 1);
+    /// let qr = a.clone().into_qr()?;
+    /// approx::assert_abs_diff_eq!(&qr.q() * &qr.r(), a, epsilon = 1e-12);
+    /// # Ok::<(), mosaic::Error>(())
+    /// ```
+    pub fn into_qr(self) -> Result<Qr<T>> {
+        Linalg::cpu().into_qr(self)
+    }
 }
 
 /// Flops of a dense Householder QR of an `m × n` block (LAPACK's count).
@@ -101,8 +117,18 @@ fn priority(kt: usize, k: usize, level: i32) -> i32 {
 impl<B: Backend> Linalg<B> {
     /// The QR factorization of `a` (see [`DArray::qr`]), kernels on this backend.
     pub fn qr<T: Scalar>(&self, a: &DArray<T>) -> Result<Qr<T, B>> {
-        let (m, n) = a.shape();
-        let (a, b) = tiling::working_copy(a, tiling::Factorization::Qr);
+        self.qr_of(Input::Borrowed(a))
+    }
+
+    /// The QR factorization of `a`, consumed (see [`DArray::into_qr`]), kernels on this
+    /// backend.
+    pub fn into_qr<T: Scalar>(&self, a: DArray<T>) -> Result<Qr<T, B>> {
+        self.qr_of(Input::Owned(a))
+    }
+
+    fn qr_of<T: Scalar>(&self, input: Input<'_, T>) -> Result<Qr<T, B>> {
+        let (m, n) = input.matrix().shape();
+        let (a, b) = tiling::working(input, tiling::Factorization::Qr);
         let ib = IB.min(b);
         let (mt, nt) = a.tile_grid();
         let t = DArray::zeros(Blocks(ib, b), mt * ib, n);
