@@ -220,30 +220,27 @@ mod tests {
                 .all(|(i, j)| a.tile(i, j).same_tile(&c.tile(i, j)))
         };
         for op in [Factorization::Cholesky, Factorization::Lu, Factorization::Qr] {
-            // Square tiles of the user's choice, and AutoBlocks' tiles at 1024 (256, the
-            // working size of Cholesky and LU; QR works on 256 there too).
-            for a in [
-                DArray::<f64>::zeros(Blocks(30, 30), 100, 70),
-                DArray::<f64>::zeros(AutoBlocks, 1024, 1024),
-            ] {
-                let tiles = a.clone_shallow();
-                let (w, b) = working(Input::Owned(a), op);
-                assert!(same(&tiles, &w), "{op:?}: in place");
-                assert_eq!(b, w.block_size().0);
-            }
-            // Non-square tiles, and AutoBlocks' 512 tiles at 4096 for Cholesky and LU
-            // (they work on 256): copied; and never when borrowed.
+            // Square tiles of the user's choice: in place.
+            let a = DArray::<f64>::zeros(Blocks(30, 30), 100, 70);
+            let tiles = a.clone_shallow();
+            let (w, b) = working(Input::Owned(a), op);
+            assert!(same(&tiles, &w) && b == 30, "{op:?}: in place");
+            // Non-square tiles: copied, cut square; and never in place when borrowed.
             let a = DArray::<f64>::zeros(Blocks(30, 40), 100, 70);
             let (w, _) = working(Input::Owned(a.clone_shallow()), op);
             assert!(!same(&a, &w) && w.block_size() == (30, 30), "{op:?}: copied");
             let (w, _) = working(Input::Borrowed(&a), op);
             assert!(!a.tile(0, 0).same_tile(&w.tile(0, 0)), "{op:?}: borrowed");
+            // AutoBlocks' tiles (their size depends on the number of workers): in place
+            // exactly when they are the factorization's working tiles.
+            for n in [1024, 4096] {
+                let a = DArray::<f64>::zeros(AutoBlocks, n, n);
+                let fits = a.block_size().0 == op.tile_size(n, n);
+                let (w, b) = working(Input::Owned(a.clone_shallow()), op);
+                assert_eq!(same(&a, &w), fits, "{op:?}, AutoBlocks {n}");
+                assert_eq!(w.block_size().0, b);
+            }
         }
-        let big = DArray::<f64>::zeros(AutoBlocks, 4096, 4096);
-        let (w, b) = working(Input::Owned(big.clone_shallow()), Factorization::Lu);
-        assert!(b == 256 && !big.tile(0, 0).same_tile(&w.tile(0, 0)));
-        let (w, _) = working(Input::Owned(big.clone_shallow()), Factorization::Qr);
-        assert!(same(&big, &w), "QR works on 512 tiles at 4096");
     }
 
     #[test]
