@@ -73,29 +73,35 @@ impl<T: Scalar> Input<'_, T> {
         }
     }
 
-    /// The matrix itself, when it is owned and its tiles are the working copy's: square
-    /// tiles of `op`'s working size (edge tiles excepted). The factorization then needs
-    /// no copy.
-    fn in_place(self, op: Factorization) -> std::result::Result<DArray<T>, Self> {
-        let fits = |a: &DArray<T>| {
-            let ((m, n), (br, bc), b) = (a.shape(), a.block_size(), working_tile_size(a, op));
-            br.min(m) == b.min(m) && bc.min(n) == b.min(n)
-        };
+    /// The matrix itself and its tile size, when it is owned and its tiles are the
+    /// working copy's ([`has_working_tiles`]). The factorization then needs no copy.
+    fn in_place(self, op: Factorization) -> std::result::Result<(DArray<T>, usize), Self> {
         match self {
-            Input::Owned(a) if fits(&a) => Ok(a),
-            other => Err(other),
+            Input::Owned(a) => {
+                let b = working_tile_size(&a, op);
+                if has_working_tiles(&a, b) {
+                    Ok((a, b))
+                } else {
+                    Err(Input::Owned(a))
+                }
+            }
+            borrowed => Err(borrowed),
         }
     }
+}
+
+/// Are `a`'s tiles already square tiles of `b` (edge tiles excepted), as the working copy
+/// would cut them?
+fn has_working_tiles<T: Scalar>(a: &DArray<T>, b: usize) -> bool {
+    let (m, n) = a.shape();
+    a.block_size() == (b.min(m.max(1)), b.min(n.max(1)))
 }
 
 /// The matrix to factor in place, and its tile size: `input` itself when it is owned and
 /// its tiling suits `op`, else a private copy ([`working_copy`]).
 pub(crate) fn working<T: Scalar>(input: Input<'_, T>, op: Factorization) -> (DArray<T>, usize) {
     match input.in_place(op) {
-        Ok(a) => {
-            let b = working_tile_size(&a, op);
-            (a, b)
-        }
+        Ok(working) => working,
         Err(input) => working_copy(input.matrix(), op),
     }
 }
@@ -103,13 +109,12 @@ pub(crate) fn working<T: Scalar>(input: Input<'_, T>, op: Factorization) -> (DAr
 /// A private copy of `a` in square tiles, to be factored in place, and the tile size. For
 /// Cholesky only the tiles on and below the diagonal are copied; the others are stale.
 pub(crate) fn working_copy<T: Scalar>(a: &DArray<T>, op: Factorization) -> (DArray<T>, usize) {
-    let (m, n) = a.shape();
     let b = working_tile_size(a, op);
     let copy = if op == Factorization::Cholesky {
         // Only the lower triangle is read: the tiles above the diagonal are not copied
         // (the factorization overwrites them with zeros).
         a.copy_tiles_where(b, b, |i, j| i >= j)
-    } else if a.block_size() == (b.min(m.max(1)), b.min(n.max(1))) {
+    } else if has_working_tiles(a, b) {
         a.clone()
     } else {
         a.recut(b, b)
@@ -137,7 +142,7 @@ pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
         return Err(input);
     }
     let input = match input.in_place(op) {
-        Ok(a) => {
+        Ok((a, _)) => {
             let task = move |(t,): (ArrayViewMut2<'_, T>,)| kernel(t);
             let future = spawn_here(options, (InOut(a.tile(0, 0)),), task);
             return Ok((a, future));
