@@ -10,7 +10,8 @@
 //!
 //! The consuming factorizations (`into_cholesky`, `into_lu`, `into_qr`) skip the copy and
 //! factor the matrix's own tiles when these are already what the copy would be cut into
-//! (square tiles of the working size); otherwise they copy like the borrowing ones.
+//! (square tiles of the working size), and Cholesky also the tiles `AutoBlocks` cuts a
+//! matrix of order 257 to 512 into; otherwise they copy like the borrowing ones.
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
@@ -77,17 +78,40 @@ impl<T: Scalar> Input<'_, T> {
     /// working copy's ([`has_working_tiles`]). The factorization then needs no copy.
     fn in_place(self, op: Factorization) -> std::result::Result<(DArray<T>, usize), Self> {
         match self {
-            Input::Owned(a) => {
-                let b = working_tile_size(&a, op);
-                if has_working_tiles(&a, b) {
-                    Ok((a, b))
-                } else {
-                    Err(Input::Owned(a))
-                }
-            }
+            Input::Owned(a) => match own_tile_size(&a, op) {
+                Some(b) => Ok((a, b)),
+                None => Err(Input::Owned(a)),
+            },
             borrowed => Err(borrowed),
         }
     }
+
+    /// The tile size the factorization will work with: the input's own when it is
+    /// factored in place, else its working copy's.
+    fn tile_size(&self, op: Factorization) -> usize {
+        match self {
+            Input::Owned(a) => own_tile_size(a, op).unwrap_or_else(|| working_tile_size(a, op)),
+            Input::Borrowed(a) => working_tile_size(a, op),
+        }
+    }
+}
+
+/// The tile size with which an owned `a` is factored in place, when its tiles suit `op`:
+/// when they are the working copy's ([`has_working_tiles`]), and for Cholesky also when
+/// `AutoBlocks` cut a matrix of order 257 to 512 into smaller square tiles (128 with two
+/// workers). The working copy would be one tile there; factoring the input's own tiles
+/// instead saves the copy and lets every worker take part, which measured faster for
+/// Cholesky (BENCHMARKS.md, seventh run: at 384 and 512, 1.1–1.3× the copy's speed) but
+/// slower for LU, whose panel of tall thin tiles is then on the critical path.
+fn own_tile_size<T: Scalar>(a: &DArray<T>, op: Factorization) -> Option<usize> {
+    let b = working_tile_size(a, op);
+    if has_working_tiles(a, b) {
+        return Some(b);
+    }
+    let (m, n) = a.shape();
+    let (br, bc) = a.block_size();
+    let small_auto = a.auto_blocked() && m == n && m <= SINGLE_TILE && br == bc;
+    (op == Factorization::Cholesky && small_auto).then_some(br)
 }
 
 /// Are `a`'s tiles already square tiles of `b` (edge tiles excepted), as the working copy
@@ -135,10 +159,8 @@ pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
     options: TaskOptions,
     kernel: impl FnOnce(ArrayViewMut2<'_, T>) -> R + Send + 'static,
 ) -> std::result::Result<(DArray<T>, TaskFuture<R>), Input<'a, T>> {
-    let a = input.matrix();
-    let (m, n) = a.shape();
-    let b = working_tile_size(a, op);
-    if m == 0 || n == 0 || b < m.max(n) {
+    let (m, n) = input.matrix().shape();
+    if m == 0 || n == 0 || input.tile_size(op) < m.max(n) {
         return Err(input);
     }
     let input = match input.in_place(op) {
@@ -150,7 +172,7 @@ pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
         Err(input) => input,
     };
     let a = input.matrix();
-    let copy = DArray::for_overwrite(Blocks(b, b), m, n).with_auto(a.auto_blocked());
+    let copy = DArray::for_overwrite(Blocks(m, n), m, n).with_auto(a.auto_blocked());
     // Cholesky reads the lower triangle only: the tiles and the parts of tiles above the
     // diagonal are neither waited for nor copied (a cold input's copy is what a small
     // factorization pays beyond the kernel: ~0.5 ms of ~2.3 ms at n = 512 for the whole
@@ -246,6 +268,35 @@ mod tests {
                 assert_eq!(w.block_size().0, b);
             }
         }
+    }
+
+    #[test]
+    fn cholesky_factors_small_auto_tiled_inputs_in_place_and_lu_and_qr_copy_them() {
+        for n in [300, 512] {
+            let a = DArray::<f64>::zeros(AutoBlocks, n, n);
+            // AutoBlocks cuts these in tiles smaller than the order with any number of
+            // workers (256 with one, 128 with more).
+            let tile = a.block_size().0;
+            assert!(tile < n, "AutoBlocks {n}: tile {tile}");
+            let (w, b) = working(Input::Owned(a.clone_shallow()), Factorization::Cholesky);
+            assert!(w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == tile, "Cholesky {n}");
+            let options = TaskOptions::named("probe");
+            let input = Input::Owned(a.clone_shallow());
+            let one = one_tile(input, Factorization::Cholesky, options, |_| ());
+            assert!(one.is_err(), "Cholesky {n}: not gathered into one tile");
+            for op in [Factorization::Lu, Factorization::Qr] {
+                let (w, b) = working(Input::Owned(a.clone_shallow()), op);
+                assert!(!w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == n, "{op:?} {n}");
+            }
+            // Borrowed: copied into one tile.
+            let (w, b) = working(Input::Borrowed(&a), Factorization::Cholesky);
+            assert!(!w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == n, "borrowed {n}");
+        }
+        // Explicit tiles smaller than the working size are kept as they are anyway, and
+        // non-square ones are copied (into one tile, as the working size is 512).
+        let a = DArray::<f64>::zeros(Blocks(100, 120), 400, 400);
+        let (w, b) = working(Input::Owned(a.clone_shallow()), Factorization::Cholesky);
+        assert!(!w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == 100);
     }
 
     #[test]
