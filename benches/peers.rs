@@ -15,7 +15,8 @@
 //! `--skip-seq` leaves out faer's sequential run (for the largest sizes, where it is slow).
 //!
 //! `--blocks` runs mosaic once per partition (AutoBlocks, and fixed square tiles), each
-//! interleaved with the others, to check AutoBlocks against the best fixed tile size.
+//! interleaved with the others, to check AutoBlocks against the best fixed tile size: the
+//! first partition's speed over each other's is paired like the peers' ratios.
 //!
 //! With `--features openblas`, OpenBLAS's BLAS/LAPACK (Debian's libopenblas-dev) runs too,
 //! on column-major copies; set `OPENBLAS_CORETYPE=SkylakeX` on AVX-512 machines (Debian's
@@ -218,8 +219,8 @@ fn run_faer<T: Scalar>(op: &str, x: &Inputs<T>, par: Par) -> f64 {
     }
 }
 
-/// Rows of results: (type, op, n, library, median seconds, GFLOP/s, and for a peer the
-/// paired ratio of the first mosaic column to it).
+/// Rows of results: (type, op, n, library, median seconds, GFLOP/s, and for every column
+/// but the first the paired ratio of the first mosaic column to it).
 type Row = (
     &'static str,
     &'static str,
@@ -283,15 +284,17 @@ fn bench<T: Reference>(
                 print!(" {:>14}", g.map_or("-".to_string(), |g| format!("{:.1}", g.1)));
             }
             let paired: Vec<Option<Paired>> = times.iter().map(|t| paired(&times[0], t)).collect();
-            let ratios: Vec<String> = paired[m..]
+            // Against every other column: the other tilings of mosaic's operands (so the
+            // AutoBlocks sweep is paired too) and the peers.
+            let ratios: Vec<String> = paired[1..]
                 .iter()
-                .zip(PEERS)
+                .zip(&libs[1..])
                 .filter_map(|(r, p)| r.map(|r| format!("{:.2} [{:.2}-{:.2}] vs {p}", r.median, r.min, r.max)))
                 .collect();
             println!("   {}", ratios.join(", "));
             for (k, (lib, g)) in libs.iter().zip(&gf).enumerate() {
                 if let Some((t, g)) = g {
-                    let ratio = if k < m { None } else { paired[k] };
+                    let ratio = if k == 0 { None } else { paired[k] };
                     rows.push((ty, op, n, lib.clone(), *t, *g, ratio));
                 }
             }
