@@ -115,6 +115,26 @@ fn auto_blocks_one_tile_when_small_several_per_worker_when_large() {
 }
 
 #[test]
+fn auto_blocks_keeps_f32_tiles_at_most_256_and_f64_ones_at_least_as_large() {
+    for n in [300, 1024, 1536, 2048, 4096, 8192] {
+        let single = DArray::<f32>::zeros(AutoBlocks, n, n).block_size();
+        let double = DArray::<f64>::zeros(AutoBlocks, n, n).block_size();
+        assert!(single.0 <= 256 && single.0 == single.1, "f32 {n}: {single:?}");
+        assert!(double.0 >= single.0, "f64 {n}: {double:?} against f32 {single:?}");
+    }
+    // f64 gets 512 tiles where these still give every worker two per dimension (at
+    // 8192 up to 8 workers), f32 never.
+    let (n, b) = (8192, 512);
+    let want = if n / b >= 2 * mosaic::num_threads() {
+        512
+    } else {
+        128
+    };
+    assert!(DArray::<f64>::zeros(AutoBlocks, n, n).block_size().0 >= want);
+    assert_eq!(DArray::<f32>::zeros(AutoBlocks, n, n).block_size().0, 256);
+}
+
+#[test]
 fn tiles_are_task_accesses() {
     let a = DArray::<f64>::ones(Blocks(2, 2), 4, 4);
     let sum = spawn((In(a.tile(1, 1)),), |(t,)| t.sum()).wait().unwrap();
