@@ -47,7 +47,7 @@ const AUTO_SINGLE_TILE: usize = 256;
 /// kernels run slower on larger tiles, its `f64` ones do not. Measured at n = 2048 and
 /// 4096 (BENCHMARKS.md, seventh run), 512 tiles against 256, paired: `f32` product
 /// 0.79–0.92×, Cholesky 0.89–0.98×, LU 0.90–1.00×, `trsm` 0.89–0.91× (QR 1.03–1.08×);
-/// `f64` 0.94–1.08× throughout.
+/// `f64` 0.94–1.13×, no clear direction.
 const AUTO_MAX_SMALL_ELEMENTS: usize = 256;
 
 impl Partition for AutoBlocks {
