@@ -74,8 +74,8 @@ impl<T: Scalar> Input<'_, T> {
         }
     }
 
-    /// The matrix itself and its tile size, when it is owned and its tiles are the
-    /// working copy's ([`has_working_tiles`]). The factorization then needs no copy.
+    /// The matrix itself and its tile size, when it is owned and its tiles suit `op`
+    /// ([`own_tile_size`]). The factorization then needs no copy.
     fn in_place(self, op: Factorization) -> std::result::Result<(DArray<T>, usize), Self> {
         match self {
             Input::Owned(a) => match own_tile_size(&a, op) {

@@ -71,8 +71,8 @@ impl<T: Scalar> DArray<T> {
     /// in place, or `Blocks(b, b)`), and for a matrix of order 257 to 512 under
     /// `AutoBlocks`, whose tiles are factored as they are (where `cholesky` gathers them
     /// into one tile), with no copy and no second matrix in memory; otherwise it copies as
-    /// `cholesky` does. On an error the matrix is gone (keep a
-    /// copy, or use `cholesky`, when it is needed afterwards).
+    /// `cholesky` does. On an error the matrix is gone (keep a copy, or use `cholesky`,
+    /// when it is needed afterwards).
     ///
     /// ```
     /// use mosaic::prelude::*;
