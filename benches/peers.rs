@@ -283,7 +283,12 @@ fn bench<T: Reference>(
             for g in &gf {
                 print!(" {:>14}", g.map_or("-".to_string(), |g| format!("{:.1}", g.1)));
             }
-            let paired: Vec<Option<Paired>> = times.iter().map(|t| paired(&times[0], t)).collect();
+            // paired[k]: the first column against column k (none for the first itself).
+            let paired: Vec<Option<Paired>> = times
+                .iter()
+                .enumerate()
+                .map(|(k, t)| if k == 0 { None } else { paired(&times[0], t) })
+                .collect();
             // Against every other column: the other tilings of mosaic's operands (so the
             // AutoBlocks sweep is paired too) and the peers.
             let ratios: Vec<String> = paired[1..]
@@ -294,8 +299,7 @@ fn bench<T: Reference>(
             println!("   {}", ratios.join(", "));
             for (k, (lib, g)) in libs.iter().zip(&gf).enumerate() {
                 if let Some((t, g)) = g {
-                    let ratio = if k == 0 { None } else { paired[k] };
-                    rows.push((ty, op, n, lib.clone(), *t, *g, ratio));
+                    rows.push((ty, op, n, lib.clone(), *t, *g, paired[k]));
                 }
             }
         }

@@ -85,15 +85,6 @@ impl<T: Scalar> Input<'_, T> {
             borrowed => Err(borrowed),
         }
     }
-
-    /// The tile size the factorization will work with: the input's own when it is
-    /// factored in place, else its working copy's.
-    fn tile_size(&self, op: Factorization) -> usize {
-        match self {
-            Input::Owned(a) => own_tile_size(a, op).unwrap_or_else(|| working_tile_size(a, op)),
-            Input::Borrowed(a) => working_tile_size(a, op),
-        }
-    }
 }
 
 /// The tile size with which an owned `a` is factored in place, when its tiles suit `op`:
@@ -160,18 +151,22 @@ pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
     kernel: impl FnOnce(ArrayViewMut2<'_, T>) -> R + Send + 'static,
 ) -> std::result::Result<(DArray<T>, TaskFuture<R>), Input<'a, T>> {
     let (m, n) = input.matrix().shape();
-    if m == 0 || n == 0 || input.tile_size(op) < m.max(n) {
+    if m == 0 || n == 0 {
         return Err(input);
     }
     let input = match input.in_place(op) {
-        Ok((a, _)) => {
+        Ok((a, b)) if b >= m.max(n) => {
             let task = move |(t,): (ArrayViewMut2<'_, T>,)| kernel(t);
             let future = spawn_here(options, (InOut(a.tile(0, 0)),), task);
             return Ok((a, future));
         }
+        Ok((a, _)) => return Err(Input::Owned(a)),
         Err(input) => input,
     };
     let a = input.matrix();
+    if working_tile_size(a, op) < m.max(n) {
+        return Err(input);
+    }
     let copy = DArray::for_overwrite(Blocks(m, n), m, n).with_auto(a.auto_blocked());
     // Cholesky reads the lower triangle only: the tiles and the parts of tiles above the
     // diagonal are neither waited for nor copied (a cold input's copy is what a small
@@ -292,8 +287,7 @@ mod tests {
             let (w, b) = working(Input::Borrowed(&a), Factorization::Cholesky);
             assert!(!w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == n, "borrowed {n}");
         }
-        // Explicit tiles smaller than the working size are kept as they are anyway, and
-        // non-square ones are copied (into one tile, as the working size is 512).
+        // Explicit non-square tiles are copied, cut square at their smaller side.
         let a = DArray::<f64>::zeros(Blocks(100, 120), 400, 400);
         let (w, b) = working(Input::Owned(a.clone_shallow()), Factorization::Cholesky);
         assert!(!w.tile(0, 0).same_tile(&a.tile(0, 0)) && b == 100);

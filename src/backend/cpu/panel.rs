@@ -157,6 +157,25 @@ fn swap<T: Scalar>(column: &mut [&mut [T]], tb: usize, r1: usize, r2: usize) {
     }
 }
 
+/// Swaps rows `r1` (in the top tile) and `r2` within the few `columns` of a leaf.
+fn swap_leaf_rows<T: Scalar>(
+    tiles: &mut [ArrayViewMut2<'_, T>],
+    tb: usize,
+    (r1, r2): (usize, usize),
+    columns: Range<usize>,
+) {
+    if r1 == r2 {
+        return;
+    }
+    let (t, i) = (r2 / tb, r2 % tb);
+    if t == 0 {
+        columns.for_each(|c| tiles[0].swap((r1, c), (i, c)));
+    } else {
+        let (top, below) = tiles.split_at_mut(t);
+        columns.for_each(|c| std::mem::swap(&mut top[0][(r1, c)], &mut below[0][(i, c)]));
+    }
+}
+
 /// Plain elimination of the few `columns` of a leaf: for each, the pivot is the largest
 /// magnitude in the whole column below the diagonal (the first such, as LAPACK's `i?amax`),
 /// its row swapped up within the leaf, the column scaled, the leaf's later columns updated.
@@ -170,11 +189,7 @@ fn eliminate<T: Scalar>(
     for (step, j) in columns.clone().enumerate() {
         let p = pivot_row(&column_slices(tiles, j), j);
         ipiv[step] = p;
-        if p != j {
-            for c in columns.clone() {
-                swap(&mut column_slices(tiles, c), tb, j, p);
-            }
-        }
+        swap_leaf_rows(tiles, tb, (j, p), columns.clone());
         let pivot = tiles[0][(j, j)];
         if pivot == T::zero() {
             continue; // U[j, j] = 0: nothing to eliminate with; reported by the caller
