@@ -410,3 +410,32 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
             .leading(m.min(n), n, |i, j, x| if i <= j { x } else { T::zero() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{priority, update_priority};
+
+    #[test]
+    fn updates_rank_by_the_column_they_feed_after_the_next_column() {
+        let kt = 8;
+        for k in 0..kt - 1 {
+            // The next column keeps the lookahead rank of its panel's other tasks.
+            assert_eq!(update_priority(kt, k, k + 1), priority(kt, k, 2));
+            // The panel after this one outranks every update but the next column's.
+            let next_panel = priority(kt, k + 1, 3);
+            assert!(update_priority(kt, k, k + 1) > next_panel);
+            for j in k + 2..kt {
+                assert!(update_priority(kt, k, j) < next_panel, "k = {k}, j = {j}");
+                // Earlier columns first; a column ranks the same whichever panel updates it.
+                assert!(update_priority(kt, k, j) > update_priority(kt, k, j + 1));
+                assert_eq!(update_priority(kt, k, j), update_priority(kt, 0, j));
+            }
+        }
+        // A wide matrix: columns right of the last panel rank last, without overflow.
+        let last = update_priority(kt, 0, kt - 1);
+        for j in kt..3 * kt {
+            assert!(update_priority(kt, 0, j) <= last);
+            assert!(update_priority(kt, kt - 1, j) > 0);
+        }
+    }
+}
