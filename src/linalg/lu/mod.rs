@@ -12,9 +12,9 @@
 //! Priorities give lookahead: the panel first, then everything of the next tile column
 //! (so the next panel starts while the rest of the trailing update runs), then the other
 //! columns, whose updates rank by the column they update (earlier columns first, a
-//! column's updates from successive panels together) rather than by panel. The panel's swaps reach the other tasks through a slot that the panel task
-//! fills; every task that reads it also reads the panel's diagonal tile, which orders it
-//! after the panel.
+//! column's updates from successive panels together) rather than by panel. The panel's
+//! swaps reach the other tasks through a slot that the panel task fills; every task that
+//! reads it also reads the panel's diagonal tile, which orders it after the panel.
 //!
 //! The swaps of a panel are not applied to the `L` columns of earlier panels: each panel's
 //! `L` stays in the row order of its own step. Those swaps would cost a pass over `L` per
