@@ -115,23 +115,19 @@ fn auto_blocks_one_tile_when_small_several_per_worker_when_large() {
 }
 
 #[test]
-fn auto_blocks_keeps_f32_tiles_at_most_256_and_f64_ones_at_least_as_large() {
+fn auto_blocks_cuts_large_matrices_of_either_type_in_the_same_tiles_of_at_most_256() {
+    let workers = mosaic::num_threads();
     for n in [300, 1024, 1536, 2048, 4096, 8192] {
         let single = DArray::<f32>::zeros(AutoBlocks, n, n).block_size();
         let double = DArray::<f64>::zeros(AutoBlocks, n, n).block_size();
-        assert!(single.0 <= 256 && single.0 == single.1, "f32 {n}: {single:?}");
-        assert!(double.0 >= single.0, "f64 {n}: {double:?} against f32 {single:?}");
+        assert_eq!(single, double, "{n}: the same tiles for f32 and f64");
+        assert!(double.0 <= 256 && double.0 == double.1, "{n}: {double:?}");
+        // 256 (Cholesky's and LU's working tile) wherever it still gives every worker
+        // two tiles per dimension.
+        if n / 256 >= 2 * workers {
+            assert_eq!(double.0, 256, "{n} with {workers} workers");
+        }
     }
-    // f64 gets 512 tiles where these still give every worker two per dimension (at
-    // 8192 up to 8 workers), f32 never.
-    let (n, b) = (8192, 512);
-    let want = if n / b >= 2 * mosaic::num_threads() {
-        512
-    } else {
-        128
-    };
-    assert!(DArray::<f64>::zeros(AutoBlocks, n, n).block_size().0 >= want);
-    assert_eq!(DArray::<f32>::zeros(AutoBlocks, n, n).block_size().0, 256);
 }
 
 #[test]

@@ -109,6 +109,35 @@ fn a_fitting_input_becomes_the_factor_and_others_are_copied() {
 }
 
 #[test]
+fn a_large_auto_tiled_input_is_factored_on_its_own_tiles() {
+    // AutoBlocks cuts a matrix this large in Cholesky's and LU's working tiles (256) with
+    // up to three workers; with more it cuts smaller ones, which are copied.
+    let n = 1600;
+    // Diagonally dominant; Cholesky reads only the lower triangle, which is that of an SPD
+    // matrix.
+    let r = DArray::<f64>::rand_seeded(AutoBlocks, n, n, 8).to_ndarray();
+    let a = r + Array2::<f64>::eye(n) * n as f64;
+    let fits = DArray::<f64>::zeros(AutoBlocks, n, n).block_size() == (256, 256);
+    assert_eq!(fits, n / 256 >= 2 * mosaic::num_threads(), "AutoBlocks at {n}");
+    let m = DArray::from_ndarray(&a, AutoBlocks);
+    let (tile, want) = (m.tile(2, 1), m.cholesky().expect("SPD").l().to_ndarray());
+    let ch = m.into_cholesky().expect("SPD");
+    assert_eq!(ch.l().tile(2, 1).same_tile(&tile), fits, "Cholesky");
+    assert_eq!(ch.l().to_ndarray(), want, "Cholesky: the borrowing form's factor");
+    let m = DArray::from_ndarray(&a, AutoBlocks);
+    let lu = m.lu().expect("nonsingular");
+    let (tile, want) = (m.tile(1, 2), (lu.l().to_ndarray(), lu.u().to_ndarray(), lu.p()));
+    let lu = m.into_lu().expect("nonsingular");
+    let got = (lu.l().to_ndarray(), lu.u().to_ndarray(), lu.p());
+    assert!(got == want, "LU: the borrowing form's factors");
+    // The input's tile (1, 2), above the diagonal, holds U's block there when it was
+    // factored in place, and the input's values when it was copied.
+    let block = want.1.slice(ndarray::s![256..512, 512..768]).to_owned();
+    let held = tile.to_ndarray().expect("the tile");
+    assert_eq!(held == block, fits, "LU: the input's tile is U's");
+}
+
+#[test]
 fn the_upper_triangle_is_not_read_in_place() {
     for part in [Blocks(256, 256), Blocks(32, 32)] {
         let n = 100;

@@ -4,10 +4,9 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Blocks(pub usize, pub usize);
 
-/// Square tiles sized from the matrix, the element type and the workers in scope: one tile
-/// for small matrices, otherwise the largest size (up to 512 for `f64`, 256 for `f32`) that
-/// still gives every worker several tiles per dimension, so a factorization keeps them all
-/// busy.
+/// Square tiles sized from the matrix and the workers in scope: one tile for small
+/// matrices, otherwise the largest size up to 256 that still gives every worker several
+/// tiles per dimension, so a factorization keeps them all busy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AutoBlocks;
 
@@ -40,37 +39,33 @@ impl Partition for Blocks {
 
 /// Candidate square tile sizes of `AutoBlocks`, largest first (multiples of the SIMD width;
 /// tiles are stored with a padded leading dimension, so powers of two are fine).
-const AUTO_SIZES: [usize; 5] = [512, 384, 256, 192, 128];
+///
+/// 256 is the largest because it is what Cholesky and LU work on (`linalg::tiling`), so
+/// the consuming factorizations (`into_cholesky`, `into_lu`) factor an auto-tiled matrix in
+/// place instead of re-cutting a copy. Measured (BENCHMARKS.md, ninth run), `into_*` of a
+/// matrix cut in 512 tiles (re-cut into 256) against one cut in 256, `f64`, paired:
+/// Cholesky 0.96 / 0.84 at 4096 / 8192, LU 0.89 / 0.97 (1.00–1.06 at 2048). The product
+/// and `trsm` ran no faster on 512 tiles than on 256 (`f64` 0.94–0.99 at 2048 and 4096,
+/// `f32` 0.79–0.92, seventh run). Only QR works on 512 tiles (from order 2048; it copies).
+const AUTO_SIZES: [usize; 3] = [256, 192, 128];
 /// Up to this size a matrix is one tile: splitting it costs more than it gains.
 const AUTO_SINGLE_TILE: usize = 256;
-/// The largest `AutoBlocks` tile for elements of 4 bytes or fewer (`f32`): faer's `f32`
-/// kernels run slower on larger tiles, its `f64` ones do not. Measured at n = 2048 and
-/// 4096 (BENCHMARKS.md, seventh run), 512 tiles against 256, paired: `f32` product
-/// 0.79–0.92×, Cholesky 0.89–0.98×, LU 0.90–1.00×, `trsm` 0.89–0.91× (QR 1.03–1.08×);
-/// `f64` 0.94–1.13×, no clear direction.
-const AUTO_MAX_SMALL_ELEMENTS: usize = 256;
 
 impl Partition for AutoBlocks {
     fn is_auto(&self) -> bool {
         true
     }
 
-    fn block_size(&self, rows: usize, cols: usize, elem_bytes: usize) -> (usize, usize) {
+    fn block_size(&self, rows: usize, cols: usize, _elem_bytes: usize) -> (usize, usize) {
         let n = rows.max(cols);
         let b = if n <= AUTO_SINGLE_TILE {
             n.max(1)
         } else {
             let workers = crate::num_threads();
             let want = 2 * workers; // tiles per dimension
-            let largest = if elem_bytes <= 4 {
-                AUTO_MAX_SMALL_ELEMENTS
-            } else {
-                usize::MAX
-            };
             AUTO_SIZES
                 .iter()
                 .copied()
-                .filter(|&b| b <= largest)
                 .find(|&b| n.div_ceil(b) >= want)
                 .unwrap_or(AUTO_SIZES[AUTO_SIZES.len() - 1])
         };

@@ -10,8 +10,9 @@
 //!
 //! The consuming factorizations (`into_cholesky`, `into_lu`, `into_qr`) skip the copy and
 //! factor the matrix's own tiles when these are already what the copy would be cut into
-//! (square tiles of the working size), and Cholesky also the tiles `AutoBlocks` cuts a
-//! matrix of order 257 to 512 into; otherwise they copy like the borrowing ones.
+//! (square tiles of the working size: `AutoBlocks` cuts large matrices at 256 for that
+//! reason), and Cholesky also the tiles `AutoBlocks` cuts a matrix of order 257 to 512
+//! into; otherwise they copy like the borrowing ones.
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 

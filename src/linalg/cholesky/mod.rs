@@ -68,7 +68,9 @@ impl<T: Scalar> DArray<T> {
     /// [`cholesky`](Self::cholesky), consuming the matrix: its own tiles become `L` when
     /// they are already what the factorization works on (square tiles of its working
     /// size: a matrix of up to 256 × 256 under `AutoBlocks`, whose one tile is factored
-    /// in place, or `Blocks(b, b)`), and for a matrix of order 257 to 512 under
+    /// in place, the 256 × 256 tiles `AutoBlocks` cuts a larger matrix into when each
+    /// worker still gets two per dimension (from order 769 with two workers), or
+    /// `Blocks(b, b)`), and for a matrix of order 257 to 512 under
     /// `AutoBlocks`, whose tiles are factored as they are (where `cholesky` gathers them
     /// into one tile), with no copy and no second matrix in memory; otherwise it copies as
     /// `cholesky` does. On an error the matrix is gone (keep a copy, or use `cholesky`,

@@ -98,8 +98,10 @@ impl<T: Scalar> DArray<T> {
     /// [`lu`](Self::lu), consuming the matrix: its own tiles hold the factors when they
     /// are already what the factorization works on (square tiles of its working size: a
     /// matrix of up to 256 × 256 under `AutoBlocks`, whose one tile is factored in place,
-    /// or `Blocks(b, b)`), with no copy and no second matrix in memory; otherwise it
-    /// copies as `lu` does. On an error the matrix is gone.
+    /// the 256 × 256 tiles `AutoBlocks` cuts a larger matrix into when each worker still
+    /// gets two per dimension (from order 769 with two workers), or `Blocks(b, b)`), with
+    /// no copy and no second matrix in memory; otherwise it copies as `lu` does. On an
+    /// error the matrix is gone.
     ///
     /// ```
     /// use mosaic::prelude::*;
