@@ -42,6 +42,7 @@ use crate::datadeps::{datadeps, In, Out};
 use crate::error::Result;
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
+pub(crate) use partition::FACTORIZATION_TILE;
 use partition::{padded_ld, Cuts};
 
 /// A dense `rows × cols` matrix of `T` (`f32` or `f64`) stored as a grid of tiles.

@@ -16,7 +16,7 @@
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-use crate::darray::{copy_columns, Blocks, DArray};
+use crate::darray::{copy_columns, Blocks, DArray, FACTORIZATION_TILE};
 use crate::datadeps::{spawn_here, In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
@@ -40,7 +40,7 @@ impl Factorization {
             return order.max(1);
         }
         match self {
-            Factorization::Cholesky | Factorization::Lu => 256,
+            Factorization::Cholesky | Factorization::Lu => FACTORIZATION_TILE,
             Factorization::Qr if m.min(n) >= 2048 => 512,
             Factorization::Qr => 256,
         }
