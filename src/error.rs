@@ -48,6 +48,13 @@ pub enum Error {
         /// Global index of the failing pivot.
         index: usize,
     },
+    /// A task could not start: the memory space it was placed in is not available to
+    /// hold its data.
+    #[error("no memory space available for the task's data: {space}")]
+    MemorySpaceUnavailable {
+        /// The space that was asked for.
+        space: String,
+    },
     /// A factorization met an exactly zero pivot at this global index.
     #[error("matrix is singular: zero pivot at index {index}")]
     Singular {

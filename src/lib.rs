@@ -45,8 +45,8 @@ mod sync;
 pub use darray::{AutoBlocks, Blocks, DArray};
 pub use datadeps::{datadeps, spawn};
 pub use error::{Error, Result};
-pub use runtime::data::Tile;
 pub use runtime::trace;
+pub use runtime::Tile;
 pub use runtime::{num_threads, set_num_threads, TaskOptions};
 pub use scalar::Scalar;
 

@@ -1,5 +1,8 @@
 //! Access modes (`In`, `Out`, `InOut`) and the traits that turn a tuple of accesses into
-//! declarations for the tracker and, when the task runs, into views for its closure.
+//! the runtime's access records (object, mode, footprint, geometry) and, when the task
+//! runs, the records and their resolved base pointers into views for its closure.
+
+use std::sync::Arc;
 
 use ndarray::{ArrayView, ArrayView1, ArrayViewMut, ArrayViewMut1, Dimension, Ix2};
 
@@ -7,10 +10,10 @@ use super::masked::{
     Diagonal, LowerTriangular, TriangularPart, TriangularView, TriangularViewMut, UnitLowerTriangular,
     UnitUpperTriangular, UpperTriangular,
 };
-use super::raw::RawParts;
-use crate::runtime::deps::{DataObject, Mode};
+use super::raw::{self, RawParts};
 use crate::runtime::footprint::Mask;
-use crate::runtime::{Decl, Decls};
+use crate::runtime::graph::access::Granted;
+use crate::runtime::graph::{AccessList, AccessRecord, DataObject, Mode};
 
 /// Read access: the task gets a read-only view (`ArrayView`). Also spelled [`Read`](super::Read).
 #[derive(Clone, Copy, Debug)]
@@ -42,50 +45,26 @@ pub trait Target: Sealed {
     /// The dimension of the views.
     type Dim: Dimension;
     #[doc(hidden)]
-    /// What keeps the data alive while a task holds it (a tile's `Arc`; nothing for
-    /// bound data, which the region keeps alive).
-    type Keep: KeepAlive + 'static;
+    /// The data object the target is (part of).
+    fn object(&self) -> &Arc<DataObject>;
     #[doc(hidden)]
-    fn object(&self) -> &DataObject;
-    #[doc(hidden)]
+    /// Where the target's elements sit in the object.
     fn parts(&self) -> RawParts<Self::Elem>;
-    #[doc(hidden)]
-    fn keep(self) -> Self::Keep;
 }
-
-/// Keeps a target's data alive while a task holds it, and hears when the task runs
-/// (where replicas are brought up to date).
-#[doc(hidden)]
-pub trait KeepAlive: Send {
-    /// The task holding this is about to access the data with `mode`, on the host.
-    fn on_access(&self, _mode: Mode) {}
-}
-
-impl KeepAlive for () {}
 
 /// A target that tasks may read.
 pub trait ReadTarget: Target {}
 /// A target that tasks may write.
 pub trait WriteTarget: ReadTarget {}
 
-/// What a task carries to the thread that runs it, for one access.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct RawAccess<T, K> {
-    parts: RawParts<T>,
-    keep: K,
-}
-
-// SAFETY: `RawAccess` only moves a pointer to the executing thread. The dependency tracker
-// guarantees that while the task runs no other task writes what it reads or touches what
-// it writes, and the view handed out has the element type's `Send`/`Sync` requirements
-// (`T: Send + Sync` is a bound of every `Target`). `K` (keep-alive) is `Send` itself.
-unsafe impl<T: Send + Sync, K: Send> Send for RawAccess<T, K> {}
-
-fn raw<X: Target>(x: X) -> RawAccess<X::Elem, X::Keep> {
-    RawAccess {
-        parts: x.parts(),
-        keep: x.keep(),
+/// The runtime's record of one access of `mode` to `target`, with `mask`.
+fn record<X: Target>(target: &X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
+    let parts = target.parts();
+    AccessRecord {
+        object: target.object().clone(),
+        mode,
+        footprint: parts.footprint(mask),
+        geometry: parts.geometry(),
     }
 }
 
@@ -94,16 +73,13 @@ pub trait Access: Sealed {
     /// The view the task's closure receives for this access.
     type View<'t>;
     #[doc(hidden)]
-    type Raw: Send + 'static;
-    #[doc(hidden)]
-    fn declare(&self) -> Decl<'_>;
-    #[doc(hidden)]
-    fn into_raw(self) -> Self::Raw;
+    /// The runtime's record of this access.
+    fn declare(&self) -> AccessRecord;
     #[doc(hidden)]
     /// # Safety
-    /// Only called by the runtime, once, while the task holds the declared access. The
-    /// view borrows `raw`, whose keep-alive holds the data until the task is done.
-    unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t>;
+    /// Only called by the runtime, once, while the task holds the access `granted.accesses[i]`
+    /// (this access's record) with `granted.bases[i]` acquired in the task's memory space.
+    unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t>;
 }
 
 /// A tuple of accesses, `(In(a), InOut(b), …)`: what `spawn` takes.
@@ -111,16 +87,13 @@ pub trait Accesses: Sealed {
     /// The tuple of views the task's closure receives.
     type Views<'t>;
     #[doc(hidden)]
-    type Raw: Send + 'static;
-    #[doc(hidden)]
-    fn declare<'a>(&'a self, out: &mut Decls<'a>);
-    #[doc(hidden)]
-    fn into_raw(self) -> Self::Raw;
+    /// The runtime's records of the accesses, in order.
+    fn declare(&self, out: &mut AccessList);
     #[doc(hidden)]
     /// # Safety
-    /// Only called by the runtime, once, while the task holds the declared accesses. The
-    /// views borrow `raw`, whose keep-alives hold the data until the task is done.
-    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t>;
+    /// Only called by the runtime, once, while the task holds the accesses `declare` made,
+    /// in the same order, with their bases acquired in the task's memory space.
+    unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t>;
 }
 
 macro_rules! plain_access {
@@ -128,22 +101,14 @@ macro_rules! plain_access {
         impl<X: $bound> Sealed for $mode<X> {}
         impl<X: $bound> Access for $mode<X> {
             type View<'t> = $view<'t, X::Elem, X::Dim>;
-            type Raw = RawAccess<X::Elem, X::Keep>;
-            fn declare(&self) -> Decl<'_> {
-                Decl {
-                    object: self.0.object(),
-                    mode: $m,
-                    footprint: self.0.parts().footprint(None),
-                }
+            fn declare(&self) -> AccessRecord {
+                record(&self.0, $m, None)
             }
-            fn into_raw(self) -> Self::Raw {
-                raw(self.0)
-            }
-            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
-                raw.keep.on_access($m);
+            unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
                 // SAFETY: the runtime calls this while the task holds the access the
-                // declaration above describes, which covers every element of the view.
-                unsafe { raw.parts.$make() }
+                // declaration above describes, which covers every element of the view, and
+                // the base is the object's in the task's space (the caller's contract).
+                unsafe { raw::$make(&granted.accesses[i].geometry, granted.bases[i]) }
             }
         }
     };
@@ -158,23 +123,18 @@ macro_rules! masked_access {
         impl<X: $bound<Dim = Ix2>> Sealed for $mode<$wrap<X>> {}
         impl<X: $bound<Dim = Ix2>> Access for $mode<$wrap<X>> {
             type View<'t> = $view<'t, X::Elem>;
-            type Raw = RawAccess<X::Elem, X::Keep>;
-            fn declare(&self) -> Decl<'_> {
-                let target = &(self.0).0;
-                Decl {
-                    object: target.object(),
-                    mode: $m,
-                    footprint: target.parts().footprint(Some($mask)),
+            fn declare(&self) -> AccessRecord {
+                record(&(self.0).0, $m, Some($mask))
+            }
+            unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
+                // SAFETY: the task holds the masked footprint (the caller's contract); the
+                // masked view type lets safe code reach only the elements inside the mask.
+                unsafe {
+                    $view::new(
+                        raw::$make(&granted.accesses[i].geometry, granted.bases[i]),
+                        $part,
+                    )
                 }
-            }
-            fn into_raw(self) -> Self::Raw {
-                raw((self.0).0)
-            }
-            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
-                raw.keep.on_access($m);
-                // SAFETY: the task holds the masked footprint; the masked view type lets
-                // safe code reach only the elements inside the mask.
-                unsafe { $view::new(raw.parts.$make(), $part) }
             }
         }
     };
@@ -233,22 +193,13 @@ macro_rules! diagonal_access {
         impl<X: $bound<Dim = Ix2>> Sealed for $mode<Diagonal<X>> {}
         impl<X: $bound<Dim = Ix2>> Access for $mode<Diagonal<X>> {
             type View<'t> = $view<'t, X::Elem>;
-            type Raw = RawAccess<X::Elem, X::Keep>;
-            fn declare(&self) -> Decl<'_> {
-                let target = &(self.0).0;
-                Decl {
-                    object: target.object(),
-                    mode: $m,
-                    footprint: target.parts().footprint(Some(Mask::Diagonal)),
-                }
+            fn declare(&self) -> AccessRecord {
+                record(&(self.0).0, $m, Some(Mask::Diagonal))
             }
-            fn into_raw(self) -> Self::Raw {
-                raw((self.0).0)
-            }
-            unsafe fn view<'t>(raw: &'t Self::Raw) -> Self::View<'t> {
-                raw.keep.on_access($m);
-                // SAFETY: the task holds the diagonal; the 1-D view reaches only it.
-                unsafe { raw.parts.$make::<Ix2>() }.$diag()
+            unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
+                // SAFETY: the task holds the diagonal (the caller's contract); the 1-D view
+                // reaches only it.
+                unsafe { raw::$make::<X::Elem, Ix2>(&granted.accesses[i].geometry, granted.bases[i]) }.$diag()
             }
         }
     };
@@ -270,16 +221,12 @@ macro_rules! tuple_accesses {
         impl<$($name: Access),+> Sealed for ($($name,)+) {}
         impl<$($name: Access),+> Accesses for ($($name,)+) {
             type Views<'t> = ($($name::View<'t>,)+);
-            type Raw = ($($name::Raw,)+);
-            fn declare<'a>(&'a self, out: &mut Decls<'a>) {
+            fn declare(&self, out: &mut AccessList) {
                 $(out.push(self.$idx.declare());)+
             }
-            fn into_raw(self) -> Self::Raw {
-                ($(self.$idx.into_raw(),)+)
-            }
-            unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
-                // SAFETY: forwarded from the caller, access by access.
-                unsafe { ($($name::view(&raw.$idx),)+) }
+            unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
+                // SAFETY: forwarded from the caller, access by access (declared in order).
+                unsafe { ($($name::view(granted, $idx),)+) }
             }
         }
     };
@@ -288,10 +235,8 @@ macro_rules! tuple_accesses {
 impl Sealed for () {}
 impl Accesses for () {
     type Views<'t> = ();
-    type Raw = ();
-    fn declare<'a>(&'a self, _out: &mut Decls<'a>) {}
-    fn into_raw(self) -> Self::Raw {}
-    unsafe fn views<'t>(_raw: &'t Self::Raw) -> Self::Views<'t> {}
+    fn declare(&self, _out: &mut AccessList) {}
+    unsafe fn views<'t>(_granted: &Granted<'t>) -> Self::Views<'t> {}
 }
 
 /// A run-time number of accesses of one kind, `vec![InOut(a.tile(0, 0)), …]`: the closure
@@ -299,16 +244,15 @@ impl Accesses for () {
 impl<A: Access> Sealed for Vec<A> {}
 impl<A: Access> Accesses for Vec<A> {
     type Views<'t> = Vec<A::View<'t>>;
-    type Raw = Vec<A::Raw>;
-    fn declare<'a>(&'a self, out: &mut Decls<'a>) {
+    fn declare(&self, out: &mut AccessList) {
         out.extend(self.iter().map(Access::declare));
     }
-    fn into_raw(self) -> Self::Raw {
-        self.into_iter().map(Access::into_raw).collect()
-    }
-    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
-        // SAFETY: forwarded from the caller, access by access.
-        raw.iter().map(|r| unsafe { A::view(r) }).collect()
+    unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
+        // SAFETY: forwarded from the caller, access by access: every record is one of
+        // the vector's, in order.
+        (0..granted.accesses.len())
+            .map(|i| unsafe { A::view(granted, i) })
+            .collect()
     }
 }
 
@@ -316,20 +260,20 @@ impl<A: Access> Accesses for Vec<A> {
 impl<A: Access, B: Access> Sealed for (Vec<A>, B) {}
 impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
     type Views<'t> = (Vec<A::View<'t>>, B::View<'t>);
-    type Raw = (Vec<A::Raw>, B::Raw);
-    fn declare<'a>(&'a self, out: &mut Decls<'a>) {
+    fn declare(&self, out: &mut AccessList) {
         out.extend(self.0.iter().map(Access::declare));
         out.push(self.1.declare());
     }
-    fn into_raw(self) -> Self::Raw {
-        (
-            self.0.into_iter().map(Access::into_raw).collect(),
-            self.1.into_raw(),
-        )
-    }
-    unsafe fn views<'t>(raw: &'t Self::Raw) -> Self::Views<'t> {
-        // SAFETY: forwarded from the caller, access by access.
-        unsafe { (raw.0.iter().map(|r| A::view(r)).collect(), B::view(&raw.1)) }
+    unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
+        let last = granted.accesses.len() - 1;
+        // SAFETY: forwarded from the caller, access by access: the vector's records come
+        // first, in order, and the last is `B`'s.
+        unsafe {
+            (
+                (0..last).map(|i| A::view(granted, i)).collect(),
+                B::view(granted, last),
+            )
+        }
     }
 }
 
@@ -349,10 +293,10 @@ tuple_accesses!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 /// Panics if two accesses of one task overlap and one of them writes: the task would get
 /// a mutable view aliasing another of its views.
 #[track_caller]
-pub(crate) fn check_self_conflicts(decls: &[Decl<'_>]) {
+pub(crate) fn check_self_conflicts(decls: &[AccessRecord]) {
     for (i, a) in decls.iter().enumerate() {
         for (j, b) in decls.iter().enumerate().skip(i + 1) {
-            if std::ptr::eq(a.object, b.object)
+            if Arc::ptr_eq(&a.object, &b.object)
                 && a.mode.conflicts(b.mode)
                 && a.footprint.overlaps(&b.footprint)
             {

@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 use crate::runtime::latch::{Group, Latch};
 use std::sync::Arc as StdArc;
 
-use crate::runtime::task::{Payload, TaskCell};
-use crate::runtime::{runtime, worker};
+use crate::runtime::graph::task::{Payload, TaskCell};
+use crate::runtime::runtime;
+use crate::runtime::sched::worker;
 use crate::sync::{lock, Mutex};
 
 /// How a task ended.
@@ -17,6 +18,8 @@ pub(crate) enum Outcome<R> {
     Panicked(String),
     /// Cancelled; the root failure's description.
     Cancelled(String),
+    /// Could not start: an access could not be granted.
+    Failed(Error),
     Taken,
 }
 
@@ -113,6 +116,7 @@ fn into_result<R>(outcome: Outcome<R>, task: &str) -> Result<R> {
             task: task.to_owned(),
             cause,
         }),
+        Outcome::Failed(error) => Err(error),
         Outcome::Pending | Outcome::Taken => unreachable!("a finished task's slot is read once"),
     }
 }
@@ -133,7 +137,10 @@ impl<R> ScopedFuture<'_, R> {
     /// failed task.
     pub fn wait(self) -> Result<R> {
         let outcome = self.cell.slot().wait();
-        if matches!(outcome, Outcome::Panicked(_) | Outcome::Cancelled(_)) {
+        if matches!(
+            outcome,
+            Outcome::Panicked(_) | Outcome::Cancelled(_) | Outcome::Failed(_)
+        ) {
             // Observed here, so the region does not re-raise it.
             drop(self.group.take_panic(self.task));
         }

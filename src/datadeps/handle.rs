@@ -8,12 +8,13 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use ndarray::{Dimension, Ix1, Ix2, SliceArg};
 
 use super::access::{sealed::Sealed, ReadTarget, Target, WriteTarget};
 use super::raw::RawParts;
-use crate::runtime::deps::DataObject;
+use crate::runtime::graph::DataObject;
 
 /// Marker: the handle was bound with `s.read`; tasks may only read it.
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +33,7 @@ type Marker<'scope, D, P> = PhantomData<(fn() -> D, P, &'scope ())>;
 
 /// A handle to (part of) an array bound in a `datadeps` region.
 pub struct Handle<'scope, T, D, P> {
-    object: &'scope DataObject,
+    object: &'scope Arc<DataObject>,
     parts: RawParts<T>,
     _marker: Marker<'scope, D, P>,
 }
@@ -60,7 +61,7 @@ impl<T, D, P> fmt::Debug for Handle<'_, T, D, P> {
 }
 
 impl<'scope, T, D: HandleDim, P> Handle<'scope, T, D, P> {
-    pub(crate) fn new(object: &'scope DataObject, parts: RawParts<T>) -> Self {
+    pub(crate) fn new(object: &'scope Arc<DataObject>, parts: RawParts<T>) -> Self {
         Handle {
             object,
             parts,
@@ -94,14 +95,12 @@ impl<T, D, P> Sealed for Handle<'_, T, D, P> {}
 impl<T: Send + Sync + 'static, D: HandleDim, P> Target for Handle<'_, T, D, P> {
     type Elem = T;
     type Dim = D;
-    type Keep = ();
-    fn object(&self) -> &DataObject {
+    fn object(&self) -> &Arc<DataObject> {
         self.object
     }
     fn parts(&self) -> RawParts<T> {
         self.parts
     }
-    fn keep(self) -> Self::Keep {}
 }
 
 impl<T: Send + Sync + 'static, D: HandleDim, P> ReadTarget for Handle<'_, T, D, P> {}

@@ -53,6 +53,7 @@ mod handle;
 mod masked;
 pub(crate) mod raw;
 mod scope;
+mod tile;
 
 pub use access::{Access, Accesses, In, InOut, Out, ReadTarget, Target, WriteTarget};
 pub use access::{In as Read, InOut as ReadWrite, Out as Write};

@@ -1,20 +1,27 @@
-//! The raw material of a view: pointer, lengths and strides, plus where each view axis
-//! sits in its data object (for footprints).
+//! The raw material of a view: offset from the object's base, lengths and strides, plus
+//! where each view axis sits in its data object (for footprints). No pointer: the base is
+//! resolved by the runtime when the task starts, in the memory space it runs in.
 //!
 //! Handles and tiles keep their geometry here rather than in `ndarray` raw views so that
-//! slicing can compute the object coordinates of the result next to the pointer
+//! slicing can compute the object coordinates of the result next to the offset
 //! arithmetic (the footprint must describe exactly the elements the view reaches).
 //! The slicing rules are `ndarray`'s (`s![a..b;step]`, negative indices from the end,
 //! `Index`, `NewAxis`), with the same panics.
 
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
 use ndarray::{Axis as NdAxis, Dimension, ShapeBuilder, SliceInfoElem};
 
 use crate::runtime::footprint::{Axis, Footprint, Mask};
+use crate::runtime::graph::Geometry;
 
-/// Pointer, shape and strides of a 1-D or 2-D view, and its place in the object.
+/// Offset, shape and strides of a 1-D or 2-D view of elements of `T`, and its place in the
+/// object.
 #[derive(Debug)]
 pub struct RawParts<T> {
-    pub(crate) ptr: *mut T,
+    /// Elements from the object's base to view index 0.
+    pub(crate) offset: isize,
     pub(crate) ndim: usize,
     pub(crate) len: [usize; 2],
     pub(crate) stride: [isize; 2],
@@ -24,6 +31,7 @@ pub struct RawParts<T> {
     pub(crate) axes: [Axis; 2],
     /// The object's own shape (rows, cols; a 1-D object has cols = 1).
     pub(crate) object_dims: [usize; 2],
+    pub(crate) elem: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for RawParts<T> {
@@ -34,8 +42,8 @@ impl<T> Clone for RawParts<T> {
 impl<T> Copy for RawParts<T> {}
 
 impl<T> RawParts<T> {
-    /// The whole of an object: an `ndim`-dimensional array at `ptr`.
-    pub(crate) fn whole(ptr: *mut T, shape: &[usize], strides: &[isize]) -> Self {
+    /// The whole of an object: an `ndim`-dimensional array at its base.
+    pub(crate) fn whole(shape: &[usize], strides: &[isize]) -> Self {
         let ndim = shape.len();
         assert!(
             (1..=2).contains(&ndim),
@@ -48,13 +56,25 @@ impl<T> RawParts<T> {
         let map = [Some(0), if ndim == 2 { Some(1) } else { None }];
         let axes = [Axis::full(len[0]), Axis::full(len[1])];
         RawParts {
-            ptr,
+            offset: 0,
             ndim,
             len,
             stride,
             map,
             axes,
             object_dims: len,
+            elem: PhantomData,
+        }
+    }
+
+    /// What the runtime records of the view: offsets, lengths and strides, element size.
+    pub(crate) fn geometry(&self) -> Geometry {
+        Geometry {
+            offset: self.offset,
+            ndim: self.ndim,
+            len: self.len,
+            stride: self.stride,
+            elem_size: std::mem::size_of::<T>(),
         }
     }
 
@@ -141,9 +161,7 @@ impl<T> RawParts<T> {
             start
         };
         let new_len = m.div_ceil(step.unsigned_abs());
-        // SAFETY-free pointer arithmetic: `wrapping_offset` never dereferences; `first` is
-        // in bounds of the axis whenever the view is non-empty.
-        self.ptr = self.ptr.wrapping_offset(first as isize * from.stride[axis]);
+        self.offset += first as isize * from.stride[axis];
         let map = from.map[axis];
         if let Some(a) = map {
             let a = a as usize;
@@ -162,7 +180,7 @@ impl<T> RawParts<T> {
         let n = from.len[axis];
         let i = abs_index(n, index);
         assert!(i < n, "index {index} is out of bounds for axis of length {n}");
-        self.ptr = self.ptr.wrapping_offset(i as isize * from.stride[axis]);
+        self.offset += i as isize * from.stride[axis];
         if let Some(a) = from.map[axis] {
             let a = a as usize;
             let ax = self.axes[a];
@@ -173,79 +191,89 @@ impl<T> RawParts<T> {
             };
         }
     }
+}
 
-    /// Shape and non-negative strides for `ndarray`, the pointer to the lowest-addressed
-    /// element, and which axes must be inverted afterwards to restore negative strides.
-    pub(crate) fn nd_layout<D: Dimension>(&self) -> (*mut T, D, D, [bool; 2]) {
-        let mut dim = D::zeros(self.ndim);
-        let mut strides = D::zeros(self.ndim);
-        let mut ptr = self.ptr;
-        let mut flip = [false, false];
-        for k in 0..self.ndim {
-            dim[k] = self.len[k];
-            let s = self.stride[k];
-            if s < 0 && self.len[k] > 1 {
-                ptr = ptr.wrapping_offset(s * (self.len[k] as isize - 1));
-                flip[k] = true;
-            }
-            strides[k] = if self.len[k] > 1 { s.unsigned_abs() } else { 0 };
+/// Shape and non-negative strides for `ndarray`, the pointer to the lowest-addressed
+/// element (from `base`, the object's base in the task's memory space), and which axes
+/// must be inverted afterwards to restore negative strides.
+fn nd_layout<T, D: Dimension>(g: &Geometry, base: NonNull<u8>) -> (*mut T, D, D, [bool; 2]) {
+    let mut dim = D::zeros(g.ndim);
+    let mut strides = D::zeros(g.ndim);
+    // Pointer arithmetic only (`wrapping_offset` never dereferences): the lowest element.
+    let mut ptr = base.as_ptr().cast::<T>().wrapping_offset(g.offset);
+    let mut flip = [false, false];
+    for k in 0..g.ndim {
+        dim[k] = g.len[k];
+        let s = g.stride[k];
+        if s < 0 && g.len[k] > 1 {
+            ptr = ptr.wrapping_offset(s * (g.len[k] as isize - 1));
+            flip[k] = true;
         }
-        (ptr, dim, strides, flip)
+        strides[k] = if g.len[k] > 1 { s.unsigned_abs() } else { 0 };
     }
+    (ptr, dim, strides, flip)
+}
 
-    /// The shape, if the view has no element: such views are made from an empty slice, with
-    /// `ndarray`'s own strides (its checks reject arbitrary strides on empty shapes).
-    fn empty_dim<D: Dimension>(&self) -> Option<D> {
-        if !self.len[..self.ndim].contains(&0) {
-            return None;
-        }
-        let mut dim = D::zeros(self.ndim);
-        for k in 0..self.ndim {
-            dim[k] = self.len[k];
-        }
-        Some(dim)
+/// The shape, if the view has no element: such views are made from an empty slice, with
+/// `ndarray`'s own strides (its checks reject arbitrary strides on empty shapes).
+fn empty_dim<D: Dimension>(g: &Geometry) -> Option<D> {
+    if !g.len[..g.ndim].contains(&0) {
+        return None;
     }
+    let mut dim = D::zeros(g.ndim);
+    for k in 0..g.ndim {
+        dim[k] = g.len[k];
+    }
+    Some(dim)
+}
 
-    /// A read-only view.
-    ///
-    /// # Safety
-    /// The parts must describe live, initialised memory that nobody writes for `'t`.
-    pub(crate) unsafe fn view<'t, D: Dimension>(&self) -> ndarray::ArrayView<'t, T, D> {
-        if let Some(dim) = self.empty_dim::<D>() {
-            return ndarray::ArrayView::from_shape(dim, &[]).expect("an empty shape fits an empty slice");
-        }
-        let (ptr, dim, strides, flip) = self.nd_layout::<D>();
-        // SAFETY: the caller guarantees the memory; strides are non-negative and `ptr` is
-        // the lowest-addressed element, as `from_shape_ptr` requires.
-        let mut v = unsafe { ndarray::ArrayView::from_shape_ptr(dim.strides(strides), ptr as *const T) };
-        for (k, f) in flip.iter().enumerate().take(self.ndim) {
-            if *f {
-                v.invert_axis(NdAxis(k));
-            }
-        }
-        v
+/// A read-only view of the elements `g` describes, from the object's `base`.
+///
+/// # Safety
+/// `base` is the base of a replica of the object the geometry was made for, holding
+/// elements of `T`; the elements are live and initialised, and nobody writes them for `'t`.
+pub(crate) unsafe fn view<'t, T, D: Dimension>(
+    g: &Geometry,
+    base: NonNull<u8>,
+) -> ndarray::ArrayView<'t, T, D> {
+    debug_assert_eq!(g.elem_size, std::mem::size_of::<T>());
+    if let Some(dim) = empty_dim::<D>(g) {
+        return ndarray::ArrayView::from_shape(dim, &[]).expect("an empty shape fits an empty slice");
     }
+    let (ptr, dim, strides, flip) = nd_layout::<T, D>(g, base);
+    // SAFETY: the caller guarantees the memory; strides are non-negative and `ptr` is
+    // the lowest-addressed element, as `from_shape_ptr` requires.
+    let mut v = unsafe { ndarray::ArrayView::from_shape_ptr(dim.strides(strides), ptr as *const T) };
+    for (k, f) in flip.iter().enumerate().take(g.ndim) {
+        if *f {
+            v.invert_axis(NdAxis(k));
+        }
+    }
+    v
+}
 
-    /// A mutable view.
-    ///
-    /// # Safety
-    /// The parts must describe live, initialised memory that nobody else reads or writes
-    /// for `'t`, and whose elements the view reaches at most once each.
-    pub(crate) unsafe fn view_mut<'t, D: Dimension>(&self) -> ndarray::ArrayViewMut<'t, T, D> {
-        if let Some(dim) = self.empty_dim::<D>() {
-            return ndarray::ArrayViewMut::from_shape(dim, &mut [])
-                .expect("an empty shape fits an empty slice");
-        }
-        let (ptr, dim, strides, flip) = self.nd_layout::<D>();
-        // SAFETY: as in `view`, plus the caller's exclusivity guarantee.
-        let mut v = unsafe { ndarray::ArrayViewMut::from_shape_ptr(dim.strides(strides), ptr) };
-        for (k, f) in flip.iter().enumerate().take(self.ndim) {
-            if *f {
-                v.invert_axis(NdAxis(k));
-            }
-        }
-        v
+/// A mutable view of the elements `g` describes, from the object's `base`.
+///
+/// # Safety
+/// As for [`view`], and nobody else reads or writes the elements for `'t`; the view
+/// reaches each element at most once.
+pub(crate) unsafe fn view_mut<'t, T, D: Dimension>(
+    g: &Geometry,
+    base: NonNull<u8>,
+) -> ndarray::ArrayViewMut<'t, T, D> {
+    debug_assert_eq!(g.elem_size, std::mem::size_of::<T>());
+    if let Some(dim) = empty_dim::<D>(g) {
+        return ndarray::ArrayViewMut::from_shape(dim, &mut []).expect("an empty shape fits an empty slice");
     }
+    let (ptr, dim, strides, flip) = nd_layout::<T, D>(g, base);
+    // SAFETY: as in `view`, plus the caller's exclusivity guarantee.
+    let mut v = unsafe { ndarray::ArrayViewMut::from_shape_ptr(dim.strides(strides), ptr) };
+    for (k, f) in flip.iter().enumerate().take(g.ndim) {
+        if *f {
+            v.invert_axis(NdAxis(k));
+        }
+    }
+    v
 }
 
 fn abs_index(len: usize, index: isize) -> usize {

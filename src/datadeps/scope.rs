@@ -13,10 +13,12 @@ use super::future::{Outcome, ScopedFuture, Slot, SlotOwner, TaskFuture};
 use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
 use super::raw::RawParts;
 use crate::error::{panic_message, Error};
-use crate::runtime::deps::DataObject;
+use crate::runtime::graph::task::{Job, Start, TaskCell, TaskHeader, TaskOptions, TaskRef};
+use crate::runtime::graph::{AccessList, AccessRecord, DataObject};
 use crate::runtime::latch::Group;
-use crate::runtime::task::{Job, TaskCell, TaskHeader, TaskOptions, TaskRef};
-use crate::runtime::{runtime, worker, Decl, Decls};
+use crate::runtime::memory::replica::HostStorage;
+use crate::runtime::runtime;
+use crate::runtime::sched::worker;
 use crate::sync::Arc;
 
 /// A `datadeps` region: binds the caller's arrays and spawns tasks on them.
@@ -26,9 +28,10 @@ use crate::sync::Arc;
 pub struct Scope<'scope, 'env: 'scope> {
     group: Arc<Group>,
     /// The data objects of the bound arrays. Boxed so their addresses stay fixed while
-    /// handles refer to them; dropped with the scope, after every task has finished.
-    #[allow(clippy::vec_box)] // the boxes are the point: pushing must not move the objects
-    objects: RefCell<Vec<Box<DataObject>>>,
+    /// handles refer to them; dropped with the scope, after every task has finished (a
+    /// task holds a clone of the `Arc` only until it finishes).
+    #[allow(clippy::vec_box)] // the boxes are the point: pushing must not move the `Arc`s
+    objects: RefCell<Vec<Box<std::sync::Arc<DataObject>>>>,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
@@ -68,9 +71,12 @@ where
 }
 
 impl<'scope> Scope<'scope, '_> {
-    fn bind(&'scope self, rows: usize) -> &'scope DataObject {
-        let object = Box::new(DataObject::new(rows));
-        let ptr: *const DataObject = &*object;
+    /// A data object for a user array of `len` elements of `T`, `rows` rows, at `base`.
+    fn bind<T>(&'scope self, rows: usize, base: *mut T, len: usize) -> &'scope std::sync::Arc<DataObject> {
+        let bytes = len * std::mem::size_of::<T>();
+        let object = DataObject::on_host(rows, base.cast(), bytes, HostStorage::Borrowed);
+        let object = Box::new(std::sync::Arc::new(object));
+        let ptr: *const std::sync::Arc<DataObject> = &*object;
         self.objects.borrow_mut().push(object);
         // SAFETY: the box's contents never move and are dropped only with the scope, which
         // outlives `'scope` (`datadeps` drops it after `f`, whose borrow is `'scope`, returned).
@@ -86,8 +92,9 @@ impl<'scope> Scope<'scope, '_> {
     {
         // The pointer is only ever turned into read-only views (`ReadHandle` implements
         // `ReadTarget` only), so casting away `const` never leads to a write.
-        let parts = RawParts::whole(array.as_ptr() as *mut S::Elem, array.shape(), array.strides());
-        Handle::new(self.bind(parts.object_dims[0]), parts)
+        let parts = RawParts::whole(array.shape(), array.strides());
+        let base = array.as_ptr() as *mut S::Elem;
+        Handle::new(self.bind(parts.object_dims[0], base, array.len()), parts)
     }
 
     /// Binds `array` for reading and writing: tasks may access the handle with any mode.
@@ -98,8 +105,9 @@ impl<'scope> Scope<'scope, '_> {
         D: HandleDim,
     {
         let mut view = array.view_mut();
-        let parts = RawParts::whole(view.as_mut_ptr(), view.shape(), view.strides());
-        Handle::new(self.bind(parts.object_dims[0]), parts)
+        let parts = RawParts::whole(view.shape(), view.strides());
+        let base = view.as_mut_ptr();
+        Handle::new(self.bind(parts.object_dims[0], base, view.len()), parts)
     }
 
     /// Spawns a task with the declared `accesses`; `f` receives one view per access.
@@ -231,11 +239,12 @@ where
 {
     let rt = runtime();
     let name = options.name.unwrap_or_else(type_name::<F>);
-    let mut decls = Decls::new();
-    accesses.declare(&mut decls);
-    check_self_conflicts(&decls);
+    let mut records = AccessList::new();
+    accesses.declare(&mut records);
+    drop(accesses);
+    check_self_conflicts(&records);
     let parent = worker::current_task();
-    let held = parent.as_ref().and_then(|_| held_by_ancestor(&decls));
+    let held = parent.as_ref().and_then(|_| held_by_ancestor(&records));
     if let (Some((_, holder)), HeldPolicy::Panic) = (held, policy) {
         panic!(
             "task `{name}` needs data held by the running task `{holder}` (the task that spawns \
@@ -243,41 +252,39 @@ where
              Bind the enclosing task's views in the nested region instead of its data."
         );
     }
-    // SAFETY: only the lifetime changes. The declarations point at data objects that stay
-    // alive until `rt.submit` below returns, their last use: a tile's object is owned by the
-    // keep-alive inside `raw`, which the task owns and cannot drop before it runs, which is
-    // after `submit` releases the submission guard; a bound array's object lives as long
-    // as its region, which outlives this call.
-    let decls: Decls<'static> = unsafe { std::mem::transmute::<Decls<'_>, Decls<'static>>(decls) };
-    let raw = accesses.into_raw();
     let id = rt.next_task_id();
-    let job = move |header: &TaskHeader, slot: &Slot<R>, cancelled: bool| -> bool {
-        if cancelled {
-            drop((f, raw));
-            let cause = header.cause();
-            if let Some(group) = &header.group {
-                // The region must not return as if this task had run: it re-raises this
-                // (after the panic that caused it, which was recorded first) unless the
-                // task's future observes the cancellation.
-                let error = Error::DependencyFailed {
-                    task: header.name.to_owned(),
-                    cause: cause.clone(),
-                };
-                group.record_panic(header.id, Box::new(error.to_string()));
+    let job = move |header: &TaskHeader, slot: &Slot<R>, start: Start<'_>| -> bool {
+        let granted = match start {
+            Start::Run(granted) => granted,
+            Start::Cancelled => {
+                drop(f);
+                let cause = header.cause();
+                fail_in_region(header, || {
+                    // The region must not return as if this task had run: it re-raises this
+                    // (after the panic that caused it, which was recorded first) unless the
+                    // task's future observes the cancellation.
+                    Error::DependencyFailed {
+                        task: header.name.to_owned(),
+                        cause: cause.clone(),
+                    }
+                });
+                slot.finish(Outcome::Cancelled(cause));
+                return true;
             }
-            slot.finish(Outcome::Cancelled(cause));
-            return true;
-        }
+            Start::Failed(error) => {
+                drop(f);
+                header.set_cause(format!("task `{}` could not start: {error}", header.name));
+                fail_in_region(header, || error.clone());
+                slot.finish(Outcome::Failed(error));
+                return true;
+            }
+        };
         // SAFETY: the runtime calls the job once, after every conflicting earlier task has
-        // finished and before any conflicting later task starts, so the views it makes
-        // are exclusive (or shared-read) for the duration of the call.
-        // The views borrow `raw`, which keeps tiles alive until the closure has returned
-        // (dropping it before, with the last handle to a tile elsewhere gone, would free
-        // the tile under the running task).
-        let views = unsafe { X::views(&raw) };
-        let outcome = catch_unwind(AssertUnwindSafe(move || f(views)));
-        drop(raw);
-        match outcome {
+        // finished and before any conflicting later task starts, with the accesses
+        // `declare` made acquired in the task's memory space (and released only after this
+        // returns), so the views it makes are exclusive (or shared-read) for the call.
+        let views = unsafe { X::views(&granted) };
+        match catch_unwind(AssertUnwindSafe(move || f(views))) {
             Ok(r) => {
                 slot.finish(Outcome::Done(r));
                 false
@@ -295,18 +302,19 @@ where
     };
     let mut header = TaskHeader::new(id, name, options.priority, group, parent);
     header.flops = options.flops;
-    let cell = std::sync::Arc::new(TaskCell::new(header, job, Slot::new()));
+    let cell = std::sync::Arc::new(TaskCell::with_accesses(header, records, job, Slot::new()));
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;
     // SAFETY: erasing `'a` is sound because nothing borrowed for `'a` is used after `'a`
-    // ends: the job (with `f` and the raw views) is consumed by its single execution, and a
+    // ends: the job (with `f`) is consumed by its single execution, and a
     // scoped task always executes before its region returns (the region waits for its
     // group, which counts the task); its result never stays in the cell once its future is
     // gone (see `Slot`), and the futures cannot outlive the region. A global task is
-    // `'static`. What outlives the region (history entries, successor lists) only touches
-    // the header.
+    // `'static`. The access records (which may point into bound arrays) are taken and
+    // dropped by the thread that runs the task, before the region can end. What outlives
+    // the region (history entries, successor lists) only touches the header.
     let task: TaskRef = unsafe { std::mem::transmute::<std::sync::Arc<dyn Job + 'a>, TaskRef>(cell) };
-    rt.submit(task, &decls, here);
+    rt.submit(task, here);
     Submitted {
         cell: owner,
         id,
@@ -315,9 +323,17 @@ where
     }
 }
 
+/// A task that fails without running: the region re-raises `error` at its end, unless the
+/// task's future observes the failure.
+fn fail_in_region(header: &TaskHeader, error: impl FnOnce() -> Error) {
+    if let Some(group) = &header.group {
+        group.record_panic(header.id, Box::new(error().to_string()));
+    }
+}
+
 /// A task the submission is nested in (the running task or one enclosing it) that holds
 /// data one of `decls` conflicts with.
-fn held_by_ancestor(decls: &[Decl<'_>]) -> Option<(u64, &'static str)> {
+fn held_by_ancestor(decls: &[AccessRecord]) -> Option<(u64, &'static str)> {
     let ancestors = worker::ancestor_ids();
     decls
         .iter()

@@ -10,10 +10,10 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use super::deps::{add_dependency, complete, release};
+use super::graph::deps::{add_dependency, complete, release};
+use super::graph::task::{Start, Status, TaskCell, TaskHeader, TaskRef};
 use super::latch::{Group, Latch};
-use super::scheduler::{Prioritized, ReadyQueue};
-use super::task::{Status, TaskCell, TaskHeader, TaskRef};
+use super::sched::queue::{Prioritized, ReadyQueue};
 
 impl Prioritized for u32 {
     fn priority(&self) -> i32 {
@@ -37,7 +37,7 @@ pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
 fn task(id: u64) -> TaskRef {
     StdArc::new(TaskCell::new(
         TaskHeader::new(id, "model", 0, None, None),
-        |_h: &TaskHeader, _p: &(), _c: bool| false,
+        |_h: &TaskHeader, _p: &(), _s: Start<'_>| false,
         (),
     ))
 }
@@ -260,7 +260,7 @@ fn loom_group_counts_down_to_latch() {
 /// second new thread, and the spare never sleeps through the wake-up meant for it.
 #[test]
 fn loom_pool_wakes_a_parked_spare() {
-    use super::pool::{Compensation, Pool};
+    use super::sched::compensation::{Compensation, Pool};
     model(|| {
         let pool = Arc::new(Pool::new(1));
         assert_eq!(pool.block_begin(), Compensation::StartWorker(1));
@@ -328,7 +328,7 @@ fn loom_task_claimed_by_exactly_one_thread() {
 /// free), and the pool never keeps more than its limit.
 #[test]
 fn loom_buffer_pool_moves_each_block_once() {
-    use super::buffers::{Block, Pool};
+    use super::memory::recycle::{Block, Pool};
 
     fn block(id: usize) -> Block {
         Block(std::ptr::NonNull::new(std::ptr::without_provenance_mut(id * 64)).unwrap())
@@ -387,29 +387,103 @@ fn loom_trace_events_recorded_during_a_drain_are_kept_once() {
     });
 }
 
-/// The replica bits of a tile: readers the tracker lets run together record their reads
-/// concurrently and all find the host replica valid; a writer ordered after them leaves
-/// only its own space valid.
+/// A mover whose spaces are host buffers, counting its copies.
+#[derive(Debug, Default)]
+struct Buffers {
+    copies: std::sync::atomic::AtomicUsize,
+}
+
+impl super::memory::replica::Mover for Buffers {
+    fn allocate(&self, _space: usize, bytes: usize) -> crate::Result<std::ptr::NonNull<u8>> {
+        let buffer: &'static mut [u8] = Box::leak(vec![0u8; bytes].into_boxed_slice());
+        Ok(std::ptr::NonNull::new(buffer.as_mut_ptr()).unwrap())
+    }
+
+    unsafe fn copy(
+        &self,
+        _from: usize,
+        src: std::ptr::NonNull<u8>,
+        _to: usize,
+        dst: std::ptr::NonNull<u8>,
+        bytes: usize,
+    ) -> crate::Result<()> {
+        self.copies.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: both are `bytes`-long buffers (the model's host value or `allocate`'s).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
+        Ok(())
+    }
+
+    unsafe fn free(&self, _space: usize, _ptr: std::ptr::NonNull<u8>, _bytes: usize) {}
+}
+
+/// Two tasks the tracker lets run together read an object in a space where it is not
+/// valid: whichever takes the slow path first copies it in, once; both find the current
+/// contents; both unpin. A writer ordered after them leaves only its own space valid.
 #[test]
-fn loom_replica_bits_under_concurrent_readers_then_a_writer() {
-    use super::data::Replicas;
-    use super::deps::Mode;
-    use super::processor::MemorySpace::Host;
+fn loom_replica_concurrent_readers_copy_in_once() {
+    use super::memory::replica::{Contents, HostStorage, Replicas, State};
     model(|| {
-        let replicas = Arc::new(Replicas::host_only());
+        let mover: &'static Buffers = Box::leak(Box::default());
+        let host: &'static mut u64 = Box::leak(Box::new(42));
+        let replicas = Arc::new(Replicas::on_host(
+            (host as *mut u64).cast(),
+            8,
+            HostStorage::Borrowed,
+            mover,
+        ));
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let r = replicas.clone();
                 thread::spawn(move || {
-                    r.on_access(Host, Mode::Read);
-                    r.is_valid(Host)
+                    let base = r.acquire(1, Contents::Needed).unwrap();
+                    // SAFETY: an 8-byte buffer holding a `u64`, valid while pinned.
+                    let value = unsafe { base.as_ptr().cast::<u64>().read_unaligned() };
+                    r.release(1, false);
+                    value
                 })
             })
             .collect();
         for r in readers {
-            assert!(r.join().unwrap());
+            assert_eq!(r.join().unwrap(), 42);
         }
-        replicas.on_access(Host, Mode::ReadWrite);
-        assert!(replicas.is_valid(Host));
+        assert_eq!(mover.copies.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            (replicas.state(0), replicas.state(1)),
+            (State::Shared, State::Shared)
+        );
+        assert_eq!(replicas.pins(1), 0);
+        replicas.acquire(2, Contents::Overwritten).unwrap();
+        replicas.release(2, true);
+        let states: Vec<State> = (0..3).map(|s| replicas.state(s)).collect();
+        assert_eq!(states, [State::Invalid, State::Invalid, State::Modified]);
+    });
+}
+
+/// A submitter over the task limit waits, and the tasks finishing on another thread
+/// wake it: no lost wake-up between its check and its sleep.
+#[test]
+fn loom_throttle_wakes_the_waiting_submitter() {
+    use super::sched::throttle::{SubmitLimits, Throttle};
+    model(|| {
+        let throttle = Arc::new(Throttle::new(SubmitLimits {
+            tasks: 2,
+            bytes: 1 << 20,
+        }));
+        for _ in 0..3 {
+            throttle.add(8);
+        }
+        assert!(throttle.over());
+        let finisher = {
+            let t = throttle.clone();
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    t.done(8);
+                }
+            })
+        };
+        throttle.wait();
+        assert!(!throttle.over());
+        finisher.join().unwrap();
+        assert_eq!(throttle.in_flight().tasks, 0);
     });
 }

@@ -3,47 +3,55 @@
 //! Every task, whether a `DArray` operation emitted it or a user spawned it in a
 //! [`datadeps`](crate::datadeps()) region, goes through one dependency tracker and one set of
 //! ready queues. See `src/runtime/README.md` for the protocol: task states, dependency
-//! counting, sleep and wake-up, shutdown.
+//! counting, placement, acquire/release, back-pressure, sleep and wake-up, shutdown.
 //!
 //! The number of CPU workers is the number of cores, or `MOSAIC_NUM_THREADS` when set.
 
-pub(crate) mod buffers;
-pub(crate) mod data;
-pub(crate) mod deps;
-pub mod footprint;
-pub(crate) mod history;
+pub(crate) mod graph;
 pub(crate) mod latch;
-pub(crate) mod pool;
+pub(crate) mod memory;
 pub mod processor;
-pub(crate) mod scheduler;
-pub(crate) mod task;
+pub(crate) mod sched;
+mod tile;
 pub mod trace;
-pub(crate) mod worker;
 
 #[cfg(all(test, loom))]
 pub(crate) mod loom_models;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-pub use deps::Mode;
-pub use processor::{MemorySpace, Processor, ProcessorKind};
-pub use task::TaskOptions;
+pub use graph::footprint;
+pub use graph::task::TaskOptions;
+pub use graph::Mode;
+pub use memory::MemorySpace;
+pub use processor::{Placed, Processor, ProcessorKind};
+pub use sched::throttle::{InFlight, SubmitLimits};
+pub use tile::Tile;
 
-pub(crate) use deps::{Decl, Decls};
-use scheduler::ReadyQueue;
-use task::TaskRef;
+use graph::access::enqueue_all;
+use graph::deps;
+use graph::task::TaskRef;
+use sched::placement::{CpuOnly, Placement, TaskInfo};
+use sched::queue::{Prioritized, ReadyQueue};
+use sched::throttle::Throttle;
+use sched::{compensation, worker};
 
 /// The process's runtime.
 pub(crate) struct Runtime {
+    /// The CPU workers' ready queue.
     pub(crate) queue: ReadyQueue<TaskRef>,
-    pub(crate) pool: pool::Pool,
+    pub(crate) pool: compensation::Pool,
     pub(crate) trace: trace::Tracer,
+    pub(crate) throttle: Throttle,
+    placement: Box<dyn Placement>,
     processors: Vec<Processor>,
     next_task: AtomicU64,
 }
 
-impl scheduler::Prioritized for TaskRef {
+impl Prioritized for TaskRef {
     fn priority(&self) -> i32 {
         self.header().priority
     }
@@ -57,20 +65,7 @@ static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();
 
 /// The runtime, started on first use.
 pub(crate) fn runtime() -> &'static Runtime {
-    RUNTIME.get_or_init(|| {
-        let n = configured_threads();
-        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
-            queue: ReadyQueue::new(),
-            pool: pool::Pool::new(n),
-            trace: trace::Tracer::new(n),
-            processors: (0..n).map(Processor::cpu).collect(),
-            next_task: AtomicU64::new(0),
-        }));
-        for index in 0..n {
-            worker::spawn_worker(rt, index);
-        }
-        rt
-    })
+    RUNTIME.get_or_init(|| Runtime::start(configured_threads(), Box::new(CpuOnly)))
 }
 
 /// Threads asked for with [`set_num_threads`] (0: not asked).
@@ -114,13 +109,13 @@ pub fn worker_threads() -> usize {
 
 /// The most bytes of dropped tile buffers the runtime keeps for reuse (see
 /// [`recycled_bytes`]): 256 MiB.
-pub const RECYCLED_BYTES_LIMIT: usize = buffers::LIMIT;
+pub const RECYCLED_BYTES_LIMIT: usize = memory::recycle::LIMIT;
 
 /// Bytes of dropped `f32`/`f64` tile buffers the runtime keeps to hand to new tiles of the
 /// same size (saving the page faults of fresh memory), at most [`RECYCLED_BYTES_LIMIT`].
 /// This memory stays with the process after the matrices are dropped.
 pub fn recycled_bytes() -> usize {
-    buffers::kept_bytes()
+    memory::recycle::kept_bytes()
 }
 
 /// The processors the runtime schedules on.
@@ -128,33 +123,89 @@ pub fn processors() -> &'static [Processor] {
     &runtime().processors
 }
 
+/// The back-pressure limits: a thread that submits a task (outside any running task) waits
+/// while more than `tasks` tasks are unfinished, or while those hold more than `bytes` of
+/// distinct data, until both drop to half. Defaults: [`SubmitLimits::default`].
+pub fn submit_limits() -> SubmitLimits {
+    runtime().throttle.limits()
+}
+
+/// Sets the back-pressure limits (see [`submit_limits`]); submitters waiting now re-check.
+pub fn set_submit_limits(limits: SubmitLimits) {
+    runtime().throttle.set_limits(limits);
+}
+
+/// What unfinished tasks hold now (tasks, bytes of distinct data), and how often a
+/// submitter has waited for them.
+pub fn in_flight() -> InFlight {
+    runtime().throttle.in_flight()
+}
+
 impl Runtime {
+    /// A runtime with `n` CPU workers (started here) and the given placement policy.
+    pub(crate) fn start(n: usize, placement: Box<dyn Placement>) -> &'static Runtime {
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+            queue: ReadyQueue::new(),
+            pool: compensation::Pool::new(n),
+            trace: trace::Tracer::new(n),
+            throttle: Throttle::new(SubmitLimits::default()),
+            placement,
+            processors: (0..n).map(Processor::cpu).collect(),
+            next_task: AtomicU64::new(0),
+        }));
+        for index in 0..n {
+            worker::spawn_worker(rt, index);
+        }
+        rt
+    }
+
     pub(crate) fn next_task_id(&self) -> u64 {
         self.next_task.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Registers `task`'s accesses with the tracker and lets it go: it runs as soon as
-    /// every earlier conflicting access has finished.
+    /// Submits `task`: waits first if the unfinished tasks are over the back-pressure
+    /// limits (unless this thread runs a task, see `sched/throttle.rs`); places it;
+    /// registers its accesses with the tracker; lets it go: it runs as soon as every
+    /// earlier conflicting access has finished.
     /// `here`: when the task is ready at once, run it on the calling thread before returning.
-    pub(crate) fn submit(&self, task: TaskRef, accesses: &[Decl<'_>], here: bool) {
-        let placed = scheduler::place(&[ProcessorKind::Cpu]);
-        debug_assert_eq!(placed, ProcessorKind::Cpu);
-        if let Some(group) = &task.header().group {
+    pub(crate) fn submit(&'static self, task: TaskRef, here: bool) {
+        if self.throttle.over() && worker::current_task().is_none() {
+            worker::blocking(self, || self.throttle.wait());
+        }
+        let header = task.header();
+        // SAFETY: the submission guard is still held (task.rs, invariant 4).
+        let accesses = unsafe { task.accesses() };
+        let info = TaskInfo {
+            name: header.name,
+            priority: header.priority,
+            flops: header.flops,
+            accesses,
+        };
+        header.set_placed(self.placement.place(&info, &self.processors));
+        if let Some(group) = &header.group {
             group.add_task();
         }
-        for d in accesses {
-            d.object.register(&task, d.mode, d.footprint);
+        for a in accesses {
+            a.object.register(&task, a.mode, a.footprint);
         }
+        self.throttle.add(enqueue_all(accesses));
         let mut ready_here = None;
         deps::release(task, &mut |t| {
             if here {
                 ready_here = Some(t);
             } else {
-                self.queue.push(t);
+                self.push(t);
             }
         });
         if let Some(task) = ready_here {
             worker::execute_here(self, task);
+        }
+    }
+
+    /// A ready task goes to the queue of the processors it was placed on.
+    pub(crate) fn push(&self, task: TaskRef) {
+        match task.header().placed().kind {
+            ProcessorKind::Cpu => self.queue.push(task),
         }
     }
 

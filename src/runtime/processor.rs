@@ -1,10 +1,11 @@
-//! Processors and memory spaces.
+//! Processors: what executes tasks, each reading and writing one memory space.
 //!
-//! A processor executes tasks and reads and writes one memory space. Today every
-//! processor is a CPU worker thread on host memory. CUDA devices (each a processor with a
-//! device memory space) and MPI ranks (remote host memory) come in as further variants;
-//! data objects already track their replicas per [`MemorySpace`] (see `data.rs`), so a
-//! task placed on a device will find which inputs must be copied there.
+//! Today every processor is a CPU worker thread on host memory. CUDA devices (a processor
+//! with a device memory space each) and MPI ranks come in as further variants; data objects
+//! already keep a replica per [`MemorySpace`] (see `memory/`), and the placement policy
+//! (`sched/placement.rs`) already answers with a processor kind and its memory space.
+
+use crate::runtime::memory::MemorySpace;
 
 /// The kinds of processor a task can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,14 +13,6 @@
 pub enum ProcessorKind {
     /// A CPU worker thread.
     Cpu,
-}
-
-/// Where a replica of a data object can live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MemorySpace {
-    /// The process's own memory.
-    Host,
 }
 
 /// One processor of the runtime.
@@ -42,4 +35,22 @@ impl Processor {
             memory: MemorySpace::Host,
         }
     }
+}
+
+/// Where a task runs: the kind of processor whose queue it goes to, and the memory space
+/// its accesses are resolved in. The placement policy's answer (`sched/placement.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// The processors that may run it.
+    pub kind: ProcessorKind,
+    /// Where its data must be valid when it starts.
+    pub memory: MemorySpace,
+}
+
+impl Placed {
+    /// A CPU worker, on host memory.
+    pub const CPU: Placed = Placed {
+        kind: ProcessorKind::Cpu,
+        memory: MemorySpace::Host,
+    };
 }

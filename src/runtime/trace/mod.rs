@@ -89,7 +89,7 @@ impl Tracer {
     #[cold]
     pub(crate) fn record(
         &self,
-        header: &super::task::TaskHeader,
+        header: &crate::runtime::graph::task::TaskHeader,
         worker: usize,
         start_ns: u64,
         cancelled: bool,

@@ -2,16 +2,21 @@
 //!
 //! # A worker's loop
 //! 1. If the pool runs more workers than cores (a blocked worker came back), park as a
-//!    spare (see `pool.rs`).
+//!    spare (see `compensation.rs`).
 //! 2. Pop the highest-priority ready task; if the queue is empty, spin briefly (a task
 //!    usually arrives within microseconds while a graph is being submitted), then sleep on
 //!    the queue's condition variable.
-//! 3. Claim it (`READY → RUNNING`), make it the thread's *current task*, run or cancel its
-//!    closure.
-//! 4. Complete it: record its trace event, release its successors (pushing the ones that
-//!    become ready, except one kept to run next when the queue is empty), wake its future's
-//!    waiters, then count it off its group, which may set the group's latch. A waiter thus
-//!    finds the task traced and its successors released.
+//! 3. Claim it (`READY → RUNNING`) and make it the thread's *current task*. Resolve its
+//!    accesses in the memory space it was placed in: each object's replica there is
+//!    acquired (pinned, made valid if it is not; `memory/replica.rs`), which gives the base
+//!    pointers its views are built from. Run its closure on them, then release them (a
+//!    write makes a new version). A cancelled task, or one whose access cannot be
+//!    granted, has its closure dropped unrun and fails (with that error).
+//! 4. Complete it: record its trace event, drop its accesses (counting them off the
+//!    back-pressure), release its successors (pushing the ones that become ready, except
+//!    one kept to run next when the queue is empty), wake its future's waiters, then count
+//!    it off its group, which may set the group's latch. A waiter thus finds the task
+//!    traced, its data released and its successors released.
 //!
 //! # Waiting
 //! A thread outside the pool that waits (a region's end, a future) polls the latch for a
@@ -19,7 +24,7 @@
 //! sleeping worker (see `help_until_set`); then it blocks on the latch. A worker that
 //! blocks first asks the pool to keep a worker running per core (waking a spare or
 //! starting one), so nested regions and waits inside tasks never starve the pool; it does
-//! not run other tasks on top of the waiting one (see `pool.rs` for why).
+//! not run other tasks on top of the waiting one (see `compensation.rs` for why).
 //!
 //! Every task records its *parent*, the task that was running on the thread that spawned
 //! it. Its ancestors are the tasks it is nested in: a task spawned inside a running task on
@@ -35,11 +40,13 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
 
-use super::deps;
-use super::latch::Latch;
-use super::pool::Compensation;
-use super::task::TaskRef;
-use super::Runtime;
+use super::compensation::Compensation;
+use crate::runtime::graph::access::{acquire_all, dequeue_all, release_all, Granted};
+use crate::runtime::graph::deps;
+use crate::runtime::graph::task::{Start, TaskRef};
+use crate::runtime::latch::Latch;
+use crate::runtime::processor::ProcessorKind;
+use crate::runtime::Runtime;
 
 thread_local! {
     static WORKER_INDEX: Cell<Option<usize>> = const { Cell::new(None) };
@@ -143,7 +150,7 @@ fn execute(
         if next.is_none() && may_keep(&t) && !rt.queue.looks_nonempty() {
             next = Some(t);
         } else {
-            rt.queue.push(t);
+            rt.push(t);
         }
     });
     next
@@ -152,7 +159,7 @@ fn execute(
 /// Steps 3 and 4 for a task that became ready at its submission, on the submitting thread
 /// (see `Runtime::submit`); its successors go to the queue.
 pub(crate) fn execute_here(rt: &Runtime, task: TaskRef) {
-    run(rt, task, current_worker(), &mut |t| rt.queue.push(t));
+    run(rt, task, current_worker(), &mut |t| rt.push(t));
 }
 
 /// Runs `task` on this thread (`worker`: its index in the pool, if it is a worker) and
@@ -163,15 +170,40 @@ fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMu
     if !header.claim() {
         panic!("task {} was scheduled twice", header.id);
     }
+    let placed = header.placed();
+    assert_eq!(
+        placed.kind,
+        ProcessorKind::Cpu,
+        "a CPU thread ran a task placed elsewhere"
+    );
+    // SAFETY: this thread claimed the task just now (task.rs, invariant 4).
+    let accesses = unsafe { task.take_accesses() };
     let cancelled = header.poisoned.load(Ordering::Acquire);
     let start = rt.trace.now_if_enabled();
     let outer = CURRENT.with(|c| c.replace(Some(task.clone())));
-    let failed = task.execute(cancelled);
+    let failed = if cancelled {
+        task.execute(Start::Cancelled)
+    } else {
+        match acquire_all(&accesses, placed.memory) {
+            Ok(bases) => {
+                let failed = task.execute(Start::Run(Granted {
+                    accesses: &accesses,
+                    bases: &bases,
+                }));
+                release_all(&accesses, placed.memory);
+                failed
+            }
+            Err(error) => task.execute(Start::Failed(error)),
+        }
+    };
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
         rt.trace
             .record(header, worker.unwrap_or(usize::MAX), start, cancelled);
     }
+    let freed = dequeue_all(&accesses);
+    drop(accesses);
+    rt.throttle.done(freed);
     deps::complete(&task, failed, ready);
     task.completed();
     if let Some(group) = &header.group {
@@ -221,7 +253,7 @@ fn help_until_set(rt: &Runtime, latch: &Latch) -> bool {
         return false;
     }
     let may_help = current_task().is_none();
-    let me = super::task::thread_tag();
+    let me = crate::runtime::graph::task::thread_tag();
     let mut idle_since = std::time::Instant::now();
     while idle_since.elapsed() < SPIN_FOR {
         for _ in 0..64 {
@@ -253,7 +285,7 @@ fn help(rt: &Runtime, task: TaskRef, me: u64, latch: &Latch) {
         next = execute(rt, task, None, |t| t.header().origin == me);
         if latch.probe() {
             if let Some(t) = next.take() {
-                rt.queue.push(t);
+                rt.push(t);
             }
         }
     }

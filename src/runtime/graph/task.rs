@@ -12,10 +12,16 @@
 //!    Only the thread that moves it to `RUNNING` touches the job cell.
 //! 3. Once `node.finished` is set (under the node lock) no successor is added; every
 //!    successor pushed before that is released exactly once by [`super::deps::complete`].
+//! 4. The access list is read by the submitter while it registers the accesses (before
+//!    the submission guard is released) and then taken, once, by the thread that claimed
+//!    the task. The placement is set once, at submission, before the task can be ready.
 
 use std::cell::UnsafeCell;
 
-use super::latch::Group;
+use super::access::{AccessList, Granted};
+use crate::error::Error;
+use crate::runtime::latch::Group;
+use crate::runtime::processor::Placed;
 use crate::sync::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex};
 use std::sync::atomic::Ordering;
 
@@ -28,12 +34,35 @@ pub(crate) type TaskRef = std::sync::Arc<dyn Job>;
 pub(crate) trait Job: Send + Sync {
     /// The task's bookkeeping.
     fn header(&self) -> &TaskHeader;
-    /// Runs the closure, or drops it unrun when `cancelled`. Returns `true` when the
-    /// task failed (panicked or was cancelled). Called once, by the thread that claimed it.
-    fn execute(&self, cancelled: bool) -> bool;
+    /// Runs the closure with the granted accesses, or drops it unrun (cancelled, or an
+    /// access could not be granted). Returns `true` when the task failed (panicked, was
+    /// cancelled, or could not start). Called once, by the thread that claimed it.
+    fn execute(&self, start: Start<'_>) -> bool;
+    /// The declared accesses.
+    ///
+    /// # Safety
+    /// Only before the submission guard is released (invariant 4).
+    unsafe fn accesses(&self) -> &AccessList;
+    /// Takes the declared accesses, leaving none.
+    ///
+    /// # Safety
+    /// Only by the thread that claimed the task, once (invariant 4).
+    unsafe fn take_accesses(&self) -> AccessList;
     /// Called once the runtime is done with the task (traced, successors released): wakes
     /// whoever waits for it, so a waiter sees all of that.
     fn completed(&self);
+}
+
+/// How a claimed task starts.
+#[derive(Debug)]
+pub(crate) enum Start<'a> {
+    /// Run the closure on these accesses.
+    Run(Granted<'a>),
+    /// An input was written by a failed task: drop the closure unrun.
+    Cancelled,
+    /// An access could not be granted (its replica could not be made valid): drop the
+    /// closure unrun and report this.
+    Failed(Error),
 }
 
 /// The part of a task its future shares: told when the task is complete.
@@ -138,6 +167,8 @@ pub(crate) struct TaskHeader {
     /// The thread that submitted the task ([`thread_tag`]): a thread that waits runs only
     /// tasks it submitted itself (see `ReadyQueue`'s rule 3).
     pub(crate) origin: u64,
+    /// Where the placement policy put it (set once, at submission).
+    placed: std::sync::OnceLock<Placed>,
 }
 
 /// A number telling the process's threads apart, given to a thread when it first asks.
@@ -200,7 +231,19 @@ impl TaskHeader {
             }),
             group,
             origin: thread_tag(),
+            placed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the placement policy's answer (once, before the task can be ready).
+    pub(crate) fn set_placed(&self, placed: Placed) {
+        let _ = self.placed.set(placed);
+    }
+
+    /// Where the task runs: the placement policy's answer (a CPU worker on host memory for
+    /// a task never placed, as in the models of the protocol).
+    pub(crate) fn placed(&self) -> Placed {
+        self.placed.get().copied().unwrap_or(Placed::CPU)
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -229,20 +272,31 @@ impl TaskHeader {
 pub(crate) struct TaskCell<J, P> {
     header: TaskHeader,
     job: UnsafeCell<Option<J>>,
+    accesses: UnsafeCell<AccessList>,
     payload: P,
 }
 
 // SAFETY: the job cell is only touched in `execute`, which the scheduler calls once, from
 // the one thread that won `TaskHeader::claim` (invariant 2), after the `AcqRel` claim has
-// synchronised with the submitter that wrote the cell. The header is `Sync` on its own, and
-// so must the payload be. `J: Send` because the closure moves to the executing thread.
+// synchronised with the submitter that wrote the cell. The access list is read by the
+// submitter alone before it releases the guard, and taken by the claiming thread after
+// (invariant 4): never by two threads at once. The header is `Sync` on its own, and so
+// must the payload be. `J: Send` because the closure moves to the executing thread; the
+// access list holds `Arc`s of `Send + Sync` data objects.
 unsafe impl<J: Send, P: Sync> Sync for TaskCell<J, P> {}
 
 impl<J, P> TaskCell<J, P> {
+    #[cfg(test)]
     pub(crate) fn new(header: TaskHeader, job: J, payload: P) -> Self {
+        Self::with_accesses(header, AccessList::new(), job, payload)
+    }
+
+    /// A task that declares `accesses`.
+    pub(crate) fn with_accesses(header: TaskHeader, accesses: AccessList, job: J, payload: P) -> Self {
         TaskCell {
             header,
             job: UnsafeCell::new(Some(job)),
+            accesses: UnsafeCell::new(accesses),
             payload,
         }
     }
@@ -253,19 +307,31 @@ impl<J, P> TaskCell<J, P> {
     }
 }
 
-impl<J: FnOnce(&TaskHeader, &P, bool) -> bool + Send, P: Payload> Job for TaskCell<J, P> {
+impl<J: FnOnce(&TaskHeader, &P, Start<'_>) -> bool + Send, P: Payload> Job for TaskCell<J, P> {
     fn header(&self) -> &TaskHeader {
         &self.header
     }
 
-    fn execute(&self, cancelled: bool) -> bool {
+    fn execute(&self, start: Start<'_>) -> bool {
         // SAFETY: see the `Sync` impl above: the caller claimed the task, so no other
         // thread reads or writes the cell, now or later.
         let job = unsafe { (*self.job.get()).take() };
         match job {
-            Some(job) => job(&self.header, &self.payload, cancelled),
+            Some(job) => job(&self.header, &self.payload, start),
             None => true,
         }
+    }
+
+    unsafe fn accesses(&self) -> &AccessList {
+        // SAFETY: the caller is the submitter, before the guard's release (invariant 4):
+        // nobody takes the list meanwhile.
+        unsafe { &*self.accesses.get() }
+    }
+
+    unsafe fn take_accesses(&self) -> AccessList {
+        // SAFETY: the caller claimed the task (invariant 4): the submitter is done with the
+        // list, and nobody else touches it.
+        unsafe { std::mem::take(&mut *self.accesses.get()) }
     }
 
     fn completed(&self) {

@@ -30,7 +30,7 @@ struct Free {
 }
 
 /// A free buffer: `size` bytes at `ALIGN`, owned by the pool.
-pub(super) struct Block(pub(super) NonNull<u8>);
+pub(crate) struct Block(pub(crate) NonNull<u8>);
 
 // SAFETY: a `Block` is an owned allocation nobody else references; moving it between
 // threads moves the ownership.
@@ -40,13 +40,13 @@ unsafe impl Send for Block {}
 /// ownership of blocks around (it never reads, writes or frees them), which is what its
 /// loom model checks: every block given to it is handed out, evicted or refused exactly
 /// once, and the total kept stays within the limit.
-pub(super) struct Pool {
+pub(crate) struct Pool {
     free: Mutex<Free>,
     limit: usize,
 }
 
 impl Pool {
-    pub(super) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Pool {
             free: Mutex::new(Free {
                 by_size: BTreeMap::new(),
@@ -57,7 +57,7 @@ impl Pool {
     }
 
     /// A kept block of exactly `size` bytes, if there is one.
-    pub(super) fn take(&self, size: usize) -> Option<Block> {
+    pub(crate) fn take(&self, size: usize) -> Option<Block> {
         let mut free = lock(&self.free);
         let list = free.by_size.get_mut(&size)?;
         let block = list.pop()?;
@@ -72,7 +72,7 @@ impl Pool {
     /// free, with their sizes: those evicted to make room (the newest sizes are the
     /// likeliest to be asked for next: an operation repeated, the next step of a
     /// computation), and `block` itself if it was not kept.
-    pub(super) fn keep(&self, block: Block, size: usize) -> Vec<(Block, usize)> {
+    pub(crate) fn keep(&self, block: Block, size: usize) -> Vec<(Block, usize)> {
         let mut out = Vec::new();
         if size > self.limit {
             out.push((block, size));
@@ -100,7 +100,7 @@ impl Pool {
     }
 
     /// Bytes kept.
-    pub(super) fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         lock(&self.free).bytes
     }
 }
@@ -193,19 +193,30 @@ pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<
 /// # Safety
 /// `ptr` came from `allocate::<T>(len, _)`, nobody uses it any more, and `recycle` is
 /// `recyclable::<T>()`.
+#[cfg(test)]
 pub(crate) unsafe fn release<T>(ptr: NonNull<T>, len: usize, recycle: bool) {
-    let layout = layout::<T>(len);
+    // SAFETY: forwarded: `layout::<T>(len)` is the layout `allocate` used.
+    unsafe { release_raw(ptr.cast(), layout::<T>(len), recycle) }
+}
+
+/// [`release`] for a buffer known by its layout (the owner has forgotten its type).
+///
+/// # Safety
+/// `ptr` came from `allocate::<T>(len, _)` for a `T` and `len` with
+/// `layout::<T>(len) == layout`, nobody uses it any more, and `recycle` is
+/// `recyclable::<T>()`.
+pub(crate) unsafe fn release_raw(ptr: NonNull<u8>, layout: Layout, recycle: bool) {
     if layout.size() == 0 {
         return;
     }
     if !recycle {
         // SAFETY: allocated with this layout (the caller's contract), and not used any more.
-        unsafe { dealloc(ptr.as_ptr().cast(), layout) };
+        unsafe { dealloc(ptr.as_ptr(), layout) };
         return;
     }
     // Recyclable types (`f32`, `f64`) have alignment ≤ `ALIGN`, so their layouts' is `ALIGN`.
     debug_assert_eq!(layout.align(), ALIGN);
-    for (block, size) in pool().keep(Block(ptr.cast()), layout.size()) {
+    for (block, size) in pool().keep(Block(ptr), layout.size()) {
         // SAFETY: every block the pool gives back was allocated with `size` bytes at `ALIGN`
         // (recyclable buffers' layouts, whose size is the one they were kept under), and
         // nobody uses it: `ptr` by the caller's contract, evicted blocks because the pool

@@ -1,10 +1,10 @@
-//! Ready queues and placement.
+//! Ready queues.
 //!
 //! A [`ReadyQueue`] holds the tasks whose dependencies are satisfied, highest priority
 //! first and, among equal priorities, in the order they became ready (FIFO, so a program
 //! without priorities runs close to its submission order). One queue serves every
 //! processor of one kind; today that is the CPU workers. Devices added later get a queue
-//! each, and [`place`] picks the queue by estimated finish time.
+//! each, and the placement policy (`placement.rs`) picks the queue.
 //!
 //! Sleeping: a thread that finds the queue empty searches for a while, then registers as
 //! a sleeper under the queue lock and waits on the condition variable; see
@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 
-use super::processor::ProcessorKind;
 use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
 
 /// Something with a scheduling priority (higher first) and the thread it came from.
@@ -259,12 +258,4 @@ impl<T: Prioritized> ReadyQueue<T> {
             self.note_idle(&inner);
         }
     }
-}
-
-/// Chooses the kind of processor a task runs on. With CPU workers only, every task goes
-/// to the CPU queue; with devices this becomes the estimated-finish-time choice of
-/// DESIGN §2.3 (kernel time per processor kind plus the transfer time of missing inputs).
-pub(crate) fn place(kinds_supported: &[ProcessorKind]) -> ProcessorKind {
-    debug_assert!(kinds_supported.contains(&ProcessorKind::Cpu));
-    ProcessorKind::Cpu
 }

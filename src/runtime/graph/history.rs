@@ -1,4 +1,4 @@
-//! The access history of one data object, indexed by rows.
+//! The access history of one data object, split in reads and writes, each indexed by rows.
 //!
 //! A new access must be compared with every earlier entry it might overlap. Most objects
 //! (tiles) have a handful of entries, but a user array cut into many slices can have
@@ -13,9 +13,84 @@
 //! in the buckets from `lo - (bucket_rows - 1)` to `hi`: every entry that could share a
 //! row with it, and, for a narrow access, about two buckets' worth rather than all.
 
-use super::deps::Mode;
+use super::deps::add_dependency;
 use super::footprint::Footprint;
-use super::task::TaskRef;
+use super::mode::Mode;
+use super::task::{Status, TaskRef};
+
+/// The accesses later ones may have to order after, split by kind: a read only needs to
+/// look at earlier writes, so many concurrent readers of one object cost nothing extra.
+pub(crate) struct History {
+    writes: EntryList,
+    reads: EntryList,
+    /// When the two lists together grow past this, finished entries are swept out
+    /// (amortised O(1) per access; entries the scans meet are swept on the way).
+    sweep_at: usize,
+}
+
+/// Lists shorter than this are never swept in bulk.
+const MIN_SWEEP: usize = 64;
+
+impl History {
+    /// The history of an object with `rows` rows (a 1-D object: its length).
+    pub(crate) fn new(rows: usize) -> Self {
+        History {
+            writes: EntryList::new(rows),
+            reads: EntryList::new(rows),
+            sweep_at: MIN_SWEEP,
+        }
+    }
+
+    /// Steps 2 and 3 of the dependency protocol (`deps.rs`) for one access of `task`.
+    pub(crate) fn register(&mut self, task: &TaskRef, mode: Mode, footprint: Footprint) {
+        scan(&mut self.writes, task, mode, &footprint);
+        let entry = Entry {
+            task: task.clone(),
+            mode,
+            footprint,
+        };
+        if mode.writes() {
+            scan(&mut self.reads, task, mode, &footprint);
+            self.writes.push(entry);
+        } else {
+            self.reads.push(entry);
+        }
+        let len = self.len();
+        if len > self.sweep_at {
+            let unfinished = |e: &Entry| e.task.header().status() != Status::Done;
+            self.writes.retain_all(unfinished);
+            self.reads.retain_all(unfinished);
+            self.sweep_at = MIN_SWEEP.max(2 * self.len());
+        }
+    }
+
+    /// Every entry, writes first.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.writes.iter().chain(self.reads.iter())
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.writes.len() + self.reads.len()
+    }
+}
+
+/// Orders `task` (accessing `footprint` with `mode`) after the conflicting entries of
+/// `list`, dropping entries that finished or that `task` writes over completely. Only
+/// entries that can share a row are visited (see the module docs), and the overlap test
+/// comes first: it reads only the entry itself, while the status check follows a pointer.
+fn scan(list: &mut EntryList, task: &TaskRef, mode: Mode, footprint: &Footprint) {
+    list.retain_candidates(footprint, |e| {
+        if !mode.conflicts(e.mode) || !e.footprint.overlaps(footprint) {
+            return true;
+        }
+        if e.task.header().status() == Status::Done {
+            return false;
+        }
+        add_dependency(task, &e.task, e.mode.writes() && mode.reads());
+        !(mode.writes() && footprint.covers(&e.footprint))
+    });
+}
 
 /// At most this many buckets per list.
 const MAX_BUCKETS: usize = 64;
@@ -115,14 +190,14 @@ fn retain_counting(list: &mut Vec<Entry>, keep: &mut impl FnMut(&Entry) -> bool)
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::runtime::footprint::{Axis, Mask};
-    use crate::runtime::task::{TaskCell, TaskHeader};
+    use crate::runtime::graph::footprint::{Axis, Mask};
+    use crate::runtime::graph::task::{Start, TaskCell, TaskHeader};
     use std::sync::Arc;
 
     fn entry(footprint: Footprint) -> Entry {
         let task: TaskRef = Arc::new(TaskCell::new(
             TaskHeader::new(0, "t", 0, None, None),
-            |_: &TaskHeader, _: &(), _: bool| false,
+            |_: &TaskHeader, _: &(), _: Start<'_>| false,
             (),
         ));
         Entry {

@@ -1,0 +1,110 @@
+//! A task's accesses as the runtime sees them: which object, how (the mode), which
+//! elements (the footprint) and where those sit in the object's storage (the geometry):
+//! offsets, lengths and strides in elements, and the element size. No pointer: the base
+//! pointer is resolved in the memory space the task is placed in, when it starts.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::footprint::Footprint;
+use super::mode::Mode;
+use super::object::DataObject;
+use crate::error::Result;
+use crate::runtime::memory::replica::Contents;
+use crate::runtime::memory::MemorySpace;
+
+/// The base pointers of a task's accesses, in declaration order.
+pub(crate) type Bases = smallvec::SmallVec<[NonNull<u8>; 4]>;
+
+/// Where the elements of one access are, relative to the base of the object's storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Elements from the base to view index 0 (on every axis).
+    pub offset: isize,
+    /// Number of view axes (1 or 2).
+    pub ndim: usize,
+    /// Length of each view axis (unused axes: 1).
+    pub len: [usize; 2],
+    /// Distance in elements between neighbours along each view axis (may be negative).
+    pub stride: [isize; 2],
+    /// Size of one element in bytes.
+    pub elem_size: usize,
+}
+
+/// One declared access of a task.
+#[derive(Debug)]
+pub struct AccessRecord {
+    pub(crate) object: Arc<DataObject>,
+    pub(crate) mode: Mode,
+    pub(crate) footprint: Footprint,
+    pub(crate) geometry: Geometry,
+}
+
+/// The accesses of one task, inline up to four (no allocation in the common case).
+pub type AccessList = smallvec::SmallVec<[AccessRecord; 4]>;
+
+impl AccessRecord {
+    /// Does the access need the object's current contents in its space? Every read does,
+    /// and so does a write of part of the object (the rest must stay current).
+    pub(crate) fn contents(&self) -> Contents {
+        if self.mode.reads() || self.footprint != Footprint::Whole {
+            Contents::Needed
+        } else {
+            Contents::Overwritten
+        }
+    }
+}
+
+/// What a task's closure is given when it starts: its accesses, in declaration order,
+/// each with the base pointer of the object's replica in the task's memory space.
+#[derive(Debug)]
+pub struct Granted<'a> {
+    pub(crate) accesses: &'a [AccessRecord],
+    pub(crate) bases: &'a [NonNull<u8>],
+}
+
+/// Acquires every access of a task in `space` (`memory/replica.rs`, steps 1 and 2). On a
+/// failure, releases those already acquired (recording no write) and returns it.
+pub(crate) fn acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Result<Bases> {
+    let mut bases = Bases::new();
+    for (i, a) in accesses.iter().enumerate() {
+        match a.object.acquire(space, a.contents()) {
+            Ok(base) => bases.push(base),
+            Err(e) => {
+                for earlier in &accesses[..i] {
+                    earlier.object.release(space, Mode::Read);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(bases)
+}
+
+/// Releases every access of a task that ran in `space` (step 3): its writes make new
+/// versions. Called whether the closure returned or panicked (it may have written).
+pub(crate) fn release_all(accesses: &[AccessRecord], space: MemorySpace) {
+    for a in accesses {
+        a.object.release(space, a.mode);
+    }
+}
+
+/// Counts a submitted task's accesses on their objects; returns the bytes of the objects
+/// it is the first unfinished task to access (for back-pressure).
+pub(crate) fn enqueue_all(accesses: &[AccessRecord]) -> usize {
+    accesses
+        .iter()
+        .filter(|a| a.object.enqueue())
+        .map(|a| a.object.bytes())
+        .sum()
+}
+
+/// Counts a finished task's accesses off; returns the bytes of the objects it was the
+/// last unfinished task to access.
+pub(crate) fn dequeue_all(accesses: &[AccessRecord]) -> usize {
+    accesses
+        .iter()
+        .filter(|a| a.object.dequeue())
+        .map(|a| a.object.bytes())
+        .sum()
+}

@@ -1,0 +1,168 @@
+//! Data objects: what the tracker orders accesses to, a tile or a bound user array.
+//!
+//! # Invariants
+//! 1. `id` is unique in the process and never reused; `version` counts the completed
+//!    writes (it grows by one each time a task that wrote the object releases it).
+//! 2. Every access to the elements happens inside a task that declared it, between the
+//!    `acquire` and the `release` of that access, so the tracker orders all of them.
+//! 3. `queued` counts the accesses of unfinished tasks (for byte-counted back-pressure).
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::footprint::Footprint;
+use super::history::{Entry, History};
+use super::mode::Mode;
+use super::task::TaskRef;
+use crate::error::Result;
+use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State, HOST_ONLY};
+use crate::runtime::memory::MemorySpace;
+use crate::sync::{lock, AtomicUsize, Mutex};
+
+/// A piece of data the tracker orders accesses to, with its replicas per memory space.
+pub struct DataObject {
+    id: u64,
+    version: AtomicU64,
+    history: Mutex<History>,
+    replicas: Replicas,
+    queued: AtomicUsize,
+}
+
+impl std::fmt::Debug for DataObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataObject")
+            .field("id", &self.id)
+            .field("version", &self.version())
+            .field("replicas", &self.replicas)
+            .finish()
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl DataObject {
+    /// An object with `rows` rows (a 1-D object: its length), which sizes the history's
+    /// row index, whose only replica is `bytes` bytes at `host` in host memory.
+    pub(crate) fn on_host(rows: usize, host: *mut u8, bytes: usize, storage: HostStorage) -> Self {
+        DataObject {
+            id: next_id(),
+            version: AtomicU64::new(0),
+            history: Mutex::new(History::new(rows)),
+            replicas: Replicas::on_host(host, bytes, storage, &HOST_ONLY),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// The object's id: unique in the process, never reused.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Completed writes so far.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The size of the contents in bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        self.replicas.bytes()
+    }
+
+    /// Is the replica in `space` valid?
+    pub(crate) fn is_valid_in(&self, space: MemorySpace) -> bool {
+        self.replicas.state(space.index()) != State::Invalid
+    }
+
+    /// The base pointer of the replica in `space` for one access, pinned until
+    /// [`DataObject::release`] (see `memory/replica.rs`).
+    pub(crate) fn acquire(&self, space: MemorySpace, contents: Contents) -> Result<NonNull<u8>> {
+        self.replicas.acquire(space.index(), contents)
+    }
+
+    /// Starts making the replica in `space` valid ahead of a task placed there (for the
+    /// transfers of device spaces; with the host as the only space there is none to start).
+    #[cfg_attr(any(not(test), loom), allow(dead_code))]
+    pub(crate) fn prefetch(&self, space: MemorySpace) -> Result<()> {
+        self.replicas.prefetch(space.index())
+    }
+
+    /// The access that acquired `space` with `mode` is over; a write makes a new version.
+    pub(crate) fn release(&self, space: MemorySpace, mode: Mode) {
+        if mode.writes() {
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+        self.replicas.release(space.index(), mode.writes());
+    }
+
+    /// Counts one more access of an unfinished task; `true` when it is the first.
+    pub(crate) fn enqueue(&self) -> bool {
+        self.queued.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
+    /// Counts one access of a finished task off; `true` when it was the last.
+    pub(crate) fn dequeue(&self) -> bool {
+        self.queued.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Steps 2 and 3 of the dependency protocol (`deps.rs`) for one access of `task`.
+    pub(crate) fn register(&self, task: &TaskRef, mode: Mode, footprint: Footprint) {
+        lock(&self.history).register(task, mode, footprint);
+    }
+
+    /// The id and name of a task in `running` that holds an access conflicting with this one.
+    pub(crate) fn held_by(
+        &self,
+        mode: Mode,
+        footprint: &Footprint,
+        running: &[u64],
+    ) -> Option<(u64, &'static str)> {
+        let h = lock(&self.history);
+        let holder = h
+            .entries()
+            .find(|e: &&Entry| {
+                running.contains(&e.task.header().id)
+                    && mode.conflicts(e.mode)
+                    && e.footprint.overlaps(footprint)
+            })
+            .map(|e| (e.task.header().id, e.task.header().name));
+        holder
+    }
+
+    /// An object with these replicas, for tests of the acquire/release protocol.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn with_replicas(rows: usize, replicas: Replicas) -> Self {
+        DataObject {
+            id: next_id(),
+            version: AtomicU64::new(0),
+            history: Mutex::new(History::new(rows)),
+            replicas,
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// A host object of `rows` rows with no storage, for tests of the tracker.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn for_tests(rows: usize) -> Self {
+        Self::on_host(
+            rows,
+            std::ptr::NonNull::<u8>::dangling().as_ptr(),
+            0,
+            HostStorage::Borrowed,
+        )
+    }
+
+    /// Number of entries in the history (for tests of pruning).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn history_len(&self) -> usize {
+        lock(&self.history).len()
+    }
+
+    /// Tasks holding the replica in `space` (for tests of the protocol).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn pins(&self, space: MemorySpace) -> usize {
+        self.replicas.pins(space.index())
+    }
+}

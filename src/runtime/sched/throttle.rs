@@ -1,0 +1,181 @@
+//! Back-pressure on submission, counted in tasks and in bytes.
+//!
+//! A program can submit far faster than its tasks run (a loop of small array operations,
+//! a region over a million slices). Every unfinished task holds its closure, its entries in
+//! the histories and, through its accesses, the data objects it reads and writes: results
+//! that nobody else references any more stay alive until the tasks on them have run. So the
+//! runtime counts, over all unfinished tasks (submitted, not yet finished):
+//! - `tasks`: how many there are;
+//! - `bytes`: the size of the distinct data objects they access (an object counts once,
+//!   from its first unfinished access to its last; see `DataObject::enqueue`).
+//!
+//! # Protocol
+//! 1. `Runtime::submit`, on a thread that runs no task, first calls [`Throttle::over`]:
+//!    one or two relaxed loads when there is room.
+//! 2. Over a limit (and with at least one unfinished task, which guarantees progress),
+//!    the submitter blocks in [`Throttle::wait`] until both counts are at most half their
+//!    limits: registered in `waiting`, fence, re-check; under the lock, sleeping on the
+//!    condition variable.
+//! 3. Each finished task decrements the counts, fences, and reads `waiting`: only when a
+//!    submitter waits and the counts are below the resume marks does it take the lock and
+//!    wake it (the latch's flag/fence/check pairing, `latch.rs`, so no wake-up is lost).
+//!
+//! Submissions from inside a running task are not held back here: such a task may be
+//! submitting continuations that wait for its own data, which could then never drain.
+//! They are bounded by their region's own gate (`latch.rs`, `Group`), which is safe there
+//! because a region refuses tasks on data its enclosing task holds.
+
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use crate::sync::{fence, lock, wait, AtomicUsize, Condvar, Mutex};
+
+/// Limits on what unfinished tasks may hold before submitters wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubmitLimits {
+    /// Unfinished tasks (submitted, not finished). Submitters resume at half.
+    pub tasks: usize,
+    /// Bytes of the distinct data objects that unfinished tasks access. Submitters resume
+    /// at half.
+    pub bytes: usize,
+}
+
+impl Default for SubmitLimits {
+    /// 32,768 tasks, and half the machine's memory (8 GiB where it cannot be read).
+    fn default() -> Self {
+        SubmitLimits {
+            tasks: 1 << 15,
+            bytes: physical_memory().unwrap_or(16 << 30) / 2,
+        }
+    }
+}
+
+/// The machine's memory in bytes, from `/proc/meminfo` (Linux).
+fn physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// What unfinished tasks hold now, and how often submitters had to wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// Unfinished tasks.
+    pub tasks: usize,
+    /// Bytes of the distinct data objects they access.
+    pub bytes: usize,
+    /// Times a submitter waited for the counts to drop (since the runtime started).
+    pub throttled: usize,
+}
+
+/// The counters and the gate of one runtime.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    tasks: AtomicUsize,
+    /// May dip below zero for a moment (a finished task's decrement can land before the
+    /// increment of the submission that overlapped it): read as a signed number.
+    bytes: AtomicUsize,
+    max_tasks: AtomicUsize,
+    max_bytes: AtomicUsize,
+    waiting: AtomicUsize,
+    throttled: AtomicUsize,
+    gate: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Throttle {
+    pub(crate) fn new(limits: SubmitLimits) -> Self {
+        Throttle {
+            tasks: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            max_tasks: AtomicUsize::new(limits.tasks.max(1)),
+            max_bytes: AtomicUsize::new(limits.bytes.max(1)),
+            waiting: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
+            gate: Mutex::new(()),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> SubmitLimits {
+        SubmitLimits {
+            tasks: self.max_tasks.load(Relaxed),
+            bytes: self.max_bytes.load(Relaxed),
+        }
+    }
+
+    /// New limits; waiting submitters re-check against them.
+    pub(crate) fn set_limits(&self, limits: SubmitLimits) {
+        self.max_tasks.store(limits.tasks.max(1), SeqCst);
+        self.max_bytes.store(limits.bytes.max(1), SeqCst);
+        let _gate = lock(&self.gate);
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn in_flight(&self) -> InFlight {
+        InFlight {
+            tasks: self.tasks.load(Relaxed),
+            bytes: (self.bytes.load(Relaxed) as isize).max(0) as usize,
+            throttled: self.throttled.load(Relaxed),
+        }
+    }
+
+    fn bytes_now(&self) -> isize {
+        self.bytes.load(SeqCst) as isize
+    }
+
+    /// Step 1: should the submitter wait?
+    #[inline]
+    pub(crate) fn over(&self) -> bool {
+        let tasks = self.tasks.load(Relaxed);
+        tasks > 0
+            && (tasks > self.max_tasks.load(Relaxed)
+                || self.bytes.load(Relaxed) as isize > self.max_bytes.load(Relaxed) as isize)
+    }
+
+    /// Are both counts at most half their limits (or is nothing left to wait for)?
+    fn below_resume(&self) -> bool {
+        let tasks = self.tasks.load(SeqCst);
+        tasks == 0
+            || (tasks <= self.max_tasks.load(SeqCst) / 2
+                && self.bytes_now() <= (self.max_bytes.load(SeqCst) / 2) as isize)
+    }
+
+    /// A task was submitted; `bytes`: the sizes of the objects it is the first unfinished
+    /// task to access.
+    #[inline]
+    pub(crate) fn add(&self, bytes: usize) {
+        self.tasks.fetch_add(1, SeqCst);
+        if bytes > 0 {
+            self.bytes.fetch_add(bytes, SeqCst);
+        }
+    }
+
+    /// Step 3: a task finished; `bytes`: the sizes of the objects it was the last
+    /// unfinished task to access.
+    #[inline]
+    pub(crate) fn done(&self, bytes: usize) {
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, SeqCst);
+        }
+        self.tasks.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+        if self.waiting.load(SeqCst) > 0 && self.below_resume() {
+            let _gate = lock(&self.gate);
+            self.cv.notify_all();
+        }
+    }
+
+    /// Step 2: blocks until both counts are at most half their limits.
+    #[cold]
+    pub(crate) fn wait(&self) {
+        let mut gate = lock(&self.gate);
+        self.waiting.fetch_add(1, SeqCst);
+        fence(SeqCst);
+        self.throttled.fetch_add(1, Relaxed);
+        while !self.below_resume() {
+            gate = wait(&self.cv, gate);
+        }
+        self.waiting.fetch_sub(1, SeqCst);
+    }
+}

@@ -1,0 +1,175 @@
+//! Runtime-owned tiles: column-major blocks of elements whose data object the runtime
+//! owns (DArray tiles, and tiles users create for their own task graphs).
+//!
+//! # Invariants
+//! 1. Element `(i, j)` lives at `base[i + j * ld]` of every valid replica, `ld >= rows`
+//!    (the leading dimension may be padded: faer is slow on power-of-two strides).
+//! 2. Every read or write of the elements happens inside a task that declared it (or, for
+//!    a tile nobody else has seen yet, its constructor), between the acquire and the
+//!    release of that access: the tracker orders all of them.
+//! 3. The host replica is allocated with the tile, `ld * cols` initialised elements, and
+//!    freed (or kept for reuse) when the last handle and the last task holding it are gone.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use ndarray::ArrayView2;
+
+use super::graph::{DataObject, Mode};
+use super::memory::recycle::{self, Fill};
+use super::memory::replica::{Contents, HostStorage};
+use super::memory::MemorySpace;
+
+/// A runtime-owned, column-major block of elements, usable as a task access
+/// (`In(tile)`, `InOut(LowerTriangular(tile))`, …). Cloning the handle does not copy data.
+pub struct Tile<T> {
+    object: Arc<DataObject>,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+    _elem: PhantomData<T>,
+}
+
+impl<T> Clone for Tile<T> {
+    fn clone(&self) -> Self {
+        Tile {
+            object: self.object.clone(),
+            rows: self.rows,
+            cols: self.cols,
+            ld: self.ld,
+            _elem: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Tile<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tile")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("object", &self.object.id())
+            .finish()
+    }
+}
+
+impl<T: Copy + Send + Sync + 'static> Tile<T> {
+    /// A `rows × cols` tile with leading dimension `ld >= rows`, every element `value`.
+    pub fn filled(rows: usize, cols: usize, ld: usize, value: T) -> Self {
+        Self::allocate(rows, cols, ld, Fill::Value(value))
+    }
+
+    /// A tile whose elements are valid but unspecified (recycled memory): for results that
+    /// tasks overwrite entirely before anything reads them.
+    pub(crate) fn for_overwrite(rows: usize, cols: usize, ld: usize) -> Self
+    where
+        T: crate::Scalar,
+    {
+        if recycle::recyclable::<T>() {
+            Self::allocate(rows, cols, ld, Fill::Stale)
+        } else {
+            Self::filled(rows, cols, ld, T::zero())
+        }
+    }
+
+    fn allocate(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
+        assert!(
+            ld >= rows.max(1),
+            "leading dimension {ld} is smaller than the {rows} rows"
+        );
+        let len = ld.checked_mul(cols).expect("tile too large");
+        let host = recycle::allocate(len, fill).as_ptr();
+        let layout = recycle::layout::<T>(len);
+        let storage = HostStorage::Owned {
+            layout,
+            recycle: recycle::recyclable::<T>(),
+        };
+        Tile {
+            object: Arc::new(DataObject::on_host(rows, host.cast(), layout.size(), storage)),
+            rows,
+            cols,
+            ld,
+            _elem: PhantomData,
+        }
+    }
+
+    /// A `rows × cols` tile of zeros (leading dimension `rows`).
+    pub fn zeros(rows: usize, cols: usize) -> Self
+    where
+        T: num_traits::Zero,
+    {
+        Self::filled(rows, cols, rows.max(1), T::zero())
+    }
+
+    /// A tile holding a copy of `a`, with leading dimension `ld >= a.nrows()`.
+    pub fn from_ndarray(a: &ArrayView2<'_, T>, ld: usize) -> Self
+    where
+        T: num_traits::Zero,
+    {
+        let (rows, cols) = a.dim();
+        let tile = Self::filled(rows, cols, ld, T::zero());
+        let base = tile
+            .object
+            .acquire(MemorySpace::Host, Contents::Overwritten)
+            .expect("a new tile's host replica exists")
+            .cast::<T>();
+        for ((i, j), x) in a.indexed_iter() {
+            // SAFETY: the tile was just created and no task has been given it, so this
+            // thread is the only one that can reach its elements (acquired above, released
+            // below); `i + j * ld` is in bounds of the `ld * cols` buffer because
+            // `i < rows <= ld` and `j < cols`.
+            unsafe { *base.as_ptr().add(i + j * ld) = *x };
+        }
+        tile.object.release(MemorySpace::Host, Mode::Write);
+        tile
+    }
+}
+
+impl<T> Tile<T> {
+    /// Shape `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The leading dimension (distance between columns).
+    pub fn leading_dim(&self) -> usize {
+        self.ld
+    }
+
+    /// Does `space` hold the current contents?
+    pub fn is_valid_in(&self, space: MemorySpace) -> bool {
+        self.object.is_valid_in(space)
+    }
+
+    /// Do two handles name the same tile?
+    pub fn same_tile(&self, other: &Tile<T>) -> bool {
+        Arc::ptr_eq(&self.object, &other.object)
+    }
+
+    /// A tile on an existing data object, for tests of the protocol.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn on_object(object: Arc<DataObject>, rows: usize, cols: usize, ld: usize) -> Self {
+        Tile {
+            object,
+            rows,
+            cols,
+            ld,
+            _elem: PhantomData,
+        }
+    }
+
+    /// The tile's data object.
+    pub(crate) fn object(&self) -> &Arc<DataObject> {
+        &self.object
+    }
+
+    /// The tile's id: unique in the process (for traces and messages).
+    pub fn id(&self) -> u64 {
+        self.object.id()
+    }
+
+    /// How many times tasks have written the tile so far (each write that finished).
+    pub fn version(&self) -> u64 {
+        self.object.version()
+    }
+}
