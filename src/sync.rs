@@ -10,12 +10,12 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize},
     Arc, Condvar, Mutex, MutexGuard,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU8, AtomicUsize},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize},
     Arc, Condvar, Mutex, MutexGuard,
 };
 

@@ -39,12 +39,11 @@ impl Partition for Blocks {
 
 /// The square tile Cholesky and LU work on (`linalg::tiling`), and the largest
 /// `AutoBlocks` cuts: the same size, so the consuming factorizations (`into_cholesky`,
-/// `into_lu`) factor an auto-tiled matrix in place instead of re-cutting a copy. Measured (BENCHMARKS.md, ninth run), `f64`, the
+/// `into_lu`) factor an auto-tiled matrix in place instead of re-cutting a copy. Measured (docs/history.md), `f64`, the
 /// speed of `into_*` on 512 tiles (re-cut into a 256 copy) over that on 256 tiles (in
 /// place), paired: Cholesky 0.96 / 0.84 at 4096 / 8192, LU 0.89 / 0.97 (1.00–1.06 at
 /// 2048). The cost: the `f64` product at 8192 runs 8–11% slower on 256 tiles than on 512
-/// (at 2048 and 4096 it does not; `f32`'s product and `trsm` were faster on 256, seventh
-/// run), and QR, which works on 512 tiles from order 2048, copies (4–7%).
+/// (at 2048 and 4096 it does not; `f32`'s product and `trsm` were faster on 256), and QR, which works on 512 tiles from order 2048, copies (4–7%).
 pub(crate) const FACTORIZATION_TILE: usize = 256;
 /// Candidate square tile sizes of `AutoBlocks`, largest first (multiples of the SIMD width;
 /// tiles are stored with a padded leading dimension, so powers of two are fine).

@@ -2,8 +2,6 @@
 //! the runtime's access records (object, mode, footprint, geometry) and, when the task
 //! runs, the records and their resolved base pointers into views for its closure.
 
-use std::sync::Arc;
-
 use ndarray::{ArrayView, ArrayView1, ArrayViewMut, ArrayViewMut1, Dimension, Ix2};
 
 use super::masked::{
@@ -13,7 +11,8 @@ use super::masked::{
 use super::raw::{self, RawParts};
 use crate::runtime::footprint::Mask;
 use crate::runtime::graph::access::Granted;
-use crate::runtime::graph::{AccessList, AccessRecord, DataObject, Mode};
+use crate::runtime::graph::access::ObjectRef;
+use crate::runtime::graph::{AccessRecord, Mode};
 
 /// Read access: the task gets a read-only view (`ArrayView`). Also spelled [`Read`](super::Read).
 #[derive(Clone, Copy, Debug)]
@@ -45,8 +44,8 @@ pub trait Target: Sealed {
     /// The dimension of the views.
     type Dim: Dimension;
     #[doc(hidden)]
-    /// The data object the target is (part of).
-    fn object(&self) -> &Arc<DataObject>;
+    /// The data object the target is (part of), as an access record holds it.
+    fn object(&self) -> ObjectRef;
     #[doc(hidden)]
     /// Where the target's elements sit in the object.
     fn parts(&self) -> RawParts<Self::Elem>;
@@ -61,7 +60,7 @@ pub trait WriteTarget: ReadTarget {}
 fn record<X: Target>(target: &X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
     let parts = target.parts();
     AccessRecord {
-        object: target.object().clone(),
+        object: target.object(),
         mode,
         footprint: parts.footprint(mask),
         geometry: parts.geometry(),
@@ -87,8 +86,11 @@ pub trait Accesses: Sealed {
     /// The tuple of views the task's closure receives.
     type Views<'t>;
     #[doc(hidden)]
+    /// The records' container: an array for a tuple, a `Vec` for a run-time number.
+    type Records: AsRef<[AccessRecord]> + Send + 'static;
+    #[doc(hidden)]
     /// The runtime's records of the accesses, in order.
-    fn declare(&self, out: &mut AccessList);
+    fn declare(&self) -> Self::Records;
     #[doc(hidden)]
     /// # Safety
     /// Only called by the runtime, once, while the task holds the accesses `declare` made,
@@ -221,8 +223,9 @@ macro_rules! tuple_accesses {
         impl<$($name: Access),+> Sealed for ($($name,)+) {}
         impl<$($name: Access),+> Accesses for ($($name,)+) {
             type Views<'t> = ($($name::View<'t>,)+);
-            fn declare(&self, out: &mut AccessList) {
-                $(out.push(self.$idx.declare());)+
+            type Records = [AccessRecord; [$($idx),+].len()];
+            fn declare(&self) -> Self::Records {
+                [$(self.$idx.declare(),)+]
             }
             unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
                 // SAFETY: forwarded from the caller, access by access (declared in order).
@@ -235,7 +238,10 @@ macro_rules! tuple_accesses {
 impl Sealed for () {}
 impl Accesses for () {
     type Views<'t> = ();
-    fn declare(&self, _out: &mut AccessList) {}
+    type Records = [AccessRecord; 0];
+    fn declare(&self) -> Self::Records {
+        []
+    }
     unsafe fn views<'t>(_granted: &Granted<'t>) -> Self::Views<'t> {}
 }
 
@@ -244,8 +250,9 @@ impl Accesses for () {
 impl<A: Access> Sealed for Vec<A> {}
 impl<A: Access> Accesses for Vec<A> {
     type Views<'t> = Vec<A::View<'t>>;
-    fn declare(&self, out: &mut AccessList) {
-        out.extend(self.iter().map(Access::declare));
+    type Records = Vec<AccessRecord>;
+    fn declare(&self) -> Self::Records {
+        self.iter().map(Access::declare).collect()
     }
     unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
         // SAFETY: forwarded from the caller, access by access: every record is one of
@@ -260,9 +267,11 @@ impl<A: Access> Accesses for Vec<A> {
 impl<A: Access, B: Access> Sealed for (Vec<A>, B) {}
 impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
     type Views<'t> = (Vec<A::View<'t>>, B::View<'t>);
-    fn declare(&self, out: &mut AccessList) {
-        out.extend(self.0.iter().map(Access::declare));
-        out.push(self.1.declare());
+    type Records = Vec<AccessRecord>;
+    fn declare(&self) -> Self::Records {
+        let mut records: Vec<AccessRecord> = self.0.iter().map(Access::declare).collect();
+        records.push(self.1.declare());
+        records
     }
     unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
         let last = granted.accesses.len() - 1;
@@ -296,10 +305,7 @@ tuple_accesses!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 pub(crate) fn check_self_conflicts(decls: &[AccessRecord]) {
     for (i, a) in decls.iter().enumerate() {
         for (j, b) in decls.iter().enumerate().skip(i + 1) {
-            if Arc::ptr_eq(&a.object, &b.object)
-                && a.mode.conflicts(b.mode)
-                && a.footprint.overlaps(&b.footprint)
-            {
+            if a.object.same(&b.object) && a.mode.conflicts(b.mode) && a.footprint.overlaps(&b.footprint) {
                 panic!(
                     "a task declares overlapping accesses #{i} ({:?}) and #{j} ({:?}) to the same data, \
                      and at least one writes: its views would alias",

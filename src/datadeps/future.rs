@@ -99,7 +99,7 @@ pub(crate) trait SlotOwner<R>: Send + Sync {
     fn slot(&self) -> &Slot<R>;
 }
 
-impl<J: Send, R: Send> SlotOwner<R> for TaskCell<J, Slot<R>> {
+impl<J: Send, R: Send, A: Send> SlotOwner<R> for TaskCell<J, Slot<R>, A> {
     fn slot(&self) -> &Slot<R> {
         self.payload()
     }

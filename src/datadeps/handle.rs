@@ -14,6 +14,7 @@ use ndarray::{Dimension, Ix1, Ix2, SliceArg};
 
 use super::access::{sealed::Sealed, ReadTarget, Target, WriteTarget};
 use super::raw::RawParts;
+use crate::runtime::graph::access::ObjectRef;
 use crate::runtime::graph::DataObject;
 
 /// Marker: the handle was bound with `s.read`; tasks may only read it.
@@ -95,8 +96,10 @@ impl<T, D, P> Sealed for Handle<'_, T, D, P> {}
 impl<T: Send + Sync + 'static, D: HandleDim, P> Target for Handle<'_, T, D, P> {
     type Elem = T;
     type Dim = D;
-    fn object(&self) -> &Arc<DataObject> {
-        self.object
+    fn object(&self) -> ObjectRef {
+        // The region outlives every task on its handles (it waits for them) and drops the
+        // object only after that: the record need not keep it alive.
+        ObjectRef::Scoped(std::ptr::NonNull::from(&**self.object))
     }
     fn parts(&self) -> RawParts<T> {
         self.parts

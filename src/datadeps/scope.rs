@@ -14,7 +14,7 @@ use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
 use super::raw::RawParts;
 use crate::error::{panic_message, Error};
 use crate::runtime::graph::task::{Job, Start, TaskCell, TaskHeader, TaskOptions, TaskRef};
-use crate::runtime::graph::{AccessList, AccessRecord, DataObject};
+use crate::runtime::graph::{AccessRecord, DataObject};
 use crate::runtime::latch::Group;
 use crate::runtime::memory::replica::HostStorage;
 use crate::runtime::runtime;
@@ -239,12 +239,11 @@ where
 {
     let rt = runtime();
     let name = options.name.unwrap_or_else(type_name::<F>);
-    let mut records = AccessList::new();
-    accesses.declare(&mut records);
+    let records = accesses.declare();
     drop(accesses);
-    check_self_conflicts(&records);
+    check_self_conflicts(records.as_ref());
     let parent = worker::current_task();
-    let held = parent.as_ref().and_then(|_| held_by_ancestor(&records));
+    let held = parent.as_ref().and_then(|_| held_by_ancestor(records.as_ref()));
     if let (Some((_, holder)), HeldPolicy::Panic) = (held, policy) {
         panic!(
             "task `{name}` needs data held by the running task `{holder}` (the task that spawns \

@@ -1,13 +1,11 @@
 //! Runtime-owned tiles as task targets, and copying a tile out.
 
-use std::sync::Arc;
-
 use ndarray::Array2;
 
 use super::access::{sealed::Sealed, ReadTarget, Target, WriteTarget};
 use super::raw::RawParts;
 use crate::error::Result;
-use crate::runtime::graph::DataObject;
+use crate::runtime::graph::access::ObjectRef;
 use crate::Tile;
 
 impl<T> Sealed for Tile<T> {}
@@ -15,8 +13,8 @@ impl<T> Sealed for Tile<T> {}
 impl<T: Send + Sync + 'static> Target for Tile<T> {
     type Elem = T;
     type Dim = ndarray::Ix2;
-    fn object(&self) -> &Arc<DataObject> {
-        Tile::object(self)
+    fn object(&self) -> ObjectRef {
+        ObjectRef::Shared(Tile::object(self).clone())
     }
     fn parts(&self) -> RawParts<T> {
         let (rows, cols) = self.shape();

@@ -3,7 +3,7 @@
 //! Every factorization runs on a private copy of its input, cut into square tiles. When the
 //! input's tiling was the user's choice (`Blocks`), the copy keeps it. When it was left to
 //! the library (`AutoBlocks`), making the copy costs the same whatever its tiles, so the
-//! copy is cut at the size the factorization runs best with (measured in BENCHMARKS.md):
+//! copy is cut at the size the factorization runs best with (measured: docs/history.md):
 //! small matrices as one tile (one sequential kernel beats a graph of tiny ones), larger
 //! ones at 256 (Cholesky and LU keep more tasks in flight with their cheap kernels), except
 //! QR from order 2048 at 512 (its update kernels gain more from larger tiles).
@@ -93,7 +93,7 @@ impl<T: Scalar> Input<'_, T> {
 /// `AutoBlocks` cut a matrix of order 257 to 512 into smaller square tiles (128 with two
 /// workers). The working copy would be one tile there; factoring the input's own tiles
 /// instead saves the copy and lets every worker take part, which measured faster for
-/// Cholesky (BENCHMARKS.md, seventh run: at 384 and 512, 1.1–1.3× the copy's speed) but
+/// Cholesky (1.1–1.3× the copy's speed at 384 and 512, docs/history.md) but
 /// slower for LU, whose panel of tall thin tiles is then on the critical path.
 fn own_tile_size<T: Scalar>(a: &DArray<T>, op: Factorization) -> Option<usize> {
     let b = working_tile_size(a, op);

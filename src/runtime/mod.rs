@@ -63,6 +63,11 @@ impl Prioritized for TaskRef {
 
 static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();
 
+/// Submission looks at the back-pressure counters at one task in this many (by id): the
+/// workers update them at every task, and reading them costs the submitter a cache miss.
+/// The limits are therefore kept to within this many tasks per submitting thread.
+const THROTTLE_CHECK_EVERY: u64 = 32;
+
 /// The runtime, started on first use.
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| Runtime::start(configured_threads(), Box::new(CpuOnly)))
@@ -125,7 +130,8 @@ pub fn processors() -> &'static [Processor] {
 
 /// The back-pressure limits: a thread that submits a task (outside any running task) waits
 /// while more than `tasks` tasks are unfinished, or while those hold more than `bytes` of
-/// distinct data, until both drop to half. Defaults: [`SubmitLimits::default`].
+/// distinct data, until both drop to half. The counts are looked at every 32nd task, so a
+/// submitter can pass a limit by that many tasks. Defaults: [`SubmitLimits::default`].
 pub fn submit_limits() -> SubmitLimits {
     runtime().throttle.limits()
 }
@@ -169,10 +175,10 @@ impl Runtime {
     /// earlier conflicting access has finished.
     /// `here`: when the task is ready at once, run it on the calling thread before returning.
     pub(crate) fn submit(&'static self, task: TaskRef, here: bool) {
-        if self.throttle.over() && worker::current_task().is_none() {
+        let header = task.header();
+        if header.id % THROTTLE_CHECK_EVERY == 0 && self.throttle.over() && worker::current_task().is_none() {
             worker::blocking(self, || self.throttle.wait());
         }
-        let header = task.header();
         // SAFETY: the submission guard is still held (task.rs, invariant 4).
         let accesses = unsafe { task.accesses() };
         let info = TaskInfo {

@@ -53,4 +53,20 @@ impl Placed {
         kind: ProcessorKind::Cpu,
         memory: MemorySpace::Host,
     };
+
+    /// One byte for a task header: the kind in the high nibble, the space's index in the
+    /// low one (never `u8::MAX`).
+    pub(crate) fn encode(self) -> u8 {
+        let kind = match self.kind {
+            ProcessorKind::Cpu => 0,
+        };
+        (kind << 4) | self.memory.index() as u8
+    }
+
+    /// The inverse of [`Placed::encode`].
+    pub(crate) fn decode(code: u8) -> Placed {
+        // The CPU workers and the host are the only kind and space so far.
+        debug_assert_eq!(code, Placed::CPU.encode(), "unknown placement code {code}");
+        Placed::CPU
+    }
 }

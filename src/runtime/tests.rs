@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use super::graph::task::{Payload, Start, TaskCell, TaskHeader, TaskRef};
-use super::graph::{AccessList, AccessRecord, DataObject, Geometry, Mode};
+use super::graph::{AccessRecord, DataObject, Geometry, Mode};
 use super::latch::Latch;
 use super::memory::replica::{Mover, Replicas};
 use super::sched::placement::{Placement, TaskInfo};
@@ -38,7 +38,7 @@ fn a_task_holds_its_replicas_pinned_while_it_runs_and_writes_make_versions() {
     assert_eq!(tile.version(), 2);
     assert!(tile.is_valid_in(MemorySpace::Host));
     object.prefetch(MemorySpace::Host).unwrap(); // valid already: nothing to start
-    // Ids are stable and unique.
+                                                 // Ids are stable and unique.
     let other = Tile::<f64>::zeros(1, 1);
     assert_ne!(tile.id(), other.id());
     assert_eq!(tile.id(), tile.clone().id());
@@ -147,9 +147,8 @@ fn submit_asks_the_placement_policy_once_per_task_and_the_worker_runs_it_there()
     let (ran, seen) = mpsc::channel();
     let mut tasks = Vec::new();
     for k in 0..3 {
-        let mut accesses = AccessList::new();
-        accesses.push(AccessRecord {
-            object: tile.object().clone(),
+        let accesses = [AccessRecord {
+            object: graph::access::ObjectRef::Shared(tile.object().clone()),
             mode: Mode::ReadWrite,
             footprint: footprint::Footprint::Whole,
             geometry: Geometry {
@@ -159,7 +158,7 @@ fn submit_asks_the_placement_policy_once_per_task_and_the_worker_runs_it_there()
                 stride: [1, 4],
                 elem_size: 8,
             },
-        });
+        }];
         let ran = ran.clone();
         let job = move |h: &TaskHeader, _: &Done, start: Start<'_>| -> bool {
             let Start::Run(granted) = start else { return true };

@@ -5,7 +5,7 @@
 //! triangle, update the rest with one product per tile, factor the right half, and apply
 //! its swaps back to the left half. Every step runs on the tiles where they are: nothing is
 //! gathered into a contiguous block and scattered back (for the tall panels of a 4096 LU
-//! that copying took about a third of the panels' time, BENCHMARKS.md). Most of the work
+//! that copying took about a third of the panels' time, docs/history.md). Most of the work
 //! is in faer's matrix products; only the leaves (a few columns) are plain elimination.
 
 use std::ops::Range;

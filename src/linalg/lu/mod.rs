@@ -13,8 +13,9 @@
 //! (so the next panel starts while the rest of the trailing update runs), then the other
 //! columns, whose updates rank by the column they update (earlier columns first, a
 //! column's updates from successive panels together) rather than by panel. The panel's
-//! swaps reach the other tasks through a slot that the panel task fills; every task that
-//! reads it also reads the panel's diagonal tile, which orders it after the panel.
+//! swaps are a data object of their own (a `width × 1` tile of row indices) that the
+//! panel task writes (`Out`) and the row-swap tasks read (`In`): the tracker orders them
+//! like any other data, and the swaps can travel to wherever those tasks run.
 //!
 //! The swaps of a panel are not applied to the `L` columns of earlier panels: each panel's
 //! `L` stays in the row order of its own step. Those swaps would cost a pass over `L` per
@@ -24,18 +25,18 @@
 
 mod solve;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use ndarray::ArrayViewMut2;
+use ndarray::{ArrayViewMut1, ArrayViewMut2};
 
 use super::tiling::{self, Factorization, Input};
 use super::{tasks, Linalg};
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut, TaskFuture};
+use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
 use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
-use crate::Scalar;
+use crate::{Scalar, Tile};
 
 /// `P·A = L·U`: the factors packed in one matrix (`L` strictly below the diagonal, its unit
 /// diagonal implicit; `U` on and above), and the row swaps.
@@ -49,8 +50,9 @@ pub struct Lu<T, B = Cpu> {
     linalg: Linalg<B>,
 }
 
-/// The swaps of one panel, global row indices, filled by the panel task.
-type Swaps = Arc<OnceLock<Vec<usize>>>;
+/// The swaps of one panel: a `width × 1` tile of global row indices (step `i` of the panel
+/// swapped rows `row0 + i` and `swaps[i]`), written by the panel task.
+type Swaps = Tile<usize>;
 
 /// A submitted panel: its swaps (none without pivoting) and its zero-pivot report.
 type Panel = (Option<Swaps>, TaskFuture<std::result::Result<(), usize>>);
@@ -133,7 +135,7 @@ fn priority(nt: usize, k: usize, level: i32) -> i32 {
 /// ranked by the panel it feeds (`j`) rather than by `k`, so that a column's updates from
 /// successive panels run one after the other and earlier columns, which the next panels
 /// need first, finish first (columns right of the last panel rank last). Measured against
-/// ranking by `k`, alternating in one process (BENCHMARKS.md, eighth run): 0.80–1.03 of
+/// ranking by `k`, alternating in one process (docs/history.md): 0.80–1.03 of
 /// the time, 0.95 on average, over f64 and f32 at 2048–8192.
 fn update_priority(kt: usize, k: usize, j: usize) -> i32 {
     if j == k + 1 {
@@ -205,7 +207,7 @@ impl<B: Backend> Linalg<B> {
                 singular = singular.or(Some(index));
             }
             match swaps {
-                Some(swaps) => ipiv.extend_from_slice(swaps.get().expect("the panel has run")),
+                Some(swaps) => ipiv.extend(swaps.to_ndarray()?.iter().copied()),
                 None => ipiv.extend(k * b..(k * b + b).min(m.min(n))),
             }
         }
@@ -226,30 +228,33 @@ impl<B: Backend> Linalg<B> {
         let minus_one = T::zero() - T::one();
         let mut panels = Vec::with_capacity(kt);
         for k in 0..kt {
-            let swaps: Swaps = Arc::default();
             let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, k))).collect();
-            let (be, slot, row0) = (self.backend.clone(), swaps.clone(), k * b);
+            let (be, row0) = (self.backend.clone(), k * b);
             let (pm, pn) = (
-                (k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>() as f64,
-                lu.tile(k, k).shape().1 as f64,
+                (k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>(),
+                lu.tile(k, k).shape().1,
             );
+            let width = pm.min(pn);
+            let swaps: Swaps = Tile::filled(width, 1, width.max(1), 0);
+            let (pm, pn) = (pm as f64, pn as f64);
             let panel = spawn_with(
                 TaskOptions::named("getrf")
                     .priority(priority(kt, k, 3))
                     .flops(pm * pn * pn - pn.powi(3) / 3.0),
-                column,
-                move |mut tiles| getrf_panel(&be, &mut tiles, row0, &slot),
+                (column, Out(swaps.clone())),
+                move |(mut tiles, mut swaps)| getrf_panel(&be, &mut tiles, row0, swaps.column_mut(0)),
             );
             panels.push((Some(swaps.clone()), panel));
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
-                let (slot, tb) = (swaps.clone(), b);
+                let tb = b;
                 drop(spawn_with(
                     TaskOptions::named("laswp").priority(priority(kt, k, level)),
-                    (column, In(lu.tile(k, k))),
-                    move |(mut tiles, _)| {
-                        let swaps = slot.get().expect("the panel ran before its swaps are applied");
+                    (column, In(swaps.clone())),
+                    move |(mut tiles, swaps)| {
+                        let swaps = swaps.column(0);
+                        let swaps = swaps.as_slice().expect("a tile's column is contiguous");
                         laswp(&mut tiles, tb, row0, swaps);
                     },
                 ));
@@ -302,19 +307,20 @@ impl<B: Backend> Linalg<B> {
 }
 
 /// The panel task: the column's tiles factored (the backend's `getrf_tiles`), the swaps
-/// (global rows) published in `slot`. `Err`: the global index of a zero pivot.
+/// (global rows) written to `swaps`. `Err`: the global index of a zero pivot.
 fn getrf_panel<T: Scalar, B: Backend>(
     be: &B,
     tiles: &mut [ArrayViewMut2<'_, T>],
     row0: usize,
-    slot: &OnceLock<Vec<usize>>,
+    mut swaps: ArrayViewMut1<'_, usize>,
 ) -> std::result::Result<(), usize> {
     let width = tiles[0].ncols();
     let height: usize = tiles.iter().map(|t| t.nrows()).sum();
     let mut ipiv = vec![0; width.min(height)];
     let result = be.getrf_tiles(tiles, &mut ipiv);
-    slot.set(ipiv.iter().map(|&p| row0 + p).collect())
-        .expect("a panel runs once");
+    for (s, &p) in swaps.iter_mut().zip(&ipiv) {
+        *s = row0 + p;
+    }
     result.map_err(|i| row0 + i)
 }
 

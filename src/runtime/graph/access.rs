@@ -31,17 +31,50 @@ pub struct Geometry {
     pub elem_size: usize,
 }
 
+/// How an access record holds its data object.
+#[derive(Debug)]
+pub enum ObjectRef {
+    /// A runtime-owned object (a tile): the record keeps it alive until the task is done.
+    Shared(Arc<DataObject>),
+    /// An object that outlives the task by construction: a region's bound array, dropped
+    /// with its region, which waits for every task of its own first.
+    Scoped(NonNull<DataObject>),
+}
+
+// SAFETY: `DataObject` is `Send + Sync`; a `Scoped` pointer is only dereferenced while the
+// object is alive (the variant's invariant: its region waits for the task, and the task's
+// records are cleared before it is counted finished), so moving or sharing the reference
+// across threads is as sound as moving or sharing an `&DataObject`.
+unsafe impl Send for ObjectRef {}
+// SAFETY: as above.
+unsafe impl Sync for ObjectRef {}
+
+impl std::ops::Deref for ObjectRef {
+    type Target = DataObject;
+    fn deref(&self) -> &DataObject {
+        match self {
+            ObjectRef::Shared(object) => object,
+            // SAFETY: the object outlives the record (the variant's invariant above).
+            ObjectRef::Scoped(object) => unsafe { object.as_ref() },
+        }
+    }
+}
+
+impl ObjectRef {
+    /// Do two references name the same object?
+    pub(crate) fn same(&self, other: &ObjectRef) -> bool {
+        std::ptr::eq::<DataObject>(&**self, &**other)
+    }
+}
+
 /// One declared access of a task.
 #[derive(Debug)]
 pub struct AccessRecord {
-    pub(crate) object: Arc<DataObject>,
+    pub(crate) object: ObjectRef,
     pub(crate) mode: Mode,
     pub(crate) footprint: Footprint,
     pub(crate) geometry: Geometry,
 }
-
-/// The accesses of one task, inline up to four (no allocation in the common case).
-pub type AccessList = smallvec::SmallVec<[AccessRecord; 4]>;
 
 impl AccessRecord {
     /// Does the access need the object's current contents in its space? Every read does,

@@ -9,6 +9,6 @@ pub(crate) mod mode;
 pub(crate) mod object;
 pub(crate) mod task;
 
-pub use access::{AccessList, AccessRecord, Geometry};
+pub use access::{AccessRecord, Geometry};
 pub use mode::Mode;
 pub use object::DataObject;

@@ -20,12 +20,20 @@ use crate::runtime::memory::MemorySpace;
 use crate::sync::{lock, AtomicUsize, Mutex};
 
 /// A piece of data the tracker orders accesses to, with its replicas per memory space.
+///
+/// Field order (`repr(C)`) by who touches what, so that a task costs few cache lines:
+/// first what submitters and finishing tasks both touch (the `Arc`'s counts before it,
+/// `queued`, `bytes`), then the history (submitters), then what the running task's
+/// acquire and release touch (`version`, the replicas' states, pins and pointers: in a
+/// chain of tasks on one object, those stay in the cache of the worker that runs them).
+#[repr(C)]
 pub struct DataObject {
-    id: u64,
-    version: AtomicU64,
-    history: Mutex<History>,
-    replicas: Replicas,
     queued: AtomicUsize,
+    bytes: usize,
+    id: u64,
+    history: Mutex<History>,
+    version: AtomicU64,
+    replicas: Replicas,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -53,6 +61,7 @@ impl DataObject {
             history: Mutex::new(History::new(rows)),
             replicas: Replicas::on_host(host, bytes, storage, &HOST_ONLY),
             queued: AtomicUsize::new(0),
+            bytes,
         }
     }
 
@@ -68,7 +77,7 @@ impl DataObject {
 
     /// The size of the contents in bytes.
     pub(crate) fn bytes(&self) -> usize {
-        self.replicas.bytes()
+        self.bytes
     }
 
     /// Is the replica in `space` valid?
@@ -138,6 +147,7 @@ impl DataObject {
             id: next_id(),
             version: AtomicU64::new(0),
             history: Mutex::new(History::new(rows)),
+            bytes: replicas.bytes(),
             replicas,
             queued: AtomicUsize::new(0),
         }

@@ -12,13 +12,13 @@
 //!    Only the thread that moves it to `RUNNING` touches the job cell.
 //! 3. Once `node.finished` is set (under the node lock) no successor is added; every
 //!    successor pushed before that is released exactly once by [`super::deps::complete`].
-//! 4. The access list is read by the submitter while it registers the accesses (before
-//!    the submission guard is released) and then taken, once, by the thread that claimed
-//!    the task. The placement is set once, at submission, before the task can be ready.
+//! 4. The access records are read by the submitter while it registers them (before the
+//!    submission guard is released), then used and dropped by the thread that claimed the
+//!    task. The placement is set once, at submission, before the task can be ready.
 
 use std::cell::UnsafeCell;
 
-use super::access::{AccessList, Granted};
+use super::access::{AccessRecord, Granted};
 use crate::error::Error;
 use crate::runtime::latch::Group;
 use crate::runtime::processor::Placed;
@@ -38,16 +38,18 @@ pub(crate) trait Job: Send + Sync {
     /// access could not be granted). Returns `true` when the task failed (panicked, was
     /// cancelled, or could not start). Called once, by the thread that claimed it.
     fn execute(&self, start: Start<'_>) -> bool;
-    /// The declared accesses.
+    /// The declared accesses, in declaration order.
     ///
     /// # Safety
-    /// Only before the submission guard is released (invariant 4).
-    unsafe fn accesses(&self) -> &AccessList;
-    /// Takes the declared accesses, leaving none.
+    /// Only by the submitter before the submission guard is released, or by the thread
+    /// that claimed the task until it calls `drop_accesses` (invariant 4).
+    unsafe fn accesses(&self) -> &[AccessRecord];
+    /// Drops the declared accesses (the task is done with its data).
     ///
     /// # Safety
-    /// Only by the thread that claimed the task, once (invariant 4).
-    unsafe fn take_accesses(&self) -> AccessList;
+    /// Only by the thread that claimed the task, once, with no reference from `accesses`
+    /// alive (invariant 4).
+    unsafe fn drop_accesses(&self);
     /// Called once the runtime is done with the task (traced, successors released): wakes
     /// whoever waits for it, so a waiter sees all of that.
     fn completed(&self);
@@ -167,9 +169,14 @@ pub(crate) struct TaskHeader {
     /// The thread that submitted the task ([`thread_tag`]): a thread that waits runs only
     /// tasks it submitted itself (see `ReadyQueue`'s rule 3).
     pub(crate) origin: u64,
-    /// Where the placement policy put it (set once, at submission).
-    placed: std::sync::OnceLock<Placed>,
+    /// Where the placement policy put it: written once by the submitter before it releases
+    /// the submission guard, read by whoever runs the task after (the guard's release and
+    /// the claim order the two), so relaxed accesses suffice. `NOT_PLACED` until then.
+    placed: AtomicU8,
 }
+
+/// `TaskHeader::placed` before placement.
+const NOT_PLACED: u8 = u8::MAX;
 
 /// A number telling the process's threads apart, given to a thread when it first asks.
 pub(crate) fn thread_tag() -> u64 {
@@ -231,19 +238,22 @@ impl TaskHeader {
             }),
             group,
             origin: thread_tag(),
-            placed: std::sync::OnceLock::new(),
+            placed: AtomicU8::new(NOT_PLACED),
         }
     }
 
     /// Records the placement policy's answer (once, before the task can be ready).
     pub(crate) fn set_placed(&self, placed: Placed) {
-        let _ = self.placed.set(placed);
+        self.placed.store(placed.encode(), Ordering::Relaxed);
     }
 
     /// Where the task runs: the placement policy's answer (a CPU worker on host memory for
     /// a task never placed, as in the models of the protocol).
     pub(crate) fn placed(&self) -> Placed {
-        self.placed.get().copied().unwrap_or(Placed::CPU)
+        match self.placed.load(Ordering::Relaxed) {
+            NOT_PLACED => Placed::CPU,
+            code => Placed::decode(code),
+        }
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -269,10 +279,12 @@ impl TaskHeader {
 
 /// A task's allocation: header, the job closure, and a payload the job and the task's
 /// future share (its result slot), so a task costs one allocation.
-pub(crate) struct TaskCell<J, P> {
+pub(crate) struct TaskCell<J, P, A = [AccessRecord; 0]> {
     header: TaskHeader,
     job: UnsafeCell<Option<J>>,
-    accesses: UnsafeCell<AccessList>,
+    /// The access records, exactly as many as declared (an array for a tuple of accesses,
+    /// a `Vec` for a run-time number): no allocation, no unused room in the task.
+    accesses: UnsafeCell<Option<A>>,
     payload: P,
 }
 
@@ -283,20 +295,23 @@ pub(crate) struct TaskCell<J, P> {
 // (invariant 4): never by two threads at once. The header is `Sync` on its own, and so
 // must the payload be. `J: Send` because the closure moves to the executing thread; the
 // access list holds `Arc`s of `Send + Sync` data objects.
-unsafe impl<J: Send, P: Sync> Sync for TaskCell<J, P> {}
+unsafe impl<J: Send, P: Sync, A: Send> Sync for TaskCell<J, P, A> {}
 
 impl<J, P> TaskCell<J, P> {
+    /// A task that declares no access.
     #[cfg(test)]
     pub(crate) fn new(header: TaskHeader, job: J, payload: P) -> Self {
-        Self::with_accesses(header, AccessList::new(), job, payload)
+        Self::with_accesses(header, [], job, payload)
     }
+}
 
+impl<J, P, A> TaskCell<J, P, A> {
     /// A task that declares `accesses`.
-    pub(crate) fn with_accesses(header: TaskHeader, accesses: AccessList, job: J, payload: P) -> Self {
+    pub(crate) fn with_accesses(header: TaskHeader, accesses: A, job: J, payload: P) -> Self {
         TaskCell {
             header,
             job: UnsafeCell::new(Some(job)),
-            accesses: UnsafeCell::new(accesses),
+            accesses: UnsafeCell::new(Some(accesses)),
             payload,
         }
     }
@@ -307,7 +322,12 @@ impl<J, P> TaskCell<J, P> {
     }
 }
 
-impl<J: FnOnce(&TaskHeader, &P, Start<'_>) -> bool + Send, P: Payload> Job for TaskCell<J, P> {
+impl<J, P, A> Job for TaskCell<J, P, A>
+where
+    J: FnOnce(&TaskHeader, &P, Start<'_>) -> bool + Send,
+    P: Payload,
+    A: AsRef<[AccessRecord]> + Send,
+{
     fn header(&self) -> &TaskHeader {
         &self.header
     }
@@ -322,16 +342,19 @@ impl<J: FnOnce(&TaskHeader, &P, Start<'_>) -> bool + Send, P: Payload> Job for T
         }
     }
 
-    unsafe fn accesses(&self) -> &AccessList {
-        // SAFETY: the caller is the submitter, before the guard's release (invariant 4):
-        // nobody takes the list meanwhile.
-        unsafe { &*self.accesses.get() }
+    unsafe fn accesses(&self) -> &[AccessRecord] {
+        // SAFETY: the caller is the submitter before the guard's release or the claiming
+        // thread before `drop_accesses` (invariant 4): nobody writes the cell meanwhile.
+        match unsafe { &*self.accesses.get() } {
+            Some(a) => a.as_ref(),
+            None => &[],
+        }
     }
 
-    unsafe fn take_accesses(&self) -> AccessList {
-        // SAFETY: the caller claimed the task (invariant 4): the submitter is done with the
-        // list, and nobody else touches it.
-        unsafe { std::mem::take(&mut *self.accesses.get()) }
+    unsafe fn drop_accesses(&self) {
+        // SAFETY: the caller claimed the task and holds no reference into the cell
+        // (invariant 4): this thread is the only one touching it.
+        unsafe { *self.accesses.get() = None };
     }
 
     fn completed(&self) {

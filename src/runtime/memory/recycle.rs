@@ -2,8 +2,8 @@
 //!
 //! Operations allocate tiles for their results and private copies and drop them soon after;
 //! the next operation allocates the same sizes again. Fresh memory from the system costs a
-//! page fault per 4 KiB page on first touch, which made the 256 copy tasks of a 4096 × 4096
-//! factorization's private copy ~11% of its run (BENCHMARKS.md). So the buffers of dropped
+//! page fault per 4 KiB page on first touch, a large part of a factorization's private
+//! copy (docs/history.md, "Recycled tile memory"). So the buffers of dropped
 //! `f32`/`f64` tiles are kept here by size, up to [`LIMIT`] bytes in all, and handed to
 //! new tiles whose every element a task overwrites before anything reads it.
 //!

@@ -38,7 +38,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use super::recycle;
 use super::space::{MemorySpace, MAX_SPACES};
 use crate::error::{Error, Result};
-use crate::sync::{lock, AtomicPtr, AtomicU8, AtomicUsize, Mutex};
+use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU8, Mutex};
 
 /// The state of one replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,11 +121,13 @@ pub(crate) enum HostStorage {
     Borrowed,
 }
 
-/// The replica table of one data object.
+/// The replica table of one data object. The fields a task's acquire and release touch
+/// come first, in this order (`repr(C)`), so that they share a cache line.
+#[repr(C)]
 pub(crate) struct Replicas {
     /// Two bits per space: its [`State`].
     states: AtomicU8,
-    pins: [AtomicUsize; MAX_SPACES],
+    pins: [AtomicU32; MAX_SPACES],
     bases: [AtomicPtr<u8>; MAX_SPACES],
     bytes: usize,
     host: HostStorage,
@@ -169,7 +171,7 @@ impl Replicas {
     ) -> Self {
         Replicas {
             states: AtomicU8::new(only_modified(MemorySpace::Host.index())),
-            pins: std::array::from_fn(|_| AtomicUsize::new(0)),
+            pins: std::array::from_fn(|_| AtomicU32::new(0)),
             bases: std::array::from_fn(|s| AtomicPtr::new(if s == 0 { host } else { std::ptr::null_mut() })),
             bytes,
             host: storage,
@@ -189,6 +191,7 @@ impl Replicas {
     }
 
     /// The size of the contents in bytes.
+    #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -201,7 +204,7 @@ impl Replicas {
     /// Tasks holding the replica in `space`.
     #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn pins(&self, space: usize) -> usize {
-        self.pins[space].load(Acquire)
+        self.pins[space].load(Acquire) as usize
     }
 
     /// Steps 1 and 2: pins the replica in `space` and returns its base pointer, with the

@@ -10,15 +10,16 @@
 //!   from its first unfinished access to its last; see `DataObject::enqueue`).
 //!
 //! # Protocol
-//! 1. `Runtime::submit`, on a thread that runs no task, first calls [`Throttle::over`]:
-//!    one or two relaxed loads when there is room.
+//! 1. `Runtime::submit`, on a thread that runs no task, calls [`Throttle::over`] at every
+//!    32nd task: a few relaxed loads when there is room.
 //! 2. Over a limit (and with at least one unfinished task, which guarantees progress),
 //!    the submitter blocks in [`Throttle::wait`] until both counts are at most half their
-//!    limits: registered in `waiting`, fence, re-check; under the lock, sleeping on the
+//!    limits: registered in `waiting`, then re-checking, under the lock, sleeping on the
 //!    condition variable.
-//! 3. Each finished task decrements the counts, fences, and reads `waiting`: only when a
-//!    submitter waits and the counts are below the resume marks does it take the lock and
-//!    wake it (the latch's flag/fence/check pairing, `latch.rs`, so no wake-up is lost).
+//! 3. Each finished task counts itself off, then reads `waiting`: only when a submitter
+//!    waits and the counts are below the resume marks does it take the lock and wake it.
+//!    Step 2's increment and check and step 3's are ordered in one total order (see
+//!    `order_flag_and_counts`), so one of the two sees the other: no wake-up is lost.
 //!
 //! Submissions from inside a running task are not held back here: such a task may be
 //! submitting continuations that wait for its own data, which could then never drain.
@@ -27,7 +28,9 @@
 
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-use crate::sync::{fence, lock, wait, AtomicUsize, Condvar, Mutex};
+#[cfg(loom)]
+use crate::sync::fence;
+use crate::sync::{lock, wait, AtomicUsize, Condvar, Mutex};
 
 /// Limits on what unfinished tasks may hold before submitters wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +71,22 @@ pub struct InFlight {
     pub throttled: usize,
 }
 
-/// The counters and the gate of one runtime.
+/// Two counters on a cache line of their own, so that the submitters' increments and the
+/// workers' do not bounce one line between the cores.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Counters {
+    tasks: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// The counters and the gate of one runtime. Unfinished tasks are `added - removed` (tasks
+/// submitted minus finished; bytes whose first unfinished access was submitted minus those
+/// whose last finished): submitters only increment `added`, finishing tasks only `removed`.
 #[derive(Debug)]
 pub(crate) struct Throttle {
-    tasks: AtomicUsize,
-    /// May dip below zero for a moment (a finished task's decrement can land before the
-    /// increment of the submission that overlapped it): read as a signed number.
-    bytes: AtomicUsize,
+    added: Counters,
+    removed: Counters,
     max_tasks: AtomicUsize,
     max_bytes: AtomicUsize,
     waiting: AtomicUsize,
@@ -83,11 +95,22 @@ pub(crate) struct Throttle {
     cv: Condvar,
 }
 
+/// The flag/check pairing of steps 2 and 3 needs one total order over the waiter's
+/// increment of `waiting` and its reads of the counters, and the finisher's increment of
+/// `removed` and its read of `waiting`. `SeqCst` read-modify-writes and loads give it on
+/// every target; loom models `SeqCst` accesses as acquire/release only, so under loom a
+/// fence stands between them (as in `latch.rs`).
+#[inline]
+fn order_flag_and_counts() {
+    #[cfg(loom)]
+    fence(SeqCst);
+}
+
 impl Throttle {
     pub(crate) fn new(limits: SubmitLimits) -> Self {
         Throttle {
-            tasks: AtomicUsize::new(0),
-            bytes: AtomicUsize::new(0),
+            added: Counters::default(),
+            removed: Counters::default(),
             max_tasks: AtomicUsize::new(limits.tasks.max(1)),
             max_bytes: AtomicUsize::new(limits.bytes.max(1)),
             waiting: AtomicUsize::new(0),
@@ -112,43 +135,51 @@ impl Throttle {
         self.cv.notify_all();
     }
 
-    pub(crate) fn in_flight(&self) -> InFlight {
-        InFlight {
-            tasks: self.tasks.load(Relaxed),
-            bytes: (self.bytes.load(Relaxed) as isize).max(0) as usize,
-            throttled: self.throttled.load(Relaxed),
-        }
+    /// Unfinished tasks and their bytes. `removed` is read first: it never exceeds
+    /// `added` (a task finishes after its submission counted it), so neither difference
+    /// can come out negative from reads that straddle a submission.
+    fn counts(&self) -> (usize, usize) {
+        let (tasks_out, bytes_out) = (self.removed.tasks.load(SeqCst), self.removed.bytes.load(SeqCst));
+        let (tasks_in, bytes_in) = (self.added.tasks.load(SeqCst), self.added.bytes.load(SeqCst));
+        (tasks_in.wrapping_sub(tasks_out), bytes_in.wrapping_sub(bytes_out))
     }
 
-    fn bytes_now(&self) -> isize {
-        self.bytes.load(SeqCst) as isize
+    pub(crate) fn in_flight(&self) -> InFlight {
+        let (tasks, bytes) = self.counts();
+        InFlight {
+            tasks,
+            bytes,
+            throttled: self.throttled.load(Relaxed),
+        }
     }
 
     /// Step 1: should the submitter wait?
     #[inline]
     pub(crate) fn over(&self) -> bool {
-        let tasks = self.tasks.load(Relaxed);
-        tasks > 0
-            && (tasks > self.max_tasks.load(Relaxed)
-                || self.bytes.load(Relaxed) as isize > self.max_bytes.load(Relaxed) as isize)
+        let tasks_out = self.removed.tasks.load(Relaxed);
+        let tasks = self.added.tasks.load(Relaxed).wrapping_sub(tasks_out);
+        tasks > 0 && (tasks > self.max_tasks.load(Relaxed) || self.over_bytes())
+    }
+
+    fn over_bytes(&self) -> bool {
+        let bytes_out = self.removed.bytes.load(Relaxed);
+        self.added.bytes.load(Relaxed).wrapping_sub(bytes_out) > self.max_bytes.load(Relaxed)
     }
 
     /// Are both counts at most half their limits (or is nothing left to wait for)?
     fn below_resume(&self) -> bool {
-        let tasks = self.tasks.load(SeqCst);
-        tasks == 0
-            || (tasks <= self.max_tasks.load(SeqCst) / 2
-                && self.bytes_now() <= (self.max_bytes.load(SeqCst) / 2) as isize)
+        let (tasks, bytes) = self.counts();
+        tasks == 0 || (tasks <= self.max_tasks.load(SeqCst) / 2 && bytes <= self.max_bytes.load(SeqCst) / 2)
     }
 
     /// A task was submitted; `bytes`: the sizes of the objects it is the first unfinished
     /// task to access.
     #[inline]
     pub(crate) fn add(&self, bytes: usize) {
-        self.tasks.fetch_add(1, SeqCst);
         if bytes > 0 {
-            self.bytes.fetch_add(bytes, SeqCst);
+            self.added.bytes.fetch_add(bytes, SeqCst);
         }
+        self.added.tasks.fetch_add(1, SeqCst);
     }
 
     /// Step 3: a task finished; `bytes`: the sizes of the objects it was the last
@@ -156,10 +187,10 @@ impl Throttle {
     #[inline]
     pub(crate) fn done(&self, bytes: usize) {
         if bytes > 0 {
-            self.bytes.fetch_sub(bytes, SeqCst);
+            self.removed.bytes.fetch_add(bytes, SeqCst);
         }
-        self.tasks.fetch_sub(1, SeqCst);
-        fence(SeqCst);
+        self.removed.tasks.fetch_add(1, SeqCst);
+        order_flag_and_counts();
         if self.waiting.load(SeqCst) > 0 && self.below_resume() {
             let _gate = lock(&self.gate);
             self.cv.notify_all();
@@ -171,7 +202,7 @@ impl Throttle {
     pub(crate) fn wait(&self) {
         let mut gate = lock(&self.gate);
         self.waiting.fetch_add(1, SeqCst);
-        fence(SeqCst);
+        order_flag_and_counts();
         self.throttled.fetch_add(1, Relaxed);
         while !self.below_resume() {
             gate = wait(&self.cv, gate);

@@ -176,21 +176,22 @@ fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMu
         ProcessorKind::Cpu,
         "a CPU thread ran a task placed elsewhere"
     );
-    // SAFETY: this thread claimed the task just now (task.rs, invariant 4).
-    let accesses = unsafe { task.take_accesses() };
+    // SAFETY: this thread claimed the task just now (task.rs, invariant 4); the reference
+    // ends before `drop_accesses` below.
+    let accesses = unsafe { task.accesses() };
     let cancelled = header.poisoned.load(Ordering::Acquire);
     let start = rt.trace.now_if_enabled();
     let outer = CURRENT.with(|c| c.replace(Some(task.clone())));
     let failed = if cancelled {
         task.execute(Start::Cancelled)
     } else {
-        match acquire_all(&accesses, placed.memory) {
+        match acquire_all(accesses, placed.memory) {
             Ok(bases) => {
                 let failed = task.execute(Start::Run(Granted {
-                    accesses: &accesses,
+                    accesses,
                     bases: &bases,
                 }));
-                release_all(&accesses, placed.memory);
+                release_all(accesses, placed.memory);
                 failed
             }
             Err(error) => task.execute(Start::Failed(error)),
@@ -201,8 +202,9 @@ fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMu
         rt.trace
             .record(header, worker.unwrap_or(usize::MAX), start, cancelled);
     }
-    let freed = dequeue_all(&accesses);
-    drop(accesses);
+    let freed = dequeue_all(accesses);
+    // SAFETY: claimed by this thread, and `accesses` is not used after this.
+    unsafe { task.drop_accesses() };
     rt.throttle.done(freed);
     deps::complete(&task, failed, ready);
     task.completed();
