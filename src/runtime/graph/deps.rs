@@ -23,6 +23,8 @@
 use std::sync::atomic::Ordering;
 
 use super::task::{Status, TaskRef};
+use crate::runtime::memory::replica::Contents;
+use crate::runtime::memory::MemorySpace;
 use crate::sync::lock;
 
 /// Makes `succ` wait for `pred` unless `pred` has finished. `poison`: `pred` writes data
@@ -55,7 +57,27 @@ pub(crate) fn add_dependency(succ: &TaskRef, pred: &TaskRef, poison: bool) {
 pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
     if task.header().pending.fetch_sub(1, Ordering::AcqRel) == 1 {
         task.header().set_status(Status::Ready);
+        prefetch(&task);
         ready(task);
+    }
+}
+
+/// A task just became ready: starts making its inputs valid in the memory space it was
+/// placed in, so that the transfers overlap the wait for a processor. Host replicas stay
+/// valid until something other than the host can write (devices, spill files), so a task
+/// placed on the host has nothing to start. A failure is left for the task's own acquire
+/// to report.
+fn prefetch(task: &TaskRef) {
+    let space = task.header().placed().memory;
+    if space == MemorySpace::Host {
+        return;
+    }
+    // SAFETY: the task was made ready just now and is not handed on yet, so no thread can
+    // have claimed it, and its submitter has released its guard (task.rs, invariant 4).
+    for access in unsafe { task.accesses() } {
+        if access.contents() == Contents::Needed {
+            let _ = access.object.prefetch(space);
+        }
     }
 }
 

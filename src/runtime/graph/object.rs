@@ -93,7 +93,6 @@ impl DataObject {
 
     /// Starts making the replica in `space` valid ahead of a task placed there (for the
     /// transfers of device spaces; with the host as the only space there is none to start).
-    #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn prefetch(&self, space: MemorySpace) -> Result<()> {
         self.replicas.prefetch(space.index())
     }

@@ -13,8 +13,9 @@
 //! 3. Once `node.finished` is set (under the node lock) no successor is added; every
 //!    successor pushed before that is released exactly once by [`super::deps::complete`].
 //! 4. The access records are read by the submitter while it registers them (before the
-//!    submission guard is released), then used and dropped by the thread that claimed the
-//!    task. The placement is set once, at submission, before the task can be ready.
+//!    submission guard is released), by the thread that makes the task ready (before it
+//!    hands the task on, to start prefetches), then used and dropped by the thread that
+//!    claimed the task. The placement is set once, at submission, before the task can be ready.
 
 use std::cell::UnsafeCell;
 
@@ -41,8 +42,9 @@ pub(crate) trait Job: Send + Sync {
     /// The declared accesses, in declaration order.
     ///
     /// # Safety
-    /// Only by the submitter before the submission guard is released, or by the thread
-    /// that claimed the task until it calls `drop_accesses` (invariant 4).
+    /// Only by the submitter before the submission guard is released, by the thread that
+    /// made the task ready before it hands the task on, or by the thread that claimed the
+    /// task until it calls `drop_accesses` (invariant 4).
     unsafe fn accesses(&self) -> &[AccessRecord];
     /// Drops the declared accesses (the task is done with its data).
     ///

@@ -223,7 +223,6 @@ impl Replicas {
     }
 
     /// Step 2 alone: starts making `space` valid before a task needs it.
-    #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn prefetch(&self, space: usize) -> Result<()> {
         if self.state(space) != State::Invalid {
             return Ok(());
