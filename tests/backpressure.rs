@@ -188,16 +188,29 @@ fn operations_on_arrays_are_held_back_too_and_give_the_same_result() {
     runtime::set_submit_limits(SubmitLimits { tasks: 64, ..before });
     let throttled = runtime::in_flight().throttled;
     let a = DArray::<f64>::rand_seeded(Blocks(8, 8), 64, 64, 7);
+    // A task holding every tile of `a` until the submitter has been held back: every
+    // operation below waits for it, so the unfinished tasks pile up past the limit.
+    let (open, wait_open) = mpsc::channel::<()>();
+    let (r, c) = a.tile_grid();
+    let all: Vec<_> = (0..r)
+        .flat_map(|i| (0..c).map(move |j| (i, j)))
+        .map(|(i, j)| InOut(a.tile(i, j)))
+        .collect();
+    let gate = spawn(all, move |_| wait_open.recv().unwrap());
+    let opener = std::thread::spawn(move || {
+        eventually("the operations are held back", || {
+            runtime::in_flight().throttled > throttled
+        });
+        open.send(()).unwrap();
+    });
     let mut c = DArray::<f64>::zeros(Blocks(8, 8), 64, 64);
     for _ in 0..20 {
-        c = &c + &a; // 64 tile tasks each, submitted far faster than they run
+        c = &c + &a; // 64 tile tasks each
     }
     let got = c.to_ndarray();
+    opener.join().unwrap();
+    gate.wait().unwrap();
     runtime::set_submit_limits(before);
-    assert!(
-        runtime::in_flight().throttled > throttled,
-        "the operations never waited"
-    );
     let want = a.to_ndarray() * 20.0;
     assert!(got
         .iter()
