@@ -54,8 +54,12 @@ pub struct Lu<T, B = Cpu> {
 /// swapped rows `row0 + i` and `swaps[i]`), written by the panel task.
 type Swaps = Tile<usize>;
 
-/// A submitted panel: its swaps (none without pivoting) and its zero-pivot report.
-type Panel = (Option<Swaps>, TaskFuture<std::result::Result<(), usize>>);
+/// What a panel task returns: a copy of its swaps for the factorization's `ipiv` (none
+/// without pivoting), and its zero-pivot report (`Err`: the global index).
+type PanelResult = (Option<Vec<usize>>, std::result::Result<(), usize>);
+
+/// A submitted panel.
+type Panel = TaskFuture<PanelResult>;
 
 /// How LU chooses its pivots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -202,12 +206,13 @@ impl<B: Backend> Linalg<B> {
         };
         let mut ipiv = Vec::with_capacity(m.min(n));
         let mut singular = None;
-        for (k, (swaps, panel)) in panels.into_iter().enumerate() {
-            if let Err(index) = panel.wait()? {
+        for (k, panel) in panels.into_iter().enumerate() {
+            let (swaps, result) = panel.wait()?;
+            if let Err(index) = result {
                 singular = singular.or(Some(index));
             }
             match swaps {
-                Some(swaps) => ipiv.extend(swaps.to_ndarray()?.iter().copied()),
+                Some(swaps) => ipiv.extend(swaps),
                 None => ipiv.extend(k * b..(k * b + b).min(m.min(n))),
             }
         }
@@ -244,7 +249,7 @@ impl<B: Backend> Linalg<B> {
                 (column, Out(swaps.clone())),
                 move |(mut tiles, mut swaps)| getrf_panel(&be, &mut tiles, row0, swaps.column_mut(0)),
             );
-            panels.push((Some(swaps.clone()), panel));
+            panels.push(panel);
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
@@ -284,9 +289,9 @@ impl<B: Backend> Linalg<B> {
             let panel = spawn_with(
                 TaskOptions::named("getrf_nopiv").priority(priority(nt, k, 3)),
                 (InOut(lu.tile(k, k)),),
-                move |(a,)| be.getrf_nopiv(a).map_err(|i| row0 + i),
+                move |(a,)| (None, be.getrf_nopiv(a).map_err(|i| row0 + i)),
             );
-            panels.push((None, panel));
+            panels.push(panel);
             for i in k + 1..nt {
                 let prio = priority(nt, k, 2);
                 let lower = (Side::Right, Uplo::Upper, Trans::No, Diag::NonUnit);
@@ -307,21 +312,22 @@ impl<B: Backend> Linalg<B> {
 }
 
 /// The panel task: the column's tiles factored (the backend's `getrf_tiles`), the swaps
-/// (global rows) written to `swaps`. `Err`: the global index of a zero pivot.
+/// (global rows) written to `swaps` for the row-swap tasks, and returned for `ipiv`.
 fn getrf_panel<T: Scalar, B: Backend>(
     be: &B,
     tiles: &mut [ArrayViewMut2<'_, T>],
     row0: usize,
     mut swaps: ArrayViewMut1<'_, usize>,
-) -> std::result::Result<(), usize> {
+) -> PanelResult {
     let width = tiles[0].ncols();
     let height: usize = tiles.iter().map(|t| t.nrows()).sum();
     let mut ipiv = vec![0; width.min(height)];
     let result = be.getrf_tiles(tiles, &mut ipiv);
-    for (s, &p) in swaps.iter_mut().zip(&ipiv) {
-        *s = row0 + p;
+    for (s, p) in swaps.iter_mut().zip(ipiv.iter_mut()) {
+        *p += row0;
+        *s = *p;
     }
-    result.map_err(|i| row0 + i)
+    (Some(ipiv), result.map_err(|i| row0 + i))
 }
 
 /// Applies the swaps of the panel starting at global row `row0` (step `i` swaps rows
