@@ -15,7 +15,10 @@
 //! column's updates from successive panels together) rather than by panel. The panel's
 //! swaps are a data object of their own (a `width × 1` tile of row indices) that the
 //! panel task writes (`Out`) and the row-swap tasks read (`In`): the tracker orders them
-//! like any other data, and the swaps can travel to wherever those tasks run.
+//! like any other data, and the swaps can travel to wherever those tasks run. The panel
+//! task also returns a copy through its future, which the factorization waits for anyway,
+//! for the host's `ipiv` (reading each panel's object back with a task of its own cost
+//! several percent at 8192: docs/history.md).
 //!
 //! The swaps of a panel are not applied to the `L` columns of earlier panels: each panel's
 //! `L` stays in the row order of its own step. Those swaps would cost a pass over `L` per
