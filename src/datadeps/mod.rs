@@ -51,6 +51,8 @@ mod future;
 mod guarantees;
 mod handle;
 mod masked;
+#[cfg(all(test, not(loom)))]
+mod protocol_tests;
 pub(crate) mod raw;
 mod scope;
 mod tile;

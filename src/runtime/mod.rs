@@ -1,7 +1,7 @@
 //! The shared task runtime: one per process, created on first use.
 //!
 //! Every task, whether a `DArray` operation emitted it or a user spawned it in a
-//! [`datadeps`](crate::datadeps()) region, goes through one dependency tracker and one set of
+//! `datadeps` region, goes through one dependency tracker and one set of
 //! ready queues. See `src/runtime/README.md` for the protocol: task states, dependency
 //! counting, placement, acquire/release, back-pressure, sleep and wake-up, shutdown.
 //!
