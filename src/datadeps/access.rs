@@ -44,8 +44,9 @@ pub trait Target: Sealed {
     /// The dimension of the views.
     type Dim: Dimension;
     #[doc(hidden)]
-    /// The data object the target is (part of), as an access record holds it.
-    fn object(&self) -> ObjectRef;
+    /// The data object the target is (part of), as an access record holds it (a tile's
+    /// handle moves into it: no extra reference count).
+    fn into_object(self) -> ObjectRef;
     #[doc(hidden)]
     /// Where the target's elements sit in the object.
     fn parts(&self) -> RawParts<Self::Elem>;
@@ -57,10 +58,10 @@ pub trait ReadTarget: Target {}
 pub trait WriteTarget: ReadTarget {}
 
 /// The runtime's record of one access of `mode` to `target`, with `mask`.
-fn record<X: Target>(target: &X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
+fn record<X: Target>(target: X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
     let parts = target.parts();
     AccessRecord {
-        object: target.object(),
+        object: target.into_object(),
         mode,
         footprint: parts.footprint(mask),
         geometry: parts.geometry(),
@@ -73,7 +74,7 @@ pub trait Access: Sealed {
     type View<'t>;
     #[doc(hidden)]
     /// The runtime's record of this access.
-    fn declare(&self) -> AccessRecord;
+    fn declare(self) -> AccessRecord;
     #[doc(hidden)]
     /// # Safety
     /// Only called by the runtime, once, while the task holds the access `granted.accesses[i]`
@@ -90,7 +91,7 @@ pub trait Accesses: Sealed {
     type Records: AsRef<[AccessRecord]> + Send + 'static;
     #[doc(hidden)]
     /// The runtime's records of the accesses, in order.
-    fn declare(&self) -> Self::Records;
+    fn declare(self) -> Self::Records;
     #[doc(hidden)]
     /// # Safety
     /// Only called by the runtime, once, while the task holds the accesses `declare` made,
@@ -103,8 +104,8 @@ macro_rules! plain_access {
         impl<X: $bound> Sealed for $mode<X> {}
         impl<X: $bound> Access for $mode<X> {
             type View<'t> = $view<'t, X::Elem, X::Dim>;
-            fn declare(&self) -> AccessRecord {
-                record(&self.0, $m, None)
+            fn declare(self) -> AccessRecord {
+                record(self.0, $m, None)
             }
             unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
                 // SAFETY: the runtime calls this while the task holds the access the
@@ -125,8 +126,8 @@ macro_rules! masked_access {
         impl<X: $bound<Dim = Ix2>> Sealed for $mode<$wrap<X>> {}
         impl<X: $bound<Dim = Ix2>> Access for $mode<$wrap<X>> {
             type View<'t> = $view<'t, X::Elem>;
-            fn declare(&self) -> AccessRecord {
-                record(&(self.0).0, $m, Some($mask))
+            fn declare(self) -> AccessRecord {
+                record((self.0).0, $m, Some($mask))
             }
             unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
                 // SAFETY: the task holds the masked footprint (the caller's contract); the
@@ -195,8 +196,8 @@ macro_rules! diagonal_access {
         impl<X: $bound<Dim = Ix2>> Sealed for $mode<Diagonal<X>> {}
         impl<X: $bound<Dim = Ix2>> Access for $mode<Diagonal<X>> {
             type View<'t> = $view<'t, X::Elem>;
-            fn declare(&self) -> AccessRecord {
-                record(&(self.0).0, $m, Some(Mask::Diagonal))
+            fn declare(self) -> AccessRecord {
+                record((self.0).0, $m, Some(Mask::Diagonal))
             }
             unsafe fn view<'t>(granted: &Granted<'t>, i: usize) -> Self::View<'t> {
                 // SAFETY: the task holds the diagonal (the caller's contract); the 1-D view
@@ -224,7 +225,7 @@ macro_rules! tuple_accesses {
         impl<$($name: Access),+> Accesses for ($($name,)+) {
             type Views<'t> = ($($name::View<'t>,)+);
             type Records = [AccessRecord; [$($idx),+].len()];
-            fn declare(&self) -> Self::Records {
+            fn declare(self) -> Self::Records {
                 [$(self.$idx.declare(),)+]
             }
             unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
@@ -239,7 +240,7 @@ impl Sealed for () {}
 impl Accesses for () {
     type Views<'t> = ();
     type Records = [AccessRecord; 0];
-    fn declare(&self) -> Self::Records {
+    fn declare(self) -> Self::Records {
         []
     }
     unsafe fn views<'t>(_granted: &Granted<'t>) -> Self::Views<'t> {}
@@ -251,8 +252,8 @@ impl<A: Access> Sealed for Vec<A> {}
 impl<A: Access> Accesses for Vec<A> {
     type Views<'t> = Vec<A::View<'t>>;
     type Records = Vec<AccessRecord>;
-    fn declare(&self) -> Self::Records {
-        self.iter().map(Access::declare).collect()
+    fn declare(self) -> Self::Records {
+        self.into_iter().map(Access::declare).collect()
     }
     unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
         // SAFETY: forwarded from the caller, access by access: every record is one of
@@ -268,9 +269,10 @@ impl<A: Access, B: Access> Sealed for (Vec<A>, B) {}
 impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
     type Views<'t> = (Vec<A::View<'t>>, B::View<'t>);
     type Records = Vec<AccessRecord>;
-    fn declare(&self) -> Self::Records {
-        let mut records: Vec<AccessRecord> = self.0.iter().map(Access::declare).collect();
-        records.push(self.1.declare());
+    fn declare(self) -> Self::Records {
+        let (many, last) = self;
+        let mut records: Vec<AccessRecord> = many.into_iter().map(Access::declare).collect();
+        records.push(last.declare());
         records
     }
     unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {

@@ -96,7 +96,7 @@ impl<T, D, P> Sealed for Handle<'_, T, D, P> {}
 impl<T: Send + Sync + 'static, D: HandleDim, P> Target for Handle<'_, T, D, P> {
     type Elem = T;
     type Dim = D;
-    fn object(&self) -> ObjectRef {
+    fn into_object(self) -> ObjectRef {
         // The region outlives every task on its handles (it waits for them) and drops the
         // object only after that: the record need not keep it alive.
         ObjectRef::Scoped(std::ptr::NonNull::from(&**self.object))

@@ -240,7 +240,6 @@ where
     let rt = runtime();
     let name = options.name.unwrap_or_else(type_name::<F>);
     let records = accesses.declare();
-    drop(accesses);
     check_self_conflicts(records.as_ref());
     let parent = worker::current_task();
     let held = parent.as_ref().and_then(|_| held_by_ancestor(records.as_ref()));

@@ -13,8 +13,8 @@ impl<T> Sealed for Tile<T> {}
 impl<T: Send + Sync + 'static> Target for Tile<T> {
     type Elem = T;
     type Dim = ndarray::Ix2;
-    fn object(&self) -> ObjectRef {
-        ObjectRef::Shared(Tile::object(self).clone())
+    fn into_object(self) -> ObjectRef {
+        ObjectRef::Shared(self.into_object())
     }
     fn parts(&self) -> RawParts<T> {
         let (rows, cols) = self.shape();

@@ -31,9 +31,9 @@ pub use processor::{Placed, Processor, ProcessorKind};
 pub use sched::throttle::{InFlight, SubmitLimits};
 pub use tile::Tile;
 
-use graph::access::enqueue_all;
 use graph::deps;
 use graph::task::TaskRef;
+use graph::AccessRecord;
 use sched::placement::{CpuOnly, Placement, TaskInfo};
 use sched::queue::{Prioritized, ReadyQueue};
 use sched::throttle::Throttle;
@@ -191,10 +191,7 @@ impl Runtime {
         if let Some(group) = &header.group {
             group.add_task();
         }
-        for a in accesses {
-            a.object.register(&task, a.mode, a.footprint);
-        }
-        self.throttle.add(enqueue_all(accesses));
+        self.throttle.add(Self::register_all(&task, accesses));
         let mut ready_here = None;
         deps::release(task, &mut |t| {
             if here {
@@ -206,6 +203,20 @@ impl Runtime {
         if let Some(task) = ready_here {
             worker::execute_here(self, task);
         }
+    }
+
+    /// Registers a submitted task's accesses with their objects' histories (dependency
+    /// counting) and counts them on their objects, in one pass (this path is hot); returns
+    /// the bytes of the objects it is the first unfinished task to access (back-pressure).
+    fn register_all(task: &TaskRef, accesses: &[AccessRecord]) -> usize {
+        let mut first_bytes = 0;
+        for a in accesses {
+            a.object.register(task, a.mode, a.footprint);
+            if a.object.enqueue() {
+                first_bytes += a.object.bytes();
+            }
+        }
+        first_bytes
     }
 
     /// A ready task goes to the queue of the processors it was placed on.

@@ -158,9 +158,15 @@ impl<T> Tile<T> {
         }
     }
 
-    /// The tile's data object.
+    /// The tile's data object (for tests of the protocol).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn object(&self) -> &Arc<DataObject> {
         &self.object
+    }
+
+    /// The tile's data object, taking the handle's reference.
+    pub(crate) fn into_object(self) -> Arc<DataObject> {
+        self.object
     }
 
     /// The tile's id: unique in the process (for traces and messages).

@@ -122,16 +122,6 @@ pub(crate) fn release_all(accesses: &[AccessRecord], space: MemorySpace) {
     }
 }
 
-/// Counts a submitted task's accesses on their objects; returns the bytes of the objects
-/// it is the first unfinished task to access (for back-pressure).
-pub(crate) fn enqueue_all(accesses: &[AccessRecord]) -> usize {
-    accesses
-        .iter()
-        .filter(|a| a.object.enqueue())
-        .map(|a| a.object.bytes())
-        .sum()
-}
-
 /// Counts a finished task's accesses off; returns the bytes of the objects it was the
 /// last unfinished task to access.
 pub(crate) fn dequeue_all(accesses: &[AccessRecord]) -> usize {
