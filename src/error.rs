@@ -55,6 +55,27 @@ pub enum Error {
         /// The space that was asked for.
         space: String,
     },
+    /// A task's own accesses need more of a memory space than its budget allows
+    /// (`runtime::set_memory_limit`), or a budget was lowered below data that cannot be
+    /// evicted now. Nothing was written; a larger limit lets the same program run.
+    #[error("out of memory in {space:?}: {needed} bytes needed, limit {limit} bytes")]
+    OutOfMemory {
+        /// The space whose budget is too small.
+        space: crate::runtime::MemorySpace,
+        /// Bytes needed at once.
+        needed: usize,
+        /// The space's limit in bytes.
+        limit: usize,
+    },
+    /// A file could not be used: a spill file (the directory is missing, read-only or
+    /// full) or an npy file (missing, truncated, of the wrong type or shape).
+    #[error("{path}: {reason}")]
+    File {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A factorization met an exactly zero pivot at this global index.
     #[error("matrix is singular: zero pivot at index {index}")]
     Singular {

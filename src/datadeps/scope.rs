@@ -256,6 +256,13 @@ where
             Start::Run(granted) => granted,
             Start::Cancelled => {
                 drop(f);
+                if let Some(error) = header.resource_error() {
+                    // Not run for want of memory or a spill file: the same error, so that
+                    // every result of the program says what to change.
+                    fail_in_region(header, || error.clone());
+                    slot.finish(Outcome::Failed(error.clone()));
+                    return true;
+                }
                 let cause = header.cause();
                 fail_in_region(header, || {
                     // The region must not return as if this task had run: it re-raises this
@@ -272,6 +279,9 @@ where
             Start::Failed(error) => {
                 drop(f);
                 header.set_cause(format!("task `{}` could not start: {error}", header.name));
+                if matches!(error, Error::OutOfMemory { .. } | Error::File { .. }) {
+                    header.set_resource_error(error.clone());
+                }
                 fail_in_region(header, || error.clone());
                 slot.finish(Outcome::Failed(error));
                 return true;

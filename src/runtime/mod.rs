@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 pub use graph::footprint;
 pub use graph::task::TaskOptions;
 pub use graph::Mode;
-pub use memory::MemorySpace;
+pub use memory::{MemorySpace, MemoryStats};
 pub use processor::{Placed, Processor, ProcessorKind};
 pub use sched::throttle::{InFlight, SubmitLimits};
 pub use tile::Tile;
@@ -70,7 +70,17 @@ const THROTTLE_CHECK_EVERY: u64 = 32;
 
 /// The runtime, started on first use.
 pub(crate) fn runtime() -> &'static Runtime {
-    RUNTIME.get_or_init(|| Runtime::start(configured_threads(), Box::new(CpuOnly)))
+    RUNTIME.get_or_init(|| {
+        let rt = Runtime::start(configured_threads(), Box::new(CpuOnly));
+        if let Some(limit) = std::env::var("MOSAIC_HOST_MEMORY")
+            .ok()
+            .and_then(|s| memory::budget::parse_size(&s))
+        {
+            memory::budget::host().set_limit(Some(limit));
+            rt.throttle.set_memory_cap(Some(limit));
+        }
+        rt
+    })
 }
 
 /// Threads asked for with [`set_num_threads`] (0: not asked).
@@ -121,6 +131,88 @@ pub const RECYCLED_BYTES_LIMIT: usize = memory::recycle::LIMIT;
 /// This memory stays with the process after the matrices are dropped.
 pub fn recycled_bytes() -> usize {
     memory::recycle::kept_bytes()
+}
+
+/// Sets the byte budget of a memory space (`None`: no limit). The budget counts everything
+/// the runtime allocates there: tiles, their reloaded copies, and the dropped buffers it
+/// keeps for reuse (not the user's own arrays bound in regions). Beyond it, tiles are
+/// evicted to spill files (in [`spill_dir`]) and read back when a task needs them, so
+/// that results stay what they would be without a limit; submission waits while the
+/// data of unfinished tasks exceeds it.
+///
+/// A limit below what is resident evicts to fit; if what is over it cannot be evicted
+/// now (tasks hold it), the old limit stays and `Err(OutOfMemory)` is returned. A spill
+/// file that cannot be written is `Err(Error::File)` naming it.
+///
+/// Read at start-up from `MOSAIC_HOST_MEMORY` (`512M`, `2G`: K/M/G/T suffixes).
+///
+/// ```
+/// use mosaic::runtime::{self, MemorySpace};
+/// runtime::set_memory_limit(MemorySpace::Host, Some(64 << 20))?;
+/// let a = mosaic::DArray::<f64>::rand(mosaic::Blocks(256, 256), 1024, 1024);
+/// let s = a.sum();
+/// assert!(runtime::memory_stats(MemorySpace::Host).peak <= (64 << 20) + (64 << 20) / 4);
+/// # runtime::set_memory_limit(MemorySpace::Host, None)?;
+/// # Ok::<(), mosaic::Error>(())
+/// ```
+pub fn set_memory_limit(space: MemorySpace, limit: Option<usize>) -> crate::Result<()> {
+    let rt = runtime();
+    let MemorySpace::Host = space;
+    let budget = memory::budget::host();
+    let old = budget.limit();
+    budget.set_limit(limit);
+    rt.throttle.set_memory_cap(limit);
+    match memory::evict::trim_excess() {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let resident = budget.resident();
+            budget.set_limit(old);
+            rt.throttle.set_memory_cap(old);
+            Err(crate::Error::OutOfMemory {
+                space,
+                needed: resident,
+                limit: limit.unwrap_or(usize::MAX),
+            })
+        }
+        Err(e) => {
+            budget.set_limit(old);
+            rt.throttle.set_memory_cap(old);
+            Err(e)
+        }
+    }
+}
+
+/// The byte budget of a memory space, if one is set (see [`set_memory_limit`]).
+pub fn memory_limit(space: MemorySpace) -> Option<usize> {
+    let MemorySpace::Host = space;
+    runtime();
+    memory::budget::host().limit()
+}
+
+/// What the runtime holds in a memory space now, its peak, its limit, and the spill
+/// traffic so far.
+pub fn memory_stats(space: MemorySpace) -> MemoryStats {
+    let MemorySpace::Host = space;
+    runtime();
+    memory::budget::host().stats()
+}
+
+/// Starts the space's peak again from what is resident now.
+pub fn reset_peak(space: MemorySpace) {
+    let MemorySpace::Host = space;
+    memory::budget::host().reset_peak();
+}
+
+/// The directory spill files go to: `MOSAIC_SPILL_DIR` at start-up, else the temp dir.
+pub fn spill_dir() -> std::path::PathBuf {
+    memory::spill::dir()
+}
+
+/// Spills to `dir` from now on. `Err(Error::File)` naming it if a file cannot be created
+/// there (missing, not a directory, read-only). Spill files are unlinked as soon as they
+/// are created: their space returns to the file system when the process ends.
+pub fn set_spill_dir(dir: impl AsRef<std::path::Path>) -> crate::Result<()> {
+    memory::spill::set_dir(dir.as_ref())
 }
 
 /// The processors the runtime schedules on.

@@ -7,8 +7,11 @@
 //! 2. Every read or write of the elements happens inside a task that declared it (or, for
 //!    a tile nobody else has seen yet, its constructor), between the acquire and the
 //!    release of that access: the tracker orders all of them.
-//! 3. The host replica is allocated with the tile, `ld * cols` initialised elements, and
-//!    freed (or kept for reuse) when the last handle and the last task holding it are gone.
+//! 3. Storage holds `ld * cols` initialised elements. A tile of zeros (or of contents its
+//!    first task overwrites) gets its host storage at its first access; other tiles with
+//!    the tile. Under a host budget the host replica may be evicted to a spill file and
+//!    read back when a task needs it. Storage is freed (or kept for reuse) when the last
+//!    handle and the last task holding the tile are gone.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -18,7 +21,7 @@ use ndarray::ArrayView2;
 
 use super::graph::{DataObject, Mode};
 use super::memory::recycle::{self, Fill};
-use super::memory::replica::{Contents, HostStorage};
+use super::memory::replica::Contents;
 use super::memory::MemorySpace;
 
 /// A runtime-owned, column-major block of elements, usable as a task access
@@ -78,14 +81,18 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
             "leading dimension {ld} is smaller than the {rows} rows"
         );
         let len = ld.checked_mul(cols).expect("tile too large");
-        let host = recycle::allocate(len, fill).as_ptr();
         let layout = recycle::layout::<T>(len);
-        let storage = HostStorage::Owned {
-            layout,
-            recycle: recycle::recyclable::<T>(),
+        let recycle = recycle::recyclable::<T>();
+        let object = if fill.is_zero_bits() {
+            // Zeros (or contents a task overwrites first) need no memory until a task
+            // touches the tile: a matrix larger than the host budget can be created.
+            DataObject::unmaterialized(rows, layout, recycle)
+        } else {
+            let host = recycle::allocate(len, fill).as_ptr();
+            DataObject::owned(rows, host.cast(), layout, recycle)
         };
         Tile {
-            object: Arc::new(DataObject::on_host(rows, host.cast(), layout.size(), storage)),
+            object,
             rows,
             cols,
             ld,

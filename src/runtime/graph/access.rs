@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::footprint::Footprint;
 use super::mode::Mode;
 use super::object::DataObject;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::runtime::memory;
 use crate::runtime::memory::replica::Contents;
 use crate::runtime::memory::MemorySpace;
 
@@ -98,7 +99,43 @@ pub struct Granted<'a> {
 
 /// Acquires every access of a task in `space` (`memory/replica.rs`, steps 1 and 2). On a
 /// failure, releases those already acquired (recording no write) and returns it.
+///
+/// Under a host budget, all or nothing: when a replica cannot be made resident because
+/// the rest of memory is pinned by other running tasks, the task releases what it holds
+/// and waits for a change before trying again, so no two tasks can each hold part of
+/// what the other needs. A task whose runtime-owned data alone is over the limit fails
+/// at once with `OutOfMemory`.
 pub(crate) fn acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Result<Bases> {
+    let budget = memory::budget::host();
+    if let Some(limit) = budget.limit() {
+        let needed = owned_bytes(accesses);
+        if needed > limit {
+            return Err(Error::OutOfMemory { space, needed, limit });
+        }
+    }
+    loop {
+        match try_acquire_all(accesses, space) {
+            Err(Error::OutOfMemory { .. }) if budget.limit().is_some_and(|l| owned_bytes(accesses) <= l) => {
+                // A change between the failure and here is picked up at the timeout.
+                budget.wait(budget.changes(), std::time::Duration::from_millis(5));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// The bytes of the distinct runtime-owned objects a task accesses.
+fn owned_bytes(accesses: &[AccessRecord]) -> usize {
+    let mut total = 0;
+    for (i, a) in accesses.iter().enumerate() {
+        if a.object.is_owned() && !accesses[..i].iter().any(|b| b.object.same(&a.object)) {
+            total += a.object.bytes();
+        }
+    }
+    total
+}
+
+fn try_acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Result<Bases> {
     let mut bases = Bases::new();
     for (i, a) in accesses.iter().enumerate() {
         match a.object.acquire(space, a.contents()) {
@@ -120,6 +157,7 @@ pub(crate) fn release_all(accesses: &[AccessRecord], space: MemorySpace) {
     for a in accesses {
         a.object.release(space, a.mode);
     }
+    memory::budget::host().notify();
 }
 
 /// Counts a finished task's accesses off; returns the bytes of the objects it was the

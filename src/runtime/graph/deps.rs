@@ -22,8 +22,10 @@
 
 use std::sync::atomic::Ordering;
 
+use super::access::ObjectRef;
 use super::task::{Status, TaskRef};
 use crate::runtime::memory::replica::Contents;
+use crate::runtime::memory::transfer;
 use crate::runtime::memory::MemorySpace;
 use crate::sync::lock;
 
@@ -63,19 +65,24 @@ pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
 }
 
 /// A task just became ready: starts making its inputs valid in the memory space it was
-/// placed in, so that the transfers overlap the wait for a processor. Host replicas stay
-/// valid until something other than the host can write (devices, spill files), so a task
-/// placed on the host has nothing to start. A failure is left for the task's own acquire
-/// to report.
+/// placed in, so that the transfers overlap the wait for a processor: for a task placed on
+/// the host, inputs evicted to a spill file are read back by the transfer thread. A
+/// failure is left for the task's own acquire to report.
 fn prefetch(task: &TaskRef) {
     let space = task.header().placed().memory;
-    if space == MemorySpace::Host {
-        return;
-    }
     // SAFETY: the task was made ready just now and is not handed on yet, so no thread can
     // have claimed it, and its submitter has released its guard (task.rs, invariant 4).
     for access in unsafe { task.accesses() } {
-        if access.contents() == Contents::Needed {
+        if access.contents() != Contents::Needed {
+            continue;
+        }
+        if space == MemorySpace::Host {
+            if let ObjectRef::Shared(object) = &access.object {
+                if !object.host_ready() {
+                    transfer::prefetch(object.clone(), task.header().id);
+                }
+            }
+        } else {
             let _ = access.object.prefetch(space);
         }
     }

@@ -9,13 +9,15 @@
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::footprint::Footprint;
 use super::history::{Entry, History};
 use super::mode::Mode;
-use super::task::TaskRef;
+use super::task::{Status, TaskRef};
 use crate::error::Result;
-use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State, HOST_ONLY};
+use crate::runtime::memory::evict::{self, Resident};
+use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State, HOST_AND_SPILL};
 use crate::runtime::memory::MemorySpace;
 use crate::sync::{lock, AtomicUsize, Mutex};
 
@@ -34,6 +36,8 @@ pub struct DataObject {
     history: Mutex<History>,
     version: AtomicU64,
     replicas: Replicas,
+    /// Listed for eviction (`memory/evict.rs`) until dropped.
+    listed: bool,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -59,10 +63,40 @@ impl DataObject {
             id: next_id(),
             version: AtomicU64::new(0),
             history: Mutex::new(History::new(rows)),
-            replicas: Replicas::on_host(host, bytes, storage, &HOST_ONLY),
+            replicas: Replicas::on_host(host, bytes, storage, &HOST_AND_SPILL),
             queued: AtomicUsize::new(0),
             bytes,
+            listed: false,
         }
+    }
+
+    /// A runtime-owned object of `rows` rows whose contents are all zero bits and whose
+    /// host storage (`layout`) is allocated at its first access, listed for eviction.
+    pub(crate) fn unmaterialized(rows: usize, layout: std::alloc::Layout, recycle: bool) -> Arc<Self> {
+        Self::listed(DataObject {
+            id: next_id(),
+            version: AtomicU64::new(0),
+            history: Mutex::new(History::new(rows)),
+            replicas: Replicas::unmaterialized(layout, recycle, &HOST_AND_SPILL),
+            queued: AtomicUsize::new(0),
+            bytes: layout.size(),
+            listed: true,
+        })
+    }
+
+    /// A runtime-owned object whose only replica is `host`, allocated with `layout` by
+    /// `memory::recycle`, listed for eviction.
+    pub(crate) fn owned(rows: usize, host: *mut u8, layout: std::alloc::Layout, recycle: bool) -> Arc<Self> {
+        let mut object = Self::on_host(rows, host, layout.size(), HostStorage::Owned { layout, recycle });
+        object.listed = true;
+        Self::listed(object)
+    }
+
+    fn listed(object: DataObject) -> Arc<Self> {
+        let object = Arc::new(object);
+        let weak: std::sync::Weak<dyn Resident> = Arc::downgrade(&object) as _;
+        evict::register(object.id, weak);
+        object
     }
 
     /// The object's id: unique in the process, never reused.
@@ -83,6 +117,16 @@ impl DataObject {
     /// Is the replica in `space` valid?
     pub(crate) fn is_valid_in(&self, space: MemorySpace) -> bool {
         self.replicas.state(space.index()) != State::Invalid
+    }
+
+    /// Is it runtime-owned (counted against budgets, evictable)?
+    pub(crate) fn is_owned(&self) -> bool {
+        self.listed
+    }
+
+    /// Does the host hold its contents (or will a first access make them from nothing)?
+    pub(crate) fn host_ready(&self) -> bool {
+        self.replicas.host_ready()
     }
 
     /// The base pointer of the replica in `space` for one access, pinned until
@@ -149,6 +193,7 @@ impl DataObject {
             bytes: replicas.bytes(),
             replicas,
             queued: AtomicUsize::new(0),
+            listed: false,
         }
     }
 
@@ -173,5 +218,34 @@ impl DataObject {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn pins(&self, space: MemorySpace) -> usize {
         self.replicas.pins(space.index())
+    }
+}
+
+impl Resident for DataObject {
+    fn replicas(&self) -> &Replicas {
+        &self.replicas
+    }
+
+    fn next_use(&self) -> u64 {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return u64::MAX;
+        }
+        let h = lock(&self.history);
+        // Unfinished accesses written over by a later one are no longer in the history;
+        // they come before everything in it, and are running or about to: 0.
+        let next = h
+            .entries()
+            .filter(|e| !matches!(e.task.header().status(), Status::Done | Status::Failed))
+            .map(|e| e.task.header().id)
+            .min();
+        next.unwrap_or(0)
+    }
+}
+
+impl Drop for DataObject {
+    fn drop(&mut self) {
+        if self.listed {
+            evict::unregister(self.id);
+        }
     }
 }

@@ -166,6 +166,10 @@ pub(crate) struct TaskHeader {
     /// Why the task failed: its panic, or (when cancelled) the failure its input goes back
     /// to. Set before `poisoned` is, so whoever sees the flag finds the cause.
     cause: std::sync::OnceLock<std::sync::Arc<str>>,
+    /// When the failure goes back to a task that could not start for want of a resource
+    /// (memory, a spill file), that error: the tasks cancelled after it report it as
+    /// their own, so `wait()` on any result of the program says what to change.
+    resource: std::sync::OnceLock<crate::error::Error>,
     pub(crate) node: Mutex<Node>,
     pub(crate) group: Option<Arc<Group>>,
     /// The thread that submitted the task ([`thread_tag`]): a thread that waits runs only
@@ -205,7 +209,20 @@ impl TaskHeader {
         if let Some(cause) = failed.cause.get() {
             let _ = self.cause.set(cause.clone());
         }
+        if let Some(error) = failed.resource.get() {
+            let _ = self.resource.set(error.clone());
+        }
         self.poisoned.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records that this task could not start for want of a resource (see `resource`).
+    pub(crate) fn set_resource_error(&self, error: crate::error::Error) {
+        let _ = self.resource.set(error);
+    }
+
+    /// The resource error the failure goes back to, if it does.
+    pub(crate) fn resource_error(&self) -> Option<&crate::error::Error> {
+        self.resource.get()
     }
 
     /// Why this task failed, for error messages.
@@ -232,6 +249,7 @@ impl TaskHeader {
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),
             cause: std::sync::OnceLock::new(),
+            resource: std::sync::OnceLock::new(),
             node: Mutex::new(Node {
                 finished: false,
                 failed: false,

@@ -15,6 +15,11 @@ use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
+use super::budget;
+use super::evict;
+use super::transfer;
+use crate::error::{Error, Result};
+use crate::runtime::memory::MemorySpace;
 use crate::sync::{lock, Mutex};
 
 /// At most this many bytes of free buffers are kept.
@@ -103,6 +108,28 @@ impl Pool {
     pub(crate) fn bytes(&self) -> usize {
         lock(&self.free).bytes
     }
+
+    /// Hands out kept blocks, largest sizes first, until they add up to `bytes` or none is
+    /// left: the caller frees them.
+    pub(crate) fn drain(&self, bytes: usize) -> Vec<(Block, usize)> {
+        let mut free = lock(&self.free);
+        let mut out = Vec::new();
+        let mut got = 0;
+        while got < bytes {
+            let Some(mut entry) = free.by_size.last_entry() else {
+                break;
+            };
+            let size = *entry.key();
+            let block = entry.get_mut().pop().expect("lists are never empty");
+            if entry.get().is_empty() {
+                entry.remove();
+            }
+            free.bytes -= size;
+            got += size;
+            out.push((block, size));
+        }
+        out
+    }
 }
 
 /// The process's pool. Built on first use (loom's primitives cannot be built in a `static`
@@ -138,6 +165,16 @@ pub(crate) enum Fill<T> {
     Stale,
 }
 
+impl<T: Copy> Fill<T> {
+    /// Is every byte of the contents zero (or unspecified)?
+    pub(crate) fn is_zero_bits(&self) -> bool {
+        match self {
+            Fill::Value(v) => is_zero_bits(v),
+            Fill::Stale => true,
+        }
+    }
+}
+
 /// A buffer of `len` elements of `T` (non-zero size), filled as `fill` says.
 ///
 /// # Panics
@@ -160,6 +197,11 @@ pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<
     let ptr = match recycled {
         Some(p) => p.cast::<T>(),
         None => {
+            // An eager allocation (a tile filled at creation) cannot wait for room: it is
+            // counted now, and the excess over a limit is evicted right after.
+            budget::host().charge(layout.size());
+            let _ = evict::trim_excess(); // a spill failure here surfaces at the next allocation
+            transfer::write_back_if_full();
             // SAFETY: `layout` has a non-zero size (checked above).
             let raw = unsafe {
                 if zero || matches!(fill, Fill::Stale) {
@@ -187,6 +229,60 @@ pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<
     ptr
 }
 
+/// Host storage of `layout` for a replica made at a task's start (a reloaded or a first
+/// materialized tile), counted against the host budget: a kept block of that size, or
+/// fresh memory if it fits under the limit, or after evicting to make room. `zeroed`: every
+/// byte zero (else valid old values of a recycled `f32`/`f64` buffer, or zeros).
+/// `horizon`: for a prefetch ahead of that task, evict only objects needed after it.
+pub(crate) fn allocate_host(layout: Layout, zeroed: bool, horizon: Option<u64>) -> Result<NonNull<u8>> {
+    let size = layout.size();
+    if size == 0 {
+        return Ok(NonNull::<u8>::dangling());
+    }
+    let budget = budget::host();
+    let block = pool().take(size).map(|b| b.0);
+    let ptr = match block {
+        Some(p) => {
+            if zeroed {
+                // SAFETY: a kept block of `size` bytes, owned here.
+                unsafe { p.as_ptr().write_bytes(0, size) };
+            }
+            p
+        }
+        None => {
+            if !budget.try_charge(size) && !evict::make_room_before(size, horizon)? {
+                return Err(Error::OutOfMemory {
+                    space: MemorySpace::Host,
+                    needed: size,
+                    limit: budget.limit().unwrap_or(usize::MAX),
+                });
+            }
+            transfer::write_back_if_full();
+            // SAFETY: `layout` has a non-zero size (checked above).
+            let raw = unsafe { alloc_zeroed(layout) };
+            match NonNull::new(raw) {
+                Some(p) => p,
+                None => std::alloc::handle_alloc_error(layout),
+            }
+        }
+    };
+    Ok(ptr)
+}
+
+/// Frees kept blocks worth at least `bytes` (all of them if there are fewer); returns
+/// the bytes freed.
+pub(crate) fn trim(bytes: usize) -> usize {
+    let mut freed = 0;
+    for (block, size) in pool().drain(bytes) {
+        // SAFETY: kept blocks were allocated with `size` bytes at `ALIGN`, and the pool
+        // handed their ownership over.
+        unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) };
+        budget::host().uncharge(size);
+        freed += size;
+    }
+    freed
+}
+
 /// Takes back a buffer from [`allocate`] of `len` elements of `T`, holding initialised
 /// elements: kept for reuse (when `recycle`, below the limit) or freed.
 ///
@@ -209,9 +305,13 @@ pub(crate) unsafe fn release_raw(ptr: NonNull<u8>, layout: Layout, recycle: bool
     if layout.size() == 0 {
         return;
     }
-    if !recycle {
+    let budget = budget::host();
+    // Under a limit, blocks are kept only while the space is three quarters full at most.
+    let keep = recycle && budget.limit().is_none_or(|l| budget.resident() <= l / 4 * 3);
+    if !keep {
         // SAFETY: allocated with this layout (the caller's contract), and not used any more.
         unsafe { dealloc(ptr.as_ptr(), layout) };
+        budget.uncharge(layout.size());
         return;
     }
     // Recyclable types (`f32`, `f64`) have alignment ≤ `ALIGN`, so their layouts' is `ALIGN`.
@@ -222,6 +322,7 @@ pub(crate) unsafe fn release_raw(ptr: NonNull<u8>, layout: Layout, recycle: bool
         // nobody uses it: `ptr` by the caller's contract, evicted blocks because the pool
         // owned them.
         unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) };
+        budget.uncharge(size);
     }
 }
 

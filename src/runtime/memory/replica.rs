@@ -7,38 +7,57 @@
 //! - **Invalid**: absent, or stale since a write elsewhere.
 //!
 //! # Invariants
-//! 1. At least one replica is valid. At most one is modified, and then all others are
-//!    invalid.
+//! 1. At least one replica is valid, unless the object is *unmaterialized* (its contents
+//!    are all zero bits and no space holds storage yet: tiles are created that way and get
+//!    host storage at their first access). At most one is modified, and then all others
+//!    are invalid.
 //! 2. A valid replica holds the object's current contents.
-//! 3. The state word and the storage pointers change only under `lock`; a replica's
-//!    storage, once allocated, stays until the object is dropped (eviction, later, frees
-//!    only unpinned replicas, under the lock).
+//! 3. The state word and the storage pointers change only under `lock`. Storage is freed
+//!    only under the lock, by eviction (below) or when the object is dropped.
 //! 4. `pins[s]` counts the tasks between `acquire(s)` and `release(s)`.
 //!
 //! # Protocol (one access of a running task)
-//! 1. `acquire(space, contents)` pins the replica, then reads the state word. If the
-//!    replica is valid, or the access overwrites everything and the storage exists, its
-//!    base pointer is returned at once: no lock on the hot path.
-//! 2. Otherwise, under the lock: allocate the storage in `space` if it has none, and, when
-//!    the access needs the contents, copy them from a valid replica (which becomes shared
-//!    if it was modified; the new one is shared). A failure (no such space, no memory)
-//!    unpins and is returned: the task fails with it instead of running.
+//! 1. `acquire(space, contents)` pins the replica, then reads the state word and the base
+//!    pointer. If the replica is valid, or the access overwrites everything and the storage
+//!    exists, its base pointer is returned at once: no lock on the hot path.
+//! 2. Otherwise, under the lock: allocate the storage in `space` if it has none (host
+//!    storage is counted against the host budget, and can fail with `OutOfMemory`), and,
+//!    when the access needs the contents, copy them from a valid replica (which becomes
+//!    shared if it was modified; the new one is shared), or zero them if the object is
+//!    unmaterialized. A failure unpins and is returned: the task fails with it (or, for
+//!    `OutOfMemory`, releases what it holds and waits for room).
 //! 3. `release(space, wrote)`: after a write, `space` is the only valid replica
-//!    (modified), every other is invalid. Then the pin is dropped.
+//!    (modified), every other is invalid (a spill slot that became stale is freed). Then
+//!    the pin is dropped.
 //!
 //! `prefetch(space)` is step 2 without a pin, so a transfer can start as soon as a task is
 //! placed, before it runs. The dependency tracker orders the tasks that use one object, so
 //! acquire and release never race with a conflicting access; concurrent accesses to
 //! disjoint parts of one object must run in one memory space (coherence is per object).
+//!
+//! # Eviction (`evict`, under a budget)
+//! Moves the replica of one space (the host's) to another (the spill files) and frees it,
+//! or, for a write-back ahead of need, only copies it. Under the lock:
+//! 1. give up if the replica is pinned, absent, or not the runtime's to free;
+//! 2. detach it: store a null base and an invalid state (`SeqCst`), then read its pins
+//!    (`SeqCst`). An acquirer pins (`SeqCst`) before it reads the state and base
+//!    (`SeqCst`), so either eviction sees its pin, puts the replica back and gives up, or
+//!    the acquirer sees the null base and takes the slow path, which waits for the lock:
+//!    nobody touches the buffer from here on;
+//! 3. if no other space holds the contents, copy them there (a spill write); on failure
+//!    put the replica back and return the error (nothing is lost);
+//! 4. free the buffer (or, for a write-back, put it back, now shared).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
+use super::budget;
 use super::recycle;
-use super::space::{MemorySpace, MAX_SPACES};
+use super::space::{HOST, MAX_SPACES, SPILL};
+use super::spill;
 use crate::error::{Error, Result};
-use crate::sync::{lock, AtomicPtr, AtomicU32, AtomicU8, Mutex};
+use crate::sync::{lock, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Mutex};
 
 /// The state of one replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,9 +79,10 @@ pub(crate) enum Contents {
     Overwritten,
 }
 
-/// Moves bytes between memory spaces: allocation and copies for the slow path.
+/// Moves bytes between memory spaces other than the host's own storage: allocation and
+/// copies for the slow path and for eviction.
 pub(crate) trait Mover: Send + Sync + std::panic::RefUnwindSafe {
-    /// `bytes` of storage in space `space` (`< MAX_SPACES`, not the host's).
+    /// `bytes` of storage in space `space` (`< MAX_SPACES`).
     fn allocate(&self, space: usize, bytes: usize) -> Result<NonNull<u8>>;
 
     /// Copies `bytes` from `src` (in space `from`) to `dst` (in space `to`).
@@ -86,39 +106,89 @@ pub(crate) trait Mover: Send + Sync + std::panic::RefUnwindSafe {
     unsafe fn free(&self, space: usize, ptr: NonNull<u8>, bytes: usize);
 }
 
-/// The mover of a runtime whose only space is the host: every object is created with a
-/// valid host replica and nothing is ever written elsewhere, so the slow path is never
-/// asked to reach another space; if it is, the access fails with a clear error.
+/// The runtime's mover: the host and its spill files. A spill replica's "pointer" is a
+/// slot handle of `spill.rs`, never dereferenced. Device spaces are not available (yet).
 #[derive(Debug)]
-pub(crate) struct HostOnly;
+pub(crate) struct HostAndSpill;
 
 /// The runtime's mover today.
-pub(crate) static HOST_ONLY: HostOnly = HostOnly;
+pub(crate) static HOST_AND_SPILL: HostAndSpill = HostAndSpill;
 
-impl Mover for HostOnly {
-    fn allocate(&self, _space: usize, _bytes: usize) -> Result<NonNull<u8>> {
-        Err(Error::MemorySpaceUnavailable {
-            space: "a device space (this runtime has host memory only)".into(),
-        })
+fn unavailable(space: usize) -> Error {
+    Error::MemorySpaceUnavailable {
+        space: format!("space {space} (this runtime has host memory and spill files only)"),
+    }
+}
+
+fn handle_of(p: NonNull<u8>) -> u64 {
+    p.as_ptr() as usize as u64
+}
+
+impl Mover for HostAndSpill {
+    fn allocate(&self, space: usize, bytes: usize) -> Result<NonNull<u8>> {
+        if space != SPILL {
+            return Err(unavailable(space));
+        }
+        let h = spill::allocate(bytes)?;
+        Ok(NonNull::new(std::ptr::without_provenance_mut(h as usize)).expect("handles are never 0"))
     }
 
-    unsafe fn copy(&self, _: usize, _: NonNull<u8>, _: usize, _: NonNull<u8>, _: usize) -> Result<()> {
-        Err(Error::MemorySpaceUnavailable {
-            space: "a device space (this runtime has host memory only)".into(),
-        })
+    unsafe fn copy(
+        &self,
+        from: usize,
+        src: NonNull<u8>,
+        to: usize,
+        dst: NonNull<u8>,
+        bytes: usize,
+    ) -> Result<()> {
+        match (from, to) {
+            (HOST, SPILL) => {
+                // SAFETY: `src` is `bytes` bytes of host storage nobody writes meanwhile
+                // (the caller's contract).
+                let data = unsafe { std::slice::from_raw_parts(src.as_ptr(), bytes) };
+                spill::write(handle_of(dst), data)?;
+                budget::host().count_spill(bytes);
+                Ok(())
+            }
+            (SPILL, HOST) => {
+                // SAFETY: `dst` is `bytes` bytes of host storage nobody else touches
+                // meanwhile (the caller's contract).
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.as_ptr(), bytes) };
+                spill::read(handle_of(src), out)?;
+                budget::host().count_reload(bytes);
+                Ok(())
+            }
+            (a, b) => Err(unavailable(if a == HOST || a == SPILL { b } else { a })),
+        }
     }
 
-    unsafe fn free(&self, _space: usize, _ptr: NonNull<u8>, _bytes: usize) {}
+    unsafe fn free(&self, space: usize, ptr: NonNull<u8>, bytes: usize) {
+        if space == SPILL {
+            spill::free(handle_of(ptr), bytes);
+        }
+    }
 }
 
 /// Who frees the host storage.
 #[derive(Debug)]
 pub(crate) enum HostStorage {
-    /// The runtime: a buffer from `recycle::allocate` with this layout, kept for reuse
-    /// when `recycle` (f32/f64) or freed.
+    /// The runtime: buffers from `recycle` with this layout, counted against the host
+    /// budget, kept for reuse when `recycle` (f32/f64) or freed. Evictable.
     Owned { layout: Layout, recycle: bool },
-    /// The user (an array bound in a region, which outlives every task on it).
+    /// The user (an array bound in a region, which outlives every task on it). Never
+    /// evicted, not counted.
     Borrowed,
+}
+
+/// What eviction did with one replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evicted {
+    /// Nothing: pinned, absent, or not the runtime's to free.
+    No,
+    /// Freed this many bytes (after writing them elsewhere if they were the only copy).
+    Freed(usize),
+    /// Wrote them elsewhere and kept them (a write-back ahead of need).
+    Cleaned,
 }
 
 /// The replica table of one data object. The fields a task's acquire and release touch
@@ -132,6 +202,8 @@ pub(crate) struct Replicas {
     bytes: usize,
     host: HostStorage,
     mover: &'static dyn Mover,
+    /// Invariant 1's exception: no storage anywhere yet, contents all zero bits.
+    unmaterialized: AtomicBool,
     lock: Mutex<()>,
 }
 
@@ -161,6 +233,19 @@ fn only_modified(space: usize) -> u8 {
     with_state(0, space, State::Modified)
 }
 
+/// The state word after `space`'s replica is dropped: a shared replica left alone
+/// becomes modified.
+fn without(word: u8, space: usize) -> u8 {
+    let word = with_state(word, space, State::Invalid);
+    let valid: Vec<usize> = (0..MAX_SPACES)
+        .filter(|&s| state_in(word, s) != State::Invalid)
+        .collect();
+    match valid[..] {
+        [only] => only_modified(only),
+        _ => word,
+    }
+}
+
 impl Replicas {
     /// `bytes` of contents whose only (modified) replica is in host memory at `host`.
     pub(crate) fn on_host(
@@ -170,14 +255,31 @@ impl Replicas {
         mover: &'static dyn Mover,
     ) -> Self {
         Replicas {
-            states: AtomicU8::new(only_modified(MemorySpace::Host.index())),
+            states: AtomicU8::new(only_modified(HOST)),
             pins: std::array::from_fn(|_| AtomicU32::new(0)),
-            bases: std::array::from_fn(|s| AtomicPtr::new(if s == 0 { host } else { std::ptr::null_mut() })),
+            bases: std::array::from_fn(|s| {
+                AtomicPtr::new(if s == HOST { host } else { std::ptr::null_mut() })
+            }),
             bytes,
             host: storage,
             mover,
+            unmaterialized: AtomicBool::new(false),
             lock: Mutex::new(()),
         }
+    }
+
+    /// `bytes` of zero bits, with no storage yet: host storage of `layout` (runtime-owned)
+    /// is allocated at the first access (zeroed if that access reads).
+    pub(crate) fn unmaterialized(layout: Layout, recycle: bool, mover: &'static dyn Mover) -> Self {
+        let r = Self::on_host(
+            std::ptr::null_mut(),
+            layout.size(),
+            HostStorage::Owned { layout, recycle },
+            mover,
+        );
+        r.states.store(0, Relaxed);
+        r.unmaterialized.store(true, Relaxed);
+        r
     }
 
     /// `bytes` of contents whose only valid (modified) replica is at `base` in space
@@ -191,7 +293,6 @@ impl Replicas {
     }
 
     /// The size of the contents in bytes.
-    #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -207,52 +308,87 @@ impl Replicas {
         self.pins[space].load(Acquire) as usize
     }
 
+    /// Could eviction free the host replica now (runtime-owned, present, unpinned)? And is
+    /// it the only valid copy (dirty)? A hint: `evict` checks again under the lock.
+    pub(crate) fn host_candidate(&self) -> Option<bool> {
+        let owned = matches!(self.host, HostStorage::Owned { .. });
+        let present = !self.bases[HOST].load(Relaxed).is_null();
+        (owned && present && self.pins[HOST].load(Relaxed) == 0 && self.state(HOST) != State::Invalid)
+            .then(|| self.state(HOST) == State::Modified)
+    }
+
+    /// Does the host hold the contents, or will a first access make them from nothing?
+    pub(crate) fn host_ready(&self) -> bool {
+        self.state(HOST) != State::Invalid || self.unmaterialized.load(Relaxed)
+    }
+
     /// Steps 1 and 2: pins the replica in `space` and returns its base pointer, with the
     /// current contents when `contents` says they are needed.
     pub(crate) fn acquire(&self, space: usize, contents: Contents) -> Result<NonNull<u8>> {
-        self.pins[space].fetch_add(1, Acquire);
-        let word = self.states.load(Acquire);
-        let base = self.bases[space].load(Acquire);
+        // `SeqCst` pin and loads: the acquirer's half of eviction's step 2.
+        self.pins[space].fetch_add(1, SeqCst);
+        let word = self.states.load(SeqCst);
+        let base = self.bases[space].load(SeqCst);
         let ready = state_in(word, space) != State::Invalid || contents == Contents::Overwritten;
         if let (true, Some(base)) = (ready, NonNull::new(base)) {
             return Ok(base);
         }
-        self.make_valid(space, contents).inspect_err(|_| {
+        self.make_valid(space, contents, None).inspect_err(|_| {
             self.pins[space].fetch_sub(1, Release);
+            budget::host().notify();
         })
     }
 
     /// Step 2 alone: starts making `space` valid before a task needs it.
     pub(crate) fn prefetch(&self, space: usize) -> Result<()> {
+        self.prefetch_before(space, None)
+    }
+
+    /// [`Replicas::prefetch`] for task `horizon`: a host allocation evicts only objects
+    /// needed after it.
+    pub(crate) fn prefetch_before(&self, space: usize, horizon: Option<u64>) -> Result<()> {
         if self.state(space) != State::Invalid {
             return Ok(());
         }
-        self.make_valid(space, Contents::Needed).map(|_| ())
+        self.make_valid(space, Contents::Needed, horizon).map(|_| ())
+    }
+
+    /// Storage in `space` for these contents.
+    fn allocate(&self, space: usize, zeroed: bool, horizon: Option<u64>) -> Result<NonNull<u8>> {
+        match (&self.host, space) {
+            (HostStorage::Owned { layout, .. }, HOST) => recycle::allocate_host(*layout, zeroed, horizon),
+            _ => self.mover.allocate(space, self.bytes),
+        }
     }
 
     #[cold]
-    fn make_valid(&self, space: usize, contents: Contents) -> Result<NonNull<u8>> {
+    fn make_valid(&self, space: usize, contents: Contents, horizon: Option<u64>) -> Result<NonNull<u8>> {
         let _guard = lock(&self.lock);
         let word = self.states.load(Relaxed);
+        let fresh = self.unmaterialized.load(Relaxed);
         let base = match NonNull::new(self.bases[space].load(Relaxed)) {
             Some(base) => base,
             None => {
-                let base = self.mover.allocate(space, self.bytes)?;
-                self.bases[space].store(base.as_ptr(), Release);
+                let base = self.allocate(space, fresh && contents == Contents::Needed, horizon)?;
+                self.bases[space].store(base.as_ptr(), SeqCst);
                 base
             }
         };
-        if contents == Contents::Needed && state_in(word, space) == State::Invalid {
+        if fresh {
+            // Zeroed above if the access reads; an overwrite needs no contents.
+            self.unmaterialized.store(false, Relaxed);
+            self.states.store(only_modified(space), SeqCst);
+        } else if contents == Contents::Needed && state_in(word, space) == State::Invalid {
             let from = (0..MAX_SPACES)
                 .find(|&s| state_in(word, s) != State::Invalid)
                 .expect("invariant 1: some replica is valid");
             let src = NonNull::new(self.bases[from].load(Relaxed)).expect("a valid replica has storage");
             // SAFETY: both replicas have `bytes` bytes of storage (allocated with that
             // size); the tracker runs no writer of this object while a task needs its
-            // contents, and the lock keeps other transfers out of `dst`.
+            // contents, and the lock keeps other transfers and eviction out of both.
             unsafe { self.mover.copy(from, src, space, base, self.bytes)? };
             let word = with_state(word, space, State::Shared);
-            self.states.store(with_state(word, from, State::Shared), Release);
+            self.states.store(with_state(word, from, State::Shared), SeqCst);
         }
         Ok(base)
     }
@@ -261,28 +397,110 @@ impl Replicas {
     pub(crate) fn release(&self, space: usize, wrote: bool) {
         if wrote && self.states.load(Acquire) != only_modified(space) {
             let _guard = lock(&self.lock);
-            self.states.store(only_modified(space), Release);
+            self.states.store(only_modified(space), SeqCst);
+            if space == HOST {
+                self.free_stale(SPILL);
+            }
         }
         self.pins[space].fetch_sub(1, Release);
+    }
+
+    /// Frees the storage of `space` if it holds no valid contents (under the lock).
+    fn free_stale(&self, space: usize) {
+        if self.state(space) != State::Invalid {
+            return;
+        }
+        if let Some(p) = NonNull::new(self.bases[space].swap(std::ptr::null_mut(), SeqCst)) {
+            // SAFETY: allocated by this mover with `bytes` (`make_valid`, `evict`); stale,
+            // and under the lock nobody copies from or to it.
+            unsafe { self.mover.free(space, p, self.bytes) };
+        }
+    }
+
+    /// Eviction (see the module docs): moves the replica in `from` to `to`, or only
+    /// writes it there when `keep`. `try_lock`: an object busy with its own transfer is
+    /// skipped, which also keeps two threads evicting for each other from deadlocking.
+    pub(crate) fn evict(&self, from: usize, to: usize, keep: bool) -> Result<Evicted> {
+        let Ok(_guard) = self.lock.try_lock() else {
+            return Ok(Evicted::No);
+        };
+        if (from == HOST && !matches!(self.host, HostStorage::Owned { .. }))
+            || self.pins[from].load(SeqCst) > 0
+        {
+            return Ok(Evicted::No);
+        }
+        let word = self.states.load(Relaxed);
+        if state_in(word, from) == State::Invalid {
+            return Ok(Evicted::No);
+        }
+        // Step 2: detach.
+        let Some(base) = NonNull::new(self.bases[from].swap(std::ptr::null_mut(), SeqCst)) else {
+            return Ok(Evicted::No);
+        };
+        self.states.store(with_state(word, from, State::Invalid), SeqCst);
+        let put_back = || {
+            self.bases[from].store(base.as_ptr(), SeqCst);
+            self.states.store(word, SeqCst);
+        };
+        if self.pins[from].load(SeqCst) > 0 {
+            put_back();
+            return Ok(Evicted::No);
+        }
+        // Step 3: the only copy goes to `to` first.
+        let mut word_after = word;
+        if state_in(word, to) == State::Invalid {
+            let copied = (|| {
+                let dst = match NonNull::new(self.bases[to].load(Relaxed)) {
+                    Some(dst) => dst,
+                    None => {
+                        let dst = self.mover.allocate(to, self.bytes)?;
+                        self.bases[to].store(dst.as_ptr(), SeqCst);
+                        dst
+                    }
+                };
+                // SAFETY: `base` is detached (step 2: nobody holds or can reach it), `dst`
+                // has `bytes` bytes of storage, and the lock keeps other transfers out.
+                unsafe { self.mover.copy(from, base, to, dst, self.bytes) }
+            })();
+            if let Err(e) = copied {
+                put_back();
+                return Err(e);
+            }
+            word_after = with_state(with_state(word, to, State::Shared), from, State::Shared);
+        }
+        if keep {
+            self.bases[from].store(base.as_ptr(), SeqCst);
+            self.states.store(word_after, SeqCst);
+            return Ok(Evicted::Cleaned);
+        }
+        // Step 4.
+        self.states.store(without(word_after, from), SeqCst);
+        self.free_storage(from, base);
+        Ok(Evicted::Freed(self.bytes))
+    }
+
+    /// Frees `base`, the storage of `space` (detached, or the object is being dropped).
+    fn free_storage(&self, space: usize, base: NonNull<u8>) {
+        match (&self.host, space) {
+            (HostStorage::Owned { layout, recycle }, HOST) => {
+                // SAFETY: runtime-owned host storage comes from `recycle` with `layout`
+                // (`Tile::allocate`, `allocate` above), and nobody can reach it any more.
+                unsafe { recycle::release_raw(base, *layout, *recycle) }
+            }
+            (HostStorage::Borrowed, HOST) => {}
+            // SAFETY: allocated by this mover with `bytes` (`make_valid`, `evict`);
+            // detached or dropped, so nobody uses it.
+            _ => unsafe { self.mover.free(space, base, self.bytes) },
+        }
     }
 }
 
 impl Drop for Replicas {
     fn drop(&mut self) {
-        for space in 1..MAX_SPACES {
+        for space in 0..MAX_SPACES {
             if let Some(p) = NonNull::new(self.bases[space].load(Acquire)) {
-                // SAFETY: allocated by this mover with `bytes` (`make_valid`); the object is
-                // being dropped, so no task holds it.
-                unsafe { self.mover.free(space, p, self.bytes) };
+                self.free_storage(space, p);
             }
-        }
-        if let (HostStorage::Owned { layout, recycle }, Some(p)) =
-            (&self.host, NonNull::new(self.bases[0].load(Acquire)))
-        {
-            // SAFETY: the host buffer came from `recycle::allocate` with `layout` (the
-            // only constructor of owned storage, `Tile::allocate`), and this is its last
-            // owner: no task holds the object any more.
-            unsafe { recycle::release_raw(p, *layout, *recycle) };
         }
     }
 }

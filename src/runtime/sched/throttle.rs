@@ -89,6 +89,8 @@ pub(crate) struct Throttle {
     removed: Counters,
     max_tasks: AtomicUsize,
     max_bytes: AtomicUsize,
+    /// The host memory limit, if any: the byte limit is never above it.
+    memory_cap: AtomicUsize,
     waiting: AtomicUsize,
     throttled: AtomicUsize,
     gate: Mutex<()>,
@@ -113,6 +115,7 @@ impl Throttle {
             removed: Counters::default(),
             max_tasks: AtomicUsize::new(limits.tasks.max(1)),
             max_bytes: AtomicUsize::new(limits.bytes.max(1)),
+            memory_cap: AtomicUsize::new(usize::MAX),
             waiting: AtomicUsize::new(0),
             throttled: AtomicUsize::new(0),
             gate: Mutex::new(()),
@@ -133,6 +136,18 @@ impl Throttle {
         self.max_bytes.store(limits.bytes.max(1), SeqCst);
         let _gate = lock(&self.gate);
         self.cv.notify_all();
+    }
+
+    /// Caps the byte limit at a memory budget (`None`: no cap); waiting submitters re-check.
+    pub(crate) fn set_memory_cap(&self, cap: Option<usize>) {
+        self.memory_cap.store(cap.unwrap_or(usize::MAX).max(1), SeqCst);
+        let _gate = lock(&self.gate);
+        self.cv.notify_all();
+    }
+
+    /// The byte limit in force: the set one, capped by the memory budget.
+    fn max_bytes(&self, order: std::sync::atomic::Ordering) -> usize {
+        self.max_bytes.load(order).min(self.memory_cap.load(order))
     }
 
     /// Unfinished tasks and their bytes. `removed` is read first: it never exceeds
@@ -163,13 +178,13 @@ impl Throttle {
 
     fn over_bytes(&self) -> bool {
         let bytes_out = self.removed.bytes.load(Relaxed);
-        self.added.bytes.load(Relaxed).wrapping_sub(bytes_out) > self.max_bytes.load(Relaxed)
+        self.added.bytes.load(Relaxed).wrapping_sub(bytes_out) > self.max_bytes(Relaxed)
     }
 
     /// Are both counts at most half their limits (or is nothing left to wait for)?
     fn below_resume(&self) -> bool {
         let (tasks, bytes) = self.counts();
-        tasks == 0 || (tasks <= self.max_tasks.load(SeqCst) / 2 && bytes <= self.max_bytes.load(SeqCst) / 2)
+        tasks == 0 || (tasks <= self.max_tasks.load(SeqCst) / 2 && bytes <= self.max_bytes(SeqCst) / 2)
     }
 
     /// A task was submitted; `bytes`: the sizes of the objects it is the first unfinished

@@ -179,14 +179,19 @@ fn a_failed_acquire_unpins_and_changes_nothing() {
 }
 
 #[test]
-fn the_host_only_mover_refuses_other_spaces_with_an_error() {
+fn the_runtime_mover_refuses_device_spaces_with_an_error() {
     let host: &'static mut u64 = Box::leak(Box::new(5));
-    let r = Replicas::on_host((host as *mut u64).cast(), 8, HostStorage::Borrowed, &HOST_ONLY);
+    let r = Replicas::on_host(
+        (host as *mut u64).cast(),
+        8,
+        HostStorage::Borrowed,
+        &HOST_AND_SPILL,
+    );
     assert!(matches!(
-        r.acquire(1, Contents::Needed),
+        r.acquire(2, Contents::Needed),
         Err(Error::MemorySpaceUnavailable { .. })
     ));
-    assert_eq!(r.pins(1), 0);
+    assert_eq!(r.pins(2), 0);
     let base = r.acquire(0, Contents::Needed).unwrap();
     assert_eq!(read(base), 5);
     r.release(0, true);

@@ -1,0 +1,176 @@
+//! Eviction under a budget: which host replicas go to the spill files, and when.
+//!
+//! Every runtime-owned object (a tile) is listed here from its creation to its drop. When
+//! an allocation does not fit under the host limit, [`make_room`] frees, in this order:
+//! 1. dropped buffers kept for reuse (`recycle.rs`);
+//! 2. host replicas by the tracker's knowledge of the future: the objects no unfinished
+//!    task uses first, then those whose next use (the earliest unfinished task that
+//!    accesses them, by submission order) is farthest away (Belady's rule), clean ones
+//!    (a valid copy in a spill file already) before dirty ones within each group. Pinned
+//!    replicas (held by a running task) are never chosen; a dirty victim is written to a
+//!    spill file before it is freed (`replica.rs`, "Eviction").
+//!
+//! A batch frees a sixteenth of the limit beyond the request, so the scan (one pass over
+//! the listed objects, a sort) is paid once per many allocations.
+//!
+//! The transfer thread (`transfer.rs`) uses the same ranking for prefetches (which evict
+//! only objects needed later than the task they prefetch for) and for write-backs ahead of
+//! need (dirty victims written while the host copy stays, so that their eviction later is
+//! only a free).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use super::budget;
+use super::recycle;
+use super::replica::{Evicted, Replicas};
+use super::space::{HOST, SPILL};
+use crate::error::Result;
+
+/// A runtime-owned object as eviction sees it.
+pub(crate) trait Resident: Send + Sync {
+    /// Its replicas.
+    fn replicas(&self) -> &Replicas;
+    /// The id of the earliest unfinished task that accesses it (`u64::MAX`: none; 0: one
+    /// is running or about to).
+    fn next_use(&self) -> u64;
+}
+
+type Listed = HashMap<u64, Weak<dyn Resident>>;
+
+// `std`'s mutex even under loom: a process-wide static no model explores.
+fn listed() -> std::sync::MutexGuard<'static, Listed> {
+    static LISTED: std::sync::OnceLock<Mutex<Listed>> = std::sync::OnceLock::new();
+    LISTED
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists the object `id` (at its creation).
+pub(crate) fn register(id: u64, object: Weak<dyn Resident>) {
+    listed().insert(id, object);
+}
+
+/// Takes the object `id` off the list (at its drop).
+pub(crate) fn unregister(id: u64) {
+    listed().remove(&id);
+}
+
+/// A victim and its rank: larger first.
+struct Candidate {
+    object: Arc<dyn Resident>,
+    key: (bool, bool, u64),
+}
+
+/// Objects whose host replica could be evicted now, best victims first; only those
+/// needed after `horizon` (a task id) when one is given.
+fn candidates(horizon: Option<u64>) -> Vec<Candidate> {
+    let objects: Vec<Arc<dyn Resident>> = listed()
+        .values()
+        .filter_map(Weak::upgrade)
+        .filter(|o| o.replicas().host_candidate().is_some())
+        .collect();
+    let mut out: Vec<Candidate> = objects
+        .into_iter()
+        .filter_map(|object| {
+            let dirty = object.replicas().host_candidate()?;
+            let next = object.next_use();
+            if horizon.is_some_and(|h| next <= h) {
+                return None;
+            }
+            Some(Candidate {
+                key: (next == u64::MAX, !dirty, next),
+                object,
+            })
+        })
+        .collect();
+    out.sort_unstable_by_key(|c| std::cmp::Reverse(c.key));
+    out
+}
+
+/// Makes room for `bytes` more under the host limit and counts them (see the module
+/// docs); `Ok(false)` if not enough can be evicted now (the rest is pinned). A spill file
+/// that cannot be written is an error. `horizon`: for a prefetch ahead of that task,
+/// evict only objects needed after it.
+pub(crate) fn make_room_before(bytes: usize, horizon: Option<u64>) -> Result<bool> {
+    let b = budget::host();
+    if b.try_charge(bytes) {
+        return Ok(true);
+    }
+    let Some(limit) = b.limit() else {
+        b.charge(bytes);
+        return Ok(true);
+    };
+    if bytes > limit {
+        return Ok(false);
+    }
+    let target = bytes + limit / 16;
+    let free_now = |b: &budget::Budget| limit.saturating_sub(b.resident());
+    if horizon.is_none() {
+        recycle::trim(target.saturating_sub(free_now(b)));
+        if b.try_charge(bytes) {
+            return Ok(true);
+        }
+    }
+    let mut error = None;
+    for c in candidates(horizon) {
+        if free_now(b) >= target {
+            break;
+        }
+        match c.object.replicas().evict(HOST, SPILL, false) {
+            Ok(Evicted::Freed(_)) => b.count_eviction(),
+            Ok(_) => {}
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if b.try_charge(bytes) {
+        return Ok(true);
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(false),
+    }
+}
+
+/// Evicts until the host is within its limit again (after an allocation that could not
+/// wait, or a lowered limit); `Ok(false)` if what is left over it is pinned.
+pub(crate) fn trim_excess() -> Result<bool> {
+    let b = budget::host();
+    if b.excess() == 0 {
+        return Ok(true);
+    }
+    recycle::trim(b.excess());
+    if b.excess() == 0 {
+        return Ok(true);
+    }
+    for c in candidates(None) {
+        if b.excess() == 0 {
+            break;
+        }
+        if let Evicted::Freed(_) = c.object.replicas().evict(HOST, SPILL, false)? {
+            b.count_eviction();
+        }
+    }
+    Ok(b.excess() == 0)
+}
+
+/// Writes dirty host replicas that are needed latest to the spill files, keeping them,
+/// until `bytes` have been written or none is left (see `transfer.rs`).
+pub(crate) fn write_back(bytes: usize) -> Result<()> {
+    let mut written = 0;
+    for c in candidates(None) {
+        if written >= bytes {
+            break;
+        }
+        if !c.key.1 {
+            if let Evicted::Cleaned = c.object.replicas().evict(HOST, SPILL, true)? {
+                written += c.object.replicas().bytes();
+            }
+        }
+    }
+    Ok(())
+}
