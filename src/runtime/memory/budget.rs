@@ -83,6 +83,9 @@ impl Budget {
 
     /// Sets the limit (`None`: none). Waiters re-check.
     pub(crate) fn set_limit(&self, limit: Option<usize>) {
+        if limit.is_some() {
+            return_large_frees_to_the_system();
+        }
         self.limit.store(limit.unwrap_or(NONE), SeqCst);
         self.notify_all();
     }
@@ -186,6 +189,24 @@ impl Budget {
             drop(self.cv.wait_timeout(changes, timeout));
         }
         self.waiters.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Under a budget, memory the runtime frees must leave the process, or its resident set
+/// grows past the limit while the budget's count stays under it. glibc's allocator serves
+/// blocks of 128 KiB and more with `mmap` (returned at `free`), but raises that threshold
+/// after the first such free, after which freed tiles stay in its heap. Fixing the
+/// threshold keeps every tile-sized block an `mmap` of its own. (Tile buffers are reused
+/// through `recycle.rs` first, so the page faults this costs are few.)
+fn return_large_frees_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: `mallopt` only sets a parameter of glibc's allocator; any value is
+            // accepted or refused (returning 0), and allocations already made are unaffected.
+            unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
+        });
     }
 }
 

@@ -11,7 +11,9 @@
 //!    spill file before it is freed (`replica.rs`, "Eviction").
 //!
 //! A batch frees a sixteenth of the limit beyond the request, so the scan (one pass over
-//! the listed objects, a sort) is paid once per many allocations.
+//! the listed objects, a sort) is paid once per many allocations. Evicted buffers of
+//! `f32`/`f64` tiles go to the reuse pool (still counted against the budget), so the
+//! allocations that follow take them without a page fault.
 //!
 //! The transfer thread (`transfer.rs`) uses the same ranking for prefetches (which evict
 //! only objects needed later than the task they prefetch for) and for write-backs ahead of
@@ -89,45 +91,41 @@ fn candidates(horizon: Option<u64>) -> Vec<Candidate> {
     out
 }
 
-/// Makes room for `bytes` more under the host limit and counts them (see the module
-/// docs); `Ok(false)` if not enough can be evicted now (the rest is pinned). A spill file
-/// that cannot be written is an error. `horizon`: for a prefetch ahead of that task,
-/// evict only objects needed after it.
+/// Makes room for `bytes` more under the host limit (see the module docs): `Ok(true)`
+/// when they now fit, as free budget or as a kept buffer of that size (evicted buffers of
+/// `f32`/`f64` tiles are kept for reuse, still counted); `Ok(false)` if not enough can be
+/// evicted now (the rest is pinned). A spill file that cannot be written is an error.
+/// `horizon`: for a prefetch ahead of that task, evict only objects needed after it.
 pub(crate) fn make_room_before(bytes: usize, horizon: Option<u64>) -> Result<bool> {
     let b = budget::host();
-    if b.try_charge(bytes) {
-        return Ok(true);
-    }
     let Some(limit) = b.limit() else {
-        b.charge(bytes);
         return Ok(true);
     };
     if bytes > limit {
         return Ok(false);
     }
     let target = bytes + limit / 16;
-    let free_now = |b: &budget::Budget| limit.saturating_sub(b.resident());
+    let available = || limit.saturating_sub(b.resident()) + recycle::kept_of(bytes);
     if horizon.is_none() {
-        recycle::trim(target.saturating_sub(free_now(b)));
-        if b.try_charge(bytes) {
-            return Ok(true);
-        }
+        recycle::trim_except(bytes, target.saturating_sub(available()));
     }
     let mut error = None;
-    for c in candidates(horizon) {
-        if free_now(b) >= target {
-            break;
-        }
-        match c.object.replicas().evict(HOST, SPILL, false) {
-            Ok(Evicted::Freed(_)) => b.count_eviction(),
-            Ok(_) => {}
-            Err(e) => {
-                error = Some(e);
+    if available() < target {
+        for c in candidates(horizon) {
+            match c.object.replicas().evict(HOST, SPILL, false) {
+                Ok(Evicted::Freed(_)) => b.count_eviction(),
+                Ok(_) => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+            if available() >= target {
                 break;
             }
         }
     }
-    if b.try_charge(bytes) {
+    if available() >= bytes {
         return Ok(true);
     }
     match error {
@@ -143,7 +141,7 @@ pub(crate) fn trim_excess() -> Result<bool> {
     if b.excess() == 0 {
         return Ok(true);
     }
-    recycle::trim(b.excess());
+    recycle::trim_except(0, b.excess());
     if b.excess() == 0 {
         return Ok(true);
     }
@@ -153,6 +151,8 @@ pub(crate) fn trim_excess() -> Result<bool> {
         }
         if let Evicted::Freed(_) = c.object.replicas().evict(HOST, SPILL, false)? {
             b.count_eviction();
+            // Evicted buffers are kept for reuse; here the point is to give them back.
+            recycle::trim_except(0, b.excess());
         }
     }
     Ok(b.excess() == 0)

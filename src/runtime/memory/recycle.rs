@@ -109,20 +109,25 @@ impl Pool {
         lock(&self.free).bytes
     }
 
-    /// Hands out kept blocks, largest sizes first, until they add up to `bytes` or none is
-    /// left: the caller frees them.
-    pub(crate) fn drain(&self, bytes: usize) -> Vec<(Block, usize)> {
+    /// Bytes kept in blocks of exactly `size` bytes.
+    pub(crate) fn bytes_of(&self, size: usize) -> usize {
+        lock(&self.free).by_size.get(&size).map_or(0, |l| l.len() * size)
+    }
+
+    /// Hands out kept blocks of sizes other than `except`, largest first, until they add
+    /// up to `bytes` or none is left: the caller frees them.
+    pub(crate) fn drain_except(&self, except: usize, bytes: usize) -> Vec<(Block, usize)> {
         let mut free = lock(&self.free);
         let mut out = Vec::new();
         let mut got = 0;
         while got < bytes {
-            let Some(mut entry) = free.by_size.last_entry() else {
+            let Some(&size) = free.by_size.keys().rev().find(|&&s| s != except) else {
                 break;
             };
-            let size = *entry.key();
-            let block = entry.get_mut().pop().expect("lists are never empty");
-            if entry.get().is_empty() {
-                entry.remove();
+            let list = free.by_size.get_mut(&size).expect("found above");
+            let block = list.pop().expect("lists are never empty");
+            if list.is_empty() {
+                free.by_size.remove(&size);
             }
             free.bytes -= size;
             got += size;
@@ -240,40 +245,46 @@ pub(crate) fn allocate_host(layout: Layout, zeroed: bool, horizon: Option<u64>) 
         return Ok(NonNull::<u8>::dangling());
     }
     let budget = budget::host();
-    let block = pool().take(size).map(|b| b.0);
-    let ptr = match block {
-        Some(p) => {
+    let mut made_room = false;
+    loop {
+        if let Some(p) = pool().take(size).map(|b| b.0) {
             if zeroed {
                 // SAFETY: a kept block of `size` bytes, owned here.
                 unsafe { p.as_ptr().write_bytes(0, size) };
             }
-            p
+            transfer::write_back_if_full();
+            return Ok(p);
         }
-        None => {
-            if !budget.try_charge(size) && !evict::make_room_before(size, horizon)? {
-                return Err(Error::OutOfMemory {
-                    space: MemorySpace::Host,
-                    needed: size,
-                    limit: budget.limit().unwrap_or(usize::MAX),
-                });
-            }
+        if budget.try_charge(size) {
             transfer::write_back_if_full();
             // SAFETY: `layout` has a non-zero size (checked above).
             let raw = unsafe { alloc_zeroed(layout) };
-            match NonNull::new(raw) {
-                Some(p) => p,
+            return match NonNull::new(raw) {
+                Some(p) => Ok(p),
                 None => std::alloc::handle_alloc_error(layout),
-            }
+            };
         }
-    };
-    Ok(ptr)
+        if made_room || !evict::make_room_before(size, horizon)? {
+            return Err(Error::OutOfMemory {
+                space: MemorySpace::Host,
+                needed: size,
+                limit: budget.limit().unwrap_or(usize::MAX),
+            });
+        }
+        made_room = true;
+    }
 }
 
-/// Frees kept blocks worth at least `bytes` (all of them if there are fewer); returns
-/// the bytes freed.
-pub(crate) fn trim(bytes: usize) -> usize {
+/// Bytes kept for reuse in blocks of exactly `size` bytes.
+pub(crate) fn kept_of(size: usize) -> usize {
+    pool().bytes_of(size)
+}
+
+/// Frees kept blocks of sizes other than `except` worth at least `bytes` (all of them if
+/// there are fewer); returns the bytes freed.
+pub(crate) fn trim_except(except: usize, bytes: usize) -> usize {
     let mut freed = 0;
-    for (block, size) in pool().drain(bytes) {
+    for (block, size) in pool().drain_except(except, bytes) {
         // SAFETY: kept blocks were allocated with `size` bytes at `ALIGN`, and the pool
         // handed their ownership over.
         unsafe { dealloc(block.0.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) };
@@ -306,9 +317,7 @@ pub(crate) unsafe fn release_raw(ptr: NonNull<u8>, layout: Layout, recycle: bool
         return;
     }
     let budget = budget::host();
-    // Under a limit, blocks are kept only while the space is three quarters full at most.
-    let keep = recycle && budget.limit().is_none_or(|l| budget.resident() <= l / 4 * 3);
-    if !keep {
+    if !recycle {
         // SAFETY: allocated with this layout (the caller's contract), and not used any more.
         unsafe { dealloc(ptr.as_ptr(), layout) };
         budget.uncharge(layout.size());
