@@ -19,6 +19,8 @@ pub trait Scalar:
 {
     /// Machine epsilon of the real part.
     const EPSILON: f64;
+    /// The numpy type of the element in an `.npy` header (little-endian).
+    const NPY_DESCR: &'static str;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
     /// Converts to `f64` (exact for `f32`).
@@ -27,6 +29,7 @@ pub trait Scalar:
 
 impl Scalar for f32 {
     const EPSILON: f64 = f32::EPSILON as f64;
+    const NPY_DESCR: &'static str = "<f4";
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -37,6 +40,7 @@ impl Scalar for f32 {
 
 impl Scalar for f64 {
     const EPSILON: f64 = f64::EPSILON;
+    const NPY_DESCR: &'static str = "<f8";
     fn from_f64(x: f64) -> Self {
         x
     }

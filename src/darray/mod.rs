@@ -26,6 +26,7 @@
 mod compare;
 mod constructors;
 mod elementwise;
+mod npy;
 mod ops;
 mod partition;
 mod random;
