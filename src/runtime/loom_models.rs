@@ -413,7 +413,12 @@ impl super::memory::replica::Mover for Buffers {
         Ok(())
     }
 
-    unsafe fn free(&self, _space: usize, _ptr: std::ptr::NonNull<u8>, _bytes: usize) {}
+    /// Leaks the buffer (loom models must not free memory a broken protocol could still
+    /// read) but poisons it first, so that a read after the free shows.
+    unsafe fn free(&self, _space: usize, ptr: std::ptr::NonNull<u8>, bytes: usize) {
+        // SAFETY: a `bytes`-long buffer from `allocate`, which the caller no longer uses.
+        unsafe { ptr.as_ptr().write_bytes(0xEE, bytes) };
+    }
 }
 
 /// Two tasks the tracker lets run together read an object in a space where it is not
@@ -456,6 +461,61 @@ fn loom_replica_concurrent_readers_copy_in_once() {
         replicas.release(2, true);
         let states: Vec<State> = (0..3).map(|s| replicas.state(s)).collect();
         assert_eq!(states, [State::Invalid, State::Invalid, State::Modified]);
+    });
+}
+
+/// A task acquires an object's only replica while eviction moves that replica to another
+/// space: either eviction sees the pin and backs off, or the task sees the replica gone
+/// and brings it back; the task reads the current value either way, never a freed buffer,
+/// and nothing is left pinned or lost.
+#[test]
+fn loom_replica_eviction_races_an_acquire() {
+    use super::memory::replica::{Contents, Evicted, HostStorage, Replicas, State};
+    model(|| {
+        let mover: &'static Buffers = Box::leak(Box::default());
+        let host: &'static mut u64 = Box::leak(Box::new(42));
+        let replicas = Arc::new(Replicas::on_host(
+            (host as *mut u64).cast(),
+            8,
+            HostStorage::Borrowed,
+            mover,
+        ));
+        // Space 2 holds the only (modified) copy: 43.
+        let base = replicas.acquire(2, Contents::Needed).unwrap();
+        // SAFETY: an 8-byte buffer from the mover, pinned by this acquire.
+        unsafe { base.as_ptr().cast::<u64>().write_unaligned(43) };
+        replicas.release(2, true);
+        let reader = {
+            let r = replicas.clone();
+            thread::spawn(move || {
+                let base = r.acquire(2, Contents::Needed).unwrap();
+                // A point where loom may switch threads between the acquire and the read
+                // (plain memory accesses are not).
+                thread::yield_now();
+                // SAFETY: as above, pinned until the release below.
+                let value = unsafe { base.as_ptr().cast::<u64>().read_unaligned() };
+                r.release(2, false);
+                value
+            })
+        };
+        let evicted = replicas.evict(2, 1, false).unwrap();
+        assert_eq!(reader.join().unwrap(), 43);
+        assert_eq!(replicas.pins(2), 0);
+        let valid: Vec<usize> = (0..3).filter(|&s| replicas.state(s) != State::Invalid).collect();
+        assert!(!valid.is_empty());
+        let value = |s: usize| {
+            let base = replicas.acquire(s, Contents::Needed).unwrap();
+            // SAFETY: as above.
+            let v = unsafe { base.as_ptr().cast::<u64>().read_unaligned() };
+            replicas.release(s, false);
+            v
+        };
+        for s in valid {
+            assert_eq!(value(s), 43, "space {s}");
+        }
+        if evicted == Evicted::No {
+            assert_ne!(replicas.state(2), State::Invalid);
+        }
     });
 }
 

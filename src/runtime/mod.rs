@@ -59,6 +59,18 @@ impl Prioritized for TaskRef {
     fn origin(&self) -> u64 {
         self.header().origin
     }
+
+    fn memory_short() -> bool {
+        memory::budget::host().short()
+    }
+
+    fn data_at_hand(&self) -> bool {
+        // SAFETY: called under the ready queue's lock while the task is queued: it is
+        // ready, so its submitter has released the guard, and nobody can claim it before
+        // it is popped under that lock (task.rs, invariant 4).
+        let accesses = unsafe { self.accesses() };
+        accesses.iter().all(|a| a.object.host_ready())
+    }
 }
 
 static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();

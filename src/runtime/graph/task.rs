@@ -14,8 +14,10 @@
 //!    successor pushed before that is released exactly once by [`super::deps::complete`].
 //! 4. The access records are read by the submitter while it registers them (before the
 //!    submission guard is released), by the thread that makes the task ready (before it
-//!    hands the task on, to start prefetches), then used and dropped by the thread that
-//!    claimed the task. The placement is set once, at submission, before the task can be ready.
+//!    hands the task on, to start prefetches), by threads holding the ready queue's lock
+//!    while it is queued (to see whether its data is resident; nobody can claim it until
+//!    it is popped under that lock), then used and dropped by the thread that claimed the
+//!    task. All of these only read the records, which stay as they are until then. The placement is set once, at submission, before the task can be ready.
 
 use std::cell::UnsafeCell;
 
@@ -43,8 +45,9 @@ pub(crate) trait Job: Send + Sync {
     ///
     /// # Safety
     /// Only by the submitter before the submission guard is released, by the thread that
-    /// made the task ready before it hands the task on, or by the thread that claimed the
-    /// task until it calls `drop_accesses` (invariant 4).
+    /// made the task ready before it hands the task on, by a thread holding the ready
+    /// queue's lock while the task is queued, or by the thread that claimed the task until
+    /// it calls `drop_accesses` (invariant 4).
     unsafe fn accesses(&self) -> &[AccessRecord];
     /// Drops the declared accesses (the task is done with its data).
     ///

@@ -95,6 +95,13 @@ impl Budget {
         self.resident.load(Relaxed)
     }
 
+    /// Is the space more than seven-eighths full (false without a limit)?
+    #[inline]
+    pub(crate) fn short(&self) -> bool {
+        let limit = self.limit.load(Relaxed);
+        limit != NONE && self.resident.load(Relaxed) > limit / 8 * 7
+    }
+
     /// Bytes over the limit (0 without one).
     pub(crate) fn excess(&self) -> usize {
         self.resident().saturating_sub(self.limit.load(Relaxed))

@@ -59,6 +59,16 @@ use super::spill;
 use crate::error::{Error, Result};
 use crate::sync::{lock, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Mutex};
 
+/// Eviction's step 2 and an acquire's pin need one total order over the pin, the
+/// detaching stores and the loads after each. `SeqCst` read-modify-writes, stores and
+/// loads give it on every target; loom models `SeqCst` accesses as acquire/release only,
+/// so under loom a fence stands between them (as in `sched/throttle.rs`).
+#[inline]
+fn order_pin_and_detach() {
+    #[cfg(loom)]
+    crate::sync::fence(SeqCst);
+}
+
 /// The state of one replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -327,6 +337,7 @@ impl Replicas {
     pub(crate) fn acquire(&self, space: usize, contents: Contents) -> Result<NonNull<u8>> {
         // `SeqCst` pin and loads: the acquirer's half of eviction's step 2.
         self.pins[space].fetch_add(1, SeqCst);
+        order_pin_and_detach();
         let word = self.states.load(SeqCst);
         let base = self.bases[space].load(SeqCst);
         let ready = state_in(word, space) != State::Invalid || contents == Contents::Overwritten;
@@ -438,6 +449,7 @@ impl Replicas {
             return Ok(Evicted::No);
         };
         self.states.store(with_state(word, from, State::Invalid), SeqCst);
+        order_pin_and_detach();
         let put_back = || {
             self.bases[from].store(base.as_ptr(), SeqCst);
             self.states.store(word, SeqCst);

@@ -21,7 +21,23 @@ pub(crate) trait Prioritized {
     fn priority(&self) -> i32;
     /// The submitting thread's tag (rule 3 of [`ReadyQueue`]).
     fn origin(&self) -> u64;
+    /// Is memory short, so that pops should prefer items whose data is at hand?
+    fn memory_short() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+    /// Is the item's data at hand (no transfer needed before it can run)? Called under the
+    /// queue's lock, while the item is in the queue.
+    fn data_at_hand(&self) -> bool {
+        true
+    }
 }
+
+/// Under memory pressure, a pop looks at this many items (highest priority first) for
+/// one whose data is at hand before it falls back to the first.
+const AT_HAND_WINDOW: usize = 32;
 
 /// Ready items by priority: one FIFO per priority in use. Popping is O(log P) for P
 /// priorities in use (a handful: the kernels of one algorithm) and touches one deque
@@ -38,7 +54,50 @@ impl<T> Buckets<T> {
         self.len += 1;
     }
 
-    fn pop(&mut self) -> Option<T> {
+    /// The highest-priority item, or, when memory is short, the first of the next
+    /// [`AT_HAND_WINDOW`] whose data is at hand (a task that would otherwise wait for its
+    /// inputs to come back from a spill file and push others out to make room).
+    fn pop(&mut self) -> Option<T>
+    where
+        T: Prioritized,
+    {
+        if T::memory_short() {
+            if let Some(item) = self.pop_at_hand() {
+                return Some(item);
+            }
+        }
+        self.pop_first()
+    }
+
+    fn pop_at_hand(&mut self) -> Option<T>
+    where
+        T: Prioritized,
+    {
+        let mut seen = 0;
+        let mut found = None;
+        'scan: for (&priority, items) in self.by_priority.iter().rev() {
+            for (i, item) in items.iter().enumerate() {
+                if seen == AT_HAND_WINDOW {
+                    break 'scan;
+                }
+                seen += 1;
+                if item.data_at_hand() {
+                    found = Some((priority, i));
+                    break 'scan;
+                }
+            }
+        }
+        let (priority, i) = found?;
+        let items = self.by_priority.get_mut(&priority).expect("found above");
+        let item = items.remove(i);
+        if items.is_empty() {
+            self.by_priority.remove(&priority);
+        }
+        self.len -= 1;
+        item
+    }
+
+    fn pop_first(&mut self) -> Option<T> {
         let mut highest = self.by_priority.last_entry()?;
         let item = highest.get_mut().pop_front();
         if highest.get().is_empty() {
@@ -208,7 +267,7 @@ impl<T: Prioritized> ReadyQueue<T> {
         if !inner.idle_sleeper() || inner.ready.peek()?.origin() != origin {
             return None;
         }
-        let item = inner.ready.pop()?;
+        let item = inner.ready.pop_first()?;
         inner.helpers += 1;
         self.note_idle(&inner);
         self.after_pop(&mut inner);
