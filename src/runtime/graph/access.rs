@@ -113,6 +113,14 @@ pub(crate) fn acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Resu
             return Err(Error::OutOfMemory { space, needed, limit });
         }
     }
+    match try_acquire_all(accesses, space) {
+        Err(Error::OutOfMemory { .. }) if budget.limit().is_some() => {}
+        r => return r,
+    }
+    // Short of memory: one task at a time retries (others queue here holding nothing), so
+    // two tasks that each need most of the budget cannot keep taking half of it from one
+    // another. Running tasks finish and unpin, so the one retrying gets its turn.
+    let _turn = ADMISSION.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         match try_acquire_all(accesses, space) {
             Err(Error::OutOfMemory { .. }) if budget.limit().is_some_and(|l| owned_bytes(accesses) <= l) => {
@@ -123,6 +131,9 @@ pub(crate) fn acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Resu
         }
     }
 }
+
+/// The turn of tasks that retry for memory (see [`acquire_all`]).
+static ADMISSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The bytes of the distinct runtime-owned objects a task accesses.
 fn owned_bytes(accesses: &[AccessRecord]) -> usize {

@@ -68,8 +68,11 @@ struct Candidate {
 /// Objects whose host replica could be evicted now, best victims first; only those
 /// needed after `horizon` (a task id) when one is given.
 fn candidates(horizon: Option<u64>) -> Vec<Candidate> {
-    let objects: Vec<Arc<dyn Resident>> = listed()
-        .values()
+    // Upgraded outside the lock: an object whose last other handle goes away meanwhile is
+    // dropped here, and its drop takes the lock to unlist itself.
+    let weak: Vec<Weak<dyn Resident>> = listed().values().cloned().collect();
+    let objects: Vec<Arc<dyn Resident>> = weak
+        .iter()
         .filter_map(Weak::upgrade)
         .filter(|o| o.replicas().host_candidate().is_some())
         .collect();

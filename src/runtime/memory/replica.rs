@@ -18,8 +18,8 @@
 //!
 //! # Protocol (one access of a running task)
 //! 1. `acquire(space, contents)` pins the replica, then reads the state word and the base
-//!    pointer. If the replica is valid, or the access overwrites everything and the storage
-//!    exists, its base pointer is returned at once: no lock on the hot path.
+//!    pointer. If the replica is valid, its base pointer is returned at once: no lock on
+//!    the hot path.
 //! 2. Otherwise, under the lock: allocate the storage in `space` if it has none (host
 //!    storage is counted against the host budget, and can fail with `OutOfMemory`), and,
 //!    when the access needs the contents, copy them from a valid replica (which becomes
@@ -31,14 +31,17 @@
 //!    the pin is dropped.
 //!
 //! `prefetch(space)` is step 2 without a pin, so a transfer can start as soon as a task is
-//! placed, before it runs. The dependency tracker orders the tasks that use one object, so
+//! placed, before it runs. It does nothing to a replica a task holds: an access that
+//! overwrites the whole object gets storage without contents from step 2 and writes it
+//! while the replica is still invalid, and a late prefetch must not copy over it. The dependency tracker orders the tasks that use one object, so
 //! acquire and release never race with a conflicting access; concurrent accesses to
 //! disjoint parts of one object must run in one memory space (coherence is per object).
 //!
 //! # Eviction (`evict`, under a budget)
 //! Moves the replica of one space (the host's) to another (the spill files) and frees it,
 //! or, for a write-back ahead of need, only copies it. Under the lock:
-//! 1. give up if the replica is pinned, absent, or not the runtime's to free;
+//! 1. give up if the replica is pinned, absent, or not the runtime's to free (storage
+//!    without valid contents is freed with nothing to save);
 //! 2. detach it: store a null base and an invalid state (`SeqCst`), then read its pins
 //!    (`SeqCst`). An acquirer pins (`SeqCst`) before it reads the state and base
 //!    (`SeqCst`), so either eviction sees its pin, puts the replica back and gives up, or
@@ -323,8 +326,7 @@ impl Replicas {
     pub(crate) fn host_candidate(&self) -> Option<bool> {
         let owned = matches!(self.host, HostStorage::Owned { .. });
         let present = !self.bases[HOST].load(Relaxed).is_null();
-        (owned && present && self.pins[HOST].load(Relaxed) == 0 && self.state(HOST) != State::Invalid)
-            .then(|| self.state(HOST) == State::Modified)
+        (owned && present && self.pins[HOST].load(Relaxed) == 0).then(|| self.state(HOST) == State::Modified)
     }
 
     /// Does the host hold the contents, or will a first access make them from nothing?
@@ -340,8 +342,7 @@ impl Replicas {
         order_pin_and_detach();
         let word = self.states.load(SeqCst);
         let base = self.bases[space].load(SeqCst);
-        let ready = state_in(word, space) != State::Invalid || contents == Contents::Overwritten;
-        if let (true, Some(base)) = (ready, NonNull::new(base)) {
+        if let (true, Some(base)) = (state_in(word, space) != State::Invalid, NonNull::new(base)) {
             return Ok(base);
         }
         self.make_valid(space, contents, None).inspect_err(|_| {
@@ -361,7 +362,14 @@ impl Replicas {
         if self.state(space) != State::Invalid {
             return Ok(());
         }
-        self.make_valid(space, Contents::Needed, horizon).map(|_| ())
+        let _guard = lock(&self.lock);
+        // A task holds the replica: it got what it needed from the slow path, under this
+        // lock, and may be overwriting it now; a copy must not land on its writes.
+        if self.pins[space].load(Acquire) > 0 || self.state(space) != State::Invalid {
+            return Ok(());
+        }
+        self.make_valid_locked(space, Contents::Needed, horizon)
+            .map(|_| ())
     }
 
     /// Storage in `space` for these contents.
@@ -375,6 +383,16 @@ impl Replicas {
     #[cold]
     fn make_valid(&self, space: usize, contents: Contents, horizon: Option<u64>) -> Result<NonNull<u8>> {
         let _guard = lock(&self.lock);
+        self.make_valid_locked(space, contents, horizon)
+    }
+
+    /// Step 2, under the lock.
+    fn make_valid_locked(
+        &self,
+        space: usize,
+        contents: Contents,
+        horizon: Option<u64>,
+    ) -> Result<NonNull<u8>> {
         let word = self.states.load(Relaxed);
         let fresh = self.unmaterialized.load(Relaxed);
         let base = match NonNull::new(self.bases[space].load(Relaxed)) {
@@ -441,9 +459,6 @@ impl Replicas {
             return Ok(Evicted::No);
         }
         let word = self.states.load(Relaxed);
-        if state_in(word, from) == State::Invalid {
-            return Ok(Evicted::No);
-        }
         // Step 2: detach.
         let Some(base) = NonNull::new(self.bases[from].swap(std::ptr::null_mut(), SeqCst)) else {
             return Ok(Evicted::No);
@@ -457,6 +472,12 @@ impl Replicas {
         if self.pins[from].load(SeqCst) > 0 {
             put_back();
             return Ok(Evicted::No);
+        }
+        if state_in(word, from) == State::Invalid {
+            // Storage without contents (an overwriting access that did not run after all,
+            // or a stale copy): nothing to save.
+            self.free_storage(from, base);
+            return Ok(Evicted::Freed(self.bytes));
         }
         // Step 3: the only copy goes to `to` first.
         let mut word_after = word;
