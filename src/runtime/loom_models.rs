@@ -421,21 +421,23 @@ impl super::memory::replica::Mover for Buffers {
     }
 }
 
+/// An 8-byte object holding `value` in (borrowed) host memory, with a counting mover.
+fn replicas_of(value: u64) -> (Arc<super::memory::replica::Replicas>, &'static Buffers) {
+    use super::memory::replica::{HostStorage, Replicas};
+    let mover: &'static Buffers = Box::leak(Box::default());
+    let host: &'static mut u64 = Box::leak(Box::new(value));
+    let replicas = Replicas::on_host((host as *mut u64).cast(), 8, HostStorage::Borrowed, mover);
+    (Arc::new(replicas), mover)
+}
+
 /// Two tasks the tracker lets run together read an object in a space where it is not
 /// valid: whichever takes the slow path first copies it in, once; both find the current
 /// contents; both unpin. A writer ordered after them leaves only its own space valid.
 #[test]
 fn loom_replica_concurrent_readers_copy_in_once() {
-    use super::memory::replica::{Contents, HostStorage, Replicas, State};
+    use super::memory::replica::{Contents, State};
     model(|| {
-        let mover: &'static Buffers = Box::leak(Box::default());
-        let host: &'static mut u64 = Box::leak(Box::new(42));
-        let replicas = Arc::new(Replicas::on_host(
-            (host as *mut u64).cast(),
-            8,
-            HostStorage::Borrowed,
-            mover,
-        ));
+        let (replicas, mover) = replicas_of(42);
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let r = replicas.clone();
@@ -470,16 +472,9 @@ fn loom_replica_concurrent_readers_copy_in_once() {
 /// and nothing is left pinned or lost.
 #[test]
 fn loom_replica_eviction_races_an_acquire() {
-    use super::memory::replica::{Contents, Evicted, HostStorage, Replicas, State};
+    use super::memory::replica::{Contents, Evicted, State};
     model(|| {
-        let mover: &'static Buffers = Box::leak(Box::default());
-        let host: &'static mut u64 = Box::leak(Box::new(42));
-        let replicas = Arc::new(Replicas::on_host(
-            (host as *mut u64).cast(),
-            8,
-            HostStorage::Borrowed,
-            mover,
-        ));
+        let (replicas, _mover) = replicas_of(42);
         // Space 2 holds the only (modified) copy: 43.
         let base = replicas.acquire(2, Contents::Needed).unwrap();
         // SAFETY: an 8-byte buffer from the mover, pinned by this acquire.

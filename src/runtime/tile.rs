@@ -75,22 +75,38 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
         }
     }
 
-    fn allocate(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
+    /// Elements of a `rows × cols` tile with leading dimension `ld` (checked).
+    fn elements(rows: usize, cols: usize, ld: usize) -> usize {
         assert!(
             ld >= rows.max(1),
             "leading dimension {ld} is smaller than the {rows} rows"
         );
-        let len = ld.checked_mul(cols).expect("tile too large");
+        ld.checked_mul(cols).expect("tile too large")
+    }
+
+    fn allocate(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
+        if !fill.is_zero_bits() {
+            return Self::allocate_now(rows, cols, ld, fill);
+        }
+        // Zeros (or contents a task overwrites first) need no memory until a task touches
+        // the tile: a matrix larger than the host budget can be created.
+        let layout = recycle::layout::<T>(Self::elements(rows, cols, ld));
+        Tile {
+            object: DataObject::unmaterialized(rows, layout, recycle::recyclable::<T>()),
+            rows,
+            cols,
+            ld,
+            _elem: PhantomData,
+        }
+    }
+
+    /// A tile with host storage from the start (counted against the budget even over the
+    /// limit: the excess is evicted right after).
+    fn allocate_now(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
+        let len = Self::elements(rows, cols, ld);
         let layout = recycle::layout::<T>(len);
-        let recycle = recycle::recyclable::<T>();
-        let object = if fill.is_zero_bits() {
-            // Zeros (or contents a task overwrites first) need no memory until a task
-            // touches the tile: a matrix larger than the host budget can be created.
-            DataObject::unmaterialized(rows, layout, recycle)
-        } else {
-            let host = recycle::allocate(len, fill).as_ptr();
-            DataObject::owned(rows, host.cast(), layout, recycle)
-        };
+        let host = recycle::allocate(len, fill).as_ptr();
+        let object = DataObject::owned(rows, host.cast(), layout, recycle::recyclable::<T>());
         Tile {
             object,
             rows,
@@ -114,11 +130,12 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
         T: num_traits::Zero,
     {
         let (rows, cols) = a.dim();
-        let tile = Self::filled(rows, cols, ld, T::zero());
+        // Allocated now (not at a first access): the copy below cannot wait for room.
+        let tile = Self::allocate_now(rows, cols, ld, Fill::Value(T::zero()));
         let base = tile
             .object
             .acquire(MemorySpace::Host, Contents::Overwritten)
-            .expect("a new tile's host replica exists")
+            .expect("host memory for a new tile (allocated just now)")
             .cast::<T>();
         for ((i, j), x) in a.indexed_iter() {
             // SAFETY: the tile was just created and no task has been given it, so this

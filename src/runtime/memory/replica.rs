@@ -375,7 +375,12 @@ impl Replicas {
     /// Storage in `space` for these contents.
     fn allocate(&self, space: usize, zeroed: bool, horizon: Option<u64>) -> Result<NonNull<u8>> {
         match (&self.host, space) {
-            (HostStorage::Owned { layout, .. }, HOST) => recycle::allocate_host(*layout, zeroed, horizon),
+            // Buffers of other types than f32/f64 are always zeroed: a recycled buffer's old
+            // bits are valid values only of those two (an overwriting access still gets a
+            // view of the elements before it writes them).
+            (HostStorage::Owned { layout, recycle }, HOST) => {
+                recycle::allocate_host(*layout, zeroed || !*recycle, horizon)
+            }
             _ => self.mover.allocate(space, self.bytes),
         }
     }
