@@ -40,6 +40,7 @@ mod error;
 pub mod linalg;
 pub mod runtime;
 mod scalar;
+mod scratch;
 mod sync;
 
 pub use darray::{AutoBlocks, Blocks, DArray};

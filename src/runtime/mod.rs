@@ -83,6 +83,7 @@ const THROTTLE_CHECK_EVERY: u64 = 32;
 /// The runtime, started on first use.
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
+        crate::scratch::install(memory::budget::count_scratch);
         let rt = Runtime::start(configured_threads(), Box::new(CpuOnly));
         if let Some(limit) = std::env::var("MOSAIC_HOST_MEMORY")
             .ok()

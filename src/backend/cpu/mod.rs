@@ -2,7 +2,7 @@
 //! parallelism comes from the task graph. Tiles arrive as `ndarray` views (column-major,
 //! padded leading dimension) and are handed to faer without copying.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
 use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -186,7 +186,7 @@ unsafe impl Backend for Cpu {
             Uplo::Upper => a.reversed_axes(),
         };
         let n = a.nrows();
-        let mut buf = MemBuffer::new(cholesky_in_place_scratch::<T>(n, Par::Seq, Default::default()));
+        let (mut buf, _held) = scratch(cholesky_in_place_scratch::<T>(n, Par::Seq, Default::default()));
         let stack = MemStack::new(&mut buf);
         match cholesky_in_place(
             mat_mut(&mut a),
@@ -204,7 +204,7 @@ unsafe impl Backend for Cpu {
         let (m, n) = a.dim();
         let mut perm = vec![0usize; m];
         let mut perm_inv = vec![0usize; m];
-        let mut buf = MemBuffer::new(lu_in_place_scratch::<usize, T>(
+        let (mut buf, _held) = scratch(lu_in_place_scratch::<usize, T>(
             m,
             n,
             Par::Seq,
@@ -330,4 +330,11 @@ unsafe impl Backend for Cpu {
             (false, Diag::Unit) => tri::solve_unit_upper_triangular_in_place(m, x, Par::Seq),
         }
     }
+}
+
+/// faer's scratch for one kernel call, counted against the host memory budget while held
+/// (see `crate::scratch`).
+pub(super) fn scratch(req: StackReq) -> (MemBuffer, crate::scratch::Scratch) {
+    let held = crate::scratch::Scratch::hold(req.size_bytes());
+    (MemBuffer::new(req), held)
 }

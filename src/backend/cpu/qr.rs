@@ -1,7 +1,7 @@
 //! Householder QR of one tile on faer: `geqrt` and `unmqr` (the stacked kernels are in
 //! `tpqrt.rs`).
 
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::MemStack;
 use faer::linalg::householder::{
     apply_block_householder_sequence_on_the_left_in_place_scratch,
     apply_block_householder_sequence_on_the_left_in_place_with_conj,
@@ -23,7 +23,7 @@ pub(super) fn geqrt<T: Scalar>(mut a: ArrayViewMut2<'_, T>, mut t: ArrayViewMut2
         return;
     }
     let ib = t.nrows();
-    let mut buf = MemBuffer::new(qr_in_place_scratch::<T>(m, n, ib, Par::Seq, Default::default()));
+    let (mut buf, _held) = super::scratch(qr_in_place_scratch::<T>(m, n, ib, Par::Seq, Default::default()));
     qr_in_place(
         mat_mut(&mut a),
         mat_mut(&mut t),
@@ -50,7 +50,7 @@ pub(super) fn unmqr<T: Scalar>(
     match trans {
         Trans::Yes => {
             let req = apply_block_householder_sequence_transpose_on_the_left_in_place_scratch::<T>(m, ib, nc);
-            let mut buf = MemBuffer::new(req);
+            let (mut buf, _held) = super::scratch(req);
             apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
                 v,
                 t,
@@ -62,7 +62,7 @@ pub(super) fn unmqr<T: Scalar>(
         }
         Trans::No => {
             let req = apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(m, ib, nc);
-            let mut buf = MemBuffer::new(req);
+            let (mut buf, _held) = super::scratch(req);
             apply_block_householder_sequence_on_the_left_in_place_with_conj(
                 v,
                 t,

@@ -223,6 +223,22 @@ pub(crate) fn host() -> &'static Budget {
     HOST.get_or_init(Budget::new)
 }
 
+/// Counts kernel scratch against the host budget (installed in `crate::scratch` when the
+/// runtime starts): taken, it is counted even over the limit (a running kernel cannot
+/// wait for room) and other data is evicted to make up for it; given back, uncounted.
+pub(crate) fn count_scratch(bytes: usize, taken: bool) {
+    let b = host();
+    if taken {
+        b.charge(bytes);
+        if b.excess() > 0 {
+            // A spill failure here surfaces at the next allocation that needs the room.
+            let _ = super::evict::trim_excess();
+        }
+    } else {
+        b.uncharge(bytes);
+    }
+}
+
 /// Parses a size with an optional K/M/G/T suffix (powers of 1024): `512M`, `2G`, `1048576`.
 pub(crate) fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
