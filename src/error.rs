@@ -84,6 +84,16 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// `Error::File` for `path`.
+    pub(crate) fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        Error::File {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// `Result` with mosaic's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -27,13 +27,6 @@ use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
-fn file_error(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// Where the elements are: the data's offset in the file and the element order.
 #[derive(Clone, Copy)]
 struct Data {
@@ -94,16 +87,16 @@ impl<T: Scalar> DArray<T> {
     /// ```
     pub fn read_npy(path: impl AsRef<Path>, partition: impl Partition) -> Result<Self> {
         let path = path.as_ref();
-        let mut file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+        let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
         let header = Header::from_reader(&mut file)
-            .map_err(|e| file_error(path, format!("not a valid .npy file: {e}")))?;
+            .map_err(|e| Error::file(path, format!("not a valid .npy file: {e}")))?;
         let descr = match &header.type_descriptor {
             PyValue::String(s) => s.clone(),
             other => other.to_string(),
         };
         let want = T::NPY_DESCR;
         if descr.as_str() != want && !(descr.ends_with(&want[1..]) && descr.starts_with('|')) {
-            return Err(file_error(
+            return Err(Error::file(
                 path,
                 format!(
                     "element type {descr}, expected {want} for {}",
@@ -112,7 +105,7 @@ impl<T: Scalar> DArray<T> {
             ));
         }
         let [rows, cols] = header.shape[..] else {
-            return Err(file_error(
+            return Err(Error::file(
                 path,
                 format!(
                     "{} dimensions (shape {:?}), expected 2",
@@ -123,13 +116,13 @@ impl<T: Scalar> DArray<T> {
         };
         let offset = file
             .stream_position()
-            .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         let need = offset + (rows * cols * std::mem::size_of::<T>()) as u64;
         let len = file
             .seek(SeekFrom::End(0))
-            .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         if len < need {
-            return Err(file_error(
+            return Err(Error::file(
                 path,
                 format!("truncated: {len} bytes, a {rows}×{cols} {descr} array needs {need}"),
             ));
@@ -147,7 +140,7 @@ impl<T: Scalar> DArray<T> {
             let (r, c) = out.tile_range(i, j);
             let (file, path) = (file.clone(), path.to_path_buf());
             let read = move |(mut t,): (ndarray::ArrayViewMut2<'_, T>,)| -> Result<()> {
-                let io = |e: std::io::Error| file_error(&path, format!("cannot read: {e}"));
+                let io = |e: std::io::Error| Error::file(&path, format!("cannot read: {e}"));
                 if data.fortran {
                     for (jj, mut col) in t.columns_mut().into_iter().enumerate() {
                         let col = col.as_slice_mut().expect("tile columns are contiguous");
@@ -187,12 +180,12 @@ impl<T: Scalar> DArray<T> {
         };
         let head = header
             .to_bytes()
-            .map_err(|e| file_error(path, format!("cannot format the header: {e}")))?;
-        let file = File::create(path).map_err(|e| file_error(path, format!("cannot create: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot format the header: {e}")))?;
+        let file = File::create(path).map_err(|e| Error::file(path, format!("cannot create: {e}")))?;
         let total = head.len() as u64 + (rows * cols * std::mem::size_of::<T>()) as u64;
         file.write_all_at(&head, 0)
             .and_then(|()| file.set_len(total))
-            .map_err(|e| file_error(path, format!("cannot write: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot write: {e}")))?;
         let data = Data {
             offset: head.len() as u64,
             rows,
@@ -208,7 +201,7 @@ impl<T: Scalar> DArray<T> {
                 for (jj, col) in t.columns().into_iter().enumerate() {
                     let col = col.as_slice().expect("tile columns are contiguous");
                     file.write_all_at(bytes_of(col), data.at::<T>(r.start, c.start + jj))
-                        .map_err(|e| file_error(&path, format!("cannot write: {e}")))?;
+                        .map_err(|e| Error::file(&path, format!("cannot write: {e}")))?;
                 }
                 Ok(())
             };
@@ -220,6 +213,6 @@ impl<T: Scalar> DArray<T> {
         }
         wait_all(futures)?;
         file.sync_data()
-            .map_err(|e| file_error(path, format!("cannot write: {e}")))
+            .map_err(|e| Error::file(path, format!("cannot write: {e}")))
     }
 }

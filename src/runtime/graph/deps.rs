@@ -25,8 +25,8 @@ use std::sync::atomic::Ordering;
 use super::access::ObjectRef;
 use super::task::{Status, TaskRef};
 use crate::runtime::memory::replica::Contents;
-use crate::runtime::memory::transfer;
 use crate::runtime::memory::MemorySpace;
+use crate::runtime::memory::{self, transfer};
 use crate::sync::lock;
 
 /// Makes `succ` wait for `pred` unless `pred` has finished. `poison`: `pred` writes data
@@ -70,6 +70,12 @@ pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
 /// failure is left for the task's own acquire to report.
 fn prefetch(task: &TaskRef) {
     let space = task.header().placed().memory;
+    // Host replicas are evicted only under a limit: without one, a ready task placed on
+    // the host costs nothing here (this runs for every task). Tiles spilled under a limit
+    // since lifted are read back by their task's own acquire.
+    if space == MemorySpace::Host && memory::budget::host().limit().is_none() {
+        return;
+    }
     // SAFETY: the task was made ready just now and is not handed on yet, so no thread can
     // have claimed it, and its submitter has released its guard (task.rs, invariant 4).
     for access in unsafe { task.accesses() } {

@@ -36,8 +36,6 @@ pub struct DataObject {
     history: Mutex<History>,
     version: AtomicU64,
     replicas: Replicas,
-    /// Listed for eviction (`memory/evict.rs`) until dropped.
-    listed: bool,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -66,7 +64,6 @@ impl DataObject {
             replicas: Replicas::on_host(host, bytes, storage, &HOST_AND_SPILL),
             queued: AtomicUsize::new(0),
             bytes,
-            listed: false,
         }
     }
 
@@ -80,18 +77,21 @@ impl DataObject {
             replicas: Replicas::unmaterialized(layout, recycle, &HOST_AND_SPILL),
             queued: AtomicUsize::new(0),
             bytes: layout.size(),
-            listed: true,
         })
     }
 
     /// A runtime-owned object whose only replica is `host`, allocated with `layout` by
     /// `memory::recycle`, listed for eviction.
     pub(crate) fn owned(rows: usize, host: *mut u8, layout: std::alloc::Layout, recycle: bool) -> Arc<Self> {
-        let mut object = Self::on_host(rows, host, layout.size(), HostStorage::Owned { layout, recycle });
-        object.listed = true;
-        Self::listed(object)
+        Self::listed(Self::on_host(
+            rows,
+            host,
+            layout.size(),
+            HostStorage::Owned { layout, recycle },
+        ))
     }
 
+    /// `object` (runtime-owned), listed for eviction until dropped.
     fn listed(object: DataObject) -> Arc<Self> {
         let object = Arc::new(object);
         let weak: std::sync::Weak<dyn Resident> = Arc::downgrade(&object) as _;
@@ -119,9 +119,9 @@ impl DataObject {
         self.replicas.state(space.index()) != State::Invalid
     }
 
-    /// Is it runtime-owned (counted against budgets, evictable)?
+    /// Is it runtime-owned (counted against budgets, evictable, listed for eviction)?
     pub(crate) fn is_owned(&self) -> bool {
-        self.listed
+        self.replicas.is_owned()
     }
 
     /// Does the host hold its contents (or will a first access make them from nothing)?
@@ -193,7 +193,6 @@ impl DataObject {
             bytes: replicas.bytes(),
             replicas,
             queued: AtomicUsize::new(0),
-            listed: false,
         }
     }
 
@@ -244,7 +243,7 @@ impl Resident for DataObject {
 
 impl Drop for DataObject {
     fn drop(&mut self) {
-        if self.listed {
+        if self.is_owned() {
             evict::unregister(self.id);
         }
     }

@@ -321,10 +321,15 @@ impl Replicas {
         self.pins[space].load(Acquire) as usize
     }
 
+    /// Is the host storage the runtime's (counted against the budget, evictable)?
+    pub(crate) fn is_owned(&self) -> bool {
+        matches!(self.host, HostStorage::Owned { .. })
+    }
+
     /// Could eviction free the host replica now (runtime-owned, present, unpinned)? And is
     /// it the only valid copy (dirty)? A hint: `evict` checks again under the lock.
     pub(crate) fn host_candidate(&self) -> Option<bool> {
-        let owned = matches!(self.host, HostStorage::Owned { .. });
+        let owned = self.is_owned();
         let present = !self.bases[HOST].load(Relaxed).is_null();
         (owned && present && self.pins[HOST].load(Relaxed) == 0).then(|| self.state(HOST) == State::Modified)
     }

@@ -66,13 +66,6 @@ fn store() -> &'static Mutex<Store> {
     })
 }
 
-fn file_error(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// The spill directory.
 pub(crate) fn dir() -> PathBuf {
     lock(store()).dir.clone()
@@ -97,7 +90,7 @@ fn create(dir: &Path) -> Result<(File, PathBuf)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     if !dir.is_dir() {
-        return Err(file_error(dir, "spill directory does not exist"));
+        return Err(Error::file(dir, "spill directory does not exist"));
     }
     let path = dir.join(format!(
         "mosaic-spill-{}-{}.bin",
@@ -109,7 +102,7 @@ fn create(dir: &Path) -> Result<(File, PathBuf)> {
         .write(true)
         .create_new(true)
         .open(&path)
-        .map_err(|e| file_error(&path, format!("cannot create a spill file: {e}")))?;
+        .map_err(|e| Error::file(&path, format!("cannot create a spill file: {e}")))?;
     Ok((file, path))
 }
 
@@ -134,11 +127,11 @@ fn grow(f: &mut SpillFile, len: u64) -> Result<()> {
         libc::EOPNOTSUPP | libc::EINVAL => {
             f.file
                 .set_len(len)
-                .map_err(|e| file_error(&f.path, format!("cannot grow the spill file: {e}")))?;
+                .map_err(|e| Error::file(&f.path, format!("cannot grow the spill file: {e}")))?;
             f.len = len;
             Ok(())
         }
-        e => Err(file_error(
+        e => Err(Error::file(
             &f.path,
             format!(
                 "cannot grow the spill file to {len} bytes: {}",
@@ -217,14 +210,14 @@ fn file_of(h: u64) -> (Arc<File>, PathBuf, u64) {
 pub(crate) fn write(h: u64, data: &[u8]) -> Result<()> {
     let (file, path, offset) = file_of(h);
     file.write_all_at(data, offset)
-        .map_err(|e| file_error(&path, format!("cannot write a spilled tile: {e}")))
+        .map_err(|e| Error::file(&path, format!("cannot write a spilled tile: {e}")))
 }
 
 /// Reads slot `h` into `out`.
 pub(crate) fn read(h: u64, out: &mut [u8]) -> Result<()> {
     let (file, path, offset) = file_of(h);
     file.read_exact_at(out, offset)
-        .map_err(|e| file_error(&path, format!("cannot read a spilled tile back: {e}")))
+        .map_err(|e| Error::file(&path, format!("cannot read a spilled tile back: {e}")))
 }
 
 #[cfg(all(test, not(loom)))]
