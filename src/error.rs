@@ -76,6 +76,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// No processor matches the target a task or an `on` scope asked for (a CUDA device on
+    /// a machine without one, a device index past the last), or a task that runs a
+    /// closure (CPU code) was pinned to an accelerator.
+    #[error("no processor matches the target: {target}")]
+    NoProcessor {
+        /// The target, e.g. "CUDA device 0".
+        target: String,
+    },
     /// A factorization met an exactly zero pivot at this global index.
     #[error("matrix is singular: zero pivot at index {index}")]
     Singular {

@@ -48,7 +48,7 @@ pub use datadeps::{datadeps, spawn};
 pub use error::{Error, Result};
 pub use runtime::trace;
 pub use runtime::Tile;
-pub use runtime::{num_threads, set_num_threads, TaskOptions};
+pub use runtime::{num_threads, on, set_num_threads, Target, TaskOptions};
 pub use scalar::Scalar;
 
 /// Everything a user of mosaic needs in scope.

@@ -10,6 +10,8 @@
 //! unit diagonal is never read), the same result.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 mod recording;
 
 use std::fmt;
@@ -17,6 +19,9 @@ use std::fmt;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 pub use cpu::Cpu;
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+pub use cuda::compile_all_kernels_for_tests as cuda_kernels_compile;
 pub use recording::Recording;
 
 use crate::Scalar;

@@ -103,7 +103,11 @@ impl<T: Scalar> DArray<T> {
                     }
                 };
                 // Detached: whoever reads the tile orders after this task.
-                drop(spawn_with(TaskOptions::named(name), (Out(out.tile(i, j)),), fill));
+                drop(spawn_with(
+                    TaskOptions::named(name).kernel(),
+                    (Out(out.tile(i, j)),),
+                    fill,
+                ));
             }
         }
         out

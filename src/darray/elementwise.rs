@@ -65,7 +65,7 @@ impl<T: Scalar> DArray<T> {
                             );
                         };
                     drop(spawn_with(
-                        TaskOptions::named("copy"),
+                        TaskOptions::named("copy").kernel(),
                         (In(other.tile(si, sj)), InOut(out.tile(i, j))),
                         copy,
                     ));
@@ -88,11 +88,12 @@ impl<T: Scalar> DArray<T> {
 
     /// `f` applied to every element, in a new matrix cut like `self`.
     pub fn map(&self, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
-        self.map_named("map", f)
+        self.map_with(TaskOptions::named("map"), f)
     }
 
-    /// [`DArray::map`] with tasks named `name` in traces.
-    fn map_named(&self, name: &'static str, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
+    /// [`DArray::map`] with these task options (a built-in `f` is a tile kernel; a user's
+    /// closure is CPU code).
+    fn map_with(&self, options: TaskOptions, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
         let f = Arc::new(f);
         let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
@@ -101,7 +102,7 @@ impl<T: Scalar> DArray<T> {
                 ndarray::Zip::from(&mut c).and(&a).for_each(|c, &a| *c = f(a));
             };
             drop(spawn_with(
-                TaskOptions::named(name),
+                options,
                 (In(self.tile(i, j)), Out(out.tile(i, j))),
                 task,
             ));
@@ -135,7 +136,7 @@ impl<T: Scalar> DArray<T> {
                     .for_each(|c, &a, &b| *c = f(a, b));
             };
             drop(spawn_with(
-                TaskOptions::named(op),
+                TaskOptions::named(op).kernel(),
                 (In(self.tile(i, j)), In(b.tile(i, j)), Out(out.tile(i, j))),
                 task,
             ));
@@ -160,7 +161,7 @@ impl<T: Scalar> DArray<T> {
                 ndarray::Zip::from(&mut a).and(&b).for_each(|a, &b| *a = f(*a, b));
             };
             drop(spawn_with(
-                TaskOptions::named(op),
+                TaskOptions::named(op).kernel(),
                 (InOut(self.tile(i, j)), In(b.tile(i, j))),
                 task,
             ));
@@ -174,7 +175,7 @@ impl<T: Scalar> DArray<T> {
             let f = f.clone();
             let task = move |(mut a,): (ndarray::ArrayViewMut2<'_, T>,)| a.mapv_inplace(|x| f(x));
             drop(spawn_with(
-                TaskOptions::named(op),
+                TaskOptions::named(op).kernel(),
                 (InOut(self.tile(i, j)),),
                 task,
             ));
@@ -196,7 +197,7 @@ impl<T: Scalar> DArray<T> {
                 c.assign(&a.t())
             };
             drop(spawn_with(
-                TaskOptions::named("transpose"),
+                TaskOptions::named("transpose").kernel(),
                 (In(self.tile(i, j)), Out(out.tile(j, i))),
                 task,
             ));
@@ -208,7 +209,7 @@ impl<T: Scalar> DArray<T> {
 impl<T: Scalar> Clone for DArray<T> {
     /// A deep copy (value semantics): the copy's tiles are new, filled by copy tasks.
     fn clone(&self) -> Self {
-        self.map_named("lacpy", |x| x)
+        self.map_with(TaskOptions::named("lacpy").kernel(), |x| x)
     }
 }
 
@@ -257,7 +258,7 @@ impl<T: Scalar> DArray<T> {
             };
             if h > 0 && w > 0 {
                 drop(spawn_with(
-                    TaskOptions::named("lacpy"),
+                    TaskOptions::named("lacpy").kernel(),
                     (In(self.tile(i, j)), InOut(out.tile(i, j))),
                     task,
                 ));

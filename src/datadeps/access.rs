@@ -38,7 +38,7 @@ use sealed::Sealed;
 
 /// Something a task can access: a bound handle (`s.read(&a)`, `s.write(&mut b)`, their
 /// slices) or a runtime-owned [`Tile`](crate::Tile).
-pub trait Target: Sealed {
+pub trait AccessTarget: Sealed {
     /// The element type.
     type Elem: Send + Sync + 'static;
     /// The dimension of the views.
@@ -53,12 +53,12 @@ pub trait Target: Sealed {
 }
 
 /// A target that tasks may read.
-pub trait ReadTarget: Target {}
+pub trait ReadTarget: AccessTarget {}
 /// A target that tasks may write.
 pub trait WriteTarget: ReadTarget {}
 
 /// The runtime's record of one access of `mode` to `target`, with `mask`.
-fn record<X: Target>(target: X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
+fn record<X: AccessTarget>(target: X, mode: Mode, mask: Option<Mask>) -> AccessRecord {
     let parts = target.parts();
     AccessRecord {
         object: target.into_object(),

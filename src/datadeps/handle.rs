@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ndarray::{Dimension, Ix1, Ix2, SliceArg};
 
-use super::access::{sealed::Sealed, ReadTarget, Target, WriteTarget};
+use super::access::{sealed::Sealed, AccessTarget, ReadTarget, WriteTarget};
 use super::raw::RawParts;
 use crate::runtime::graph::access::ObjectRef;
 use crate::runtime::graph::DataObject;
@@ -93,7 +93,7 @@ impl<'scope, T, D: HandleDim, P> Handle<'scope, T, D, P> {
 
 impl<T, D, P> Sealed for Handle<'_, T, D, P> {}
 
-impl<T: Send + Sync + 'static, D: HandleDim, P> Target for Handle<'_, T, D, P> {
+impl<T: Send + Sync + 'static, D: HandleDim, P> AccessTarget for Handle<'_, T, D, P> {
     type Elem = T;
     type Dim = D;
     fn into_object(self) -> ObjectRef {

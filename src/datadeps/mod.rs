@@ -57,7 +57,7 @@ pub(crate) mod raw;
 mod scope;
 mod tile;
 
-pub use access::{Access, Accesses, In, InOut, Out, ReadTarget, Target, WriteTarget};
+pub use access::{Access, AccessTarget, Accesses, In, InOut, Out, ReadTarget, WriteTarget};
 pub use access::{In as Read, InOut as ReadWrite, Out as Write};
 pub use future::{ScopedFuture, TaskFuture};
 pub use handle::{Handle, HandleDim, Mutable, ReadHandle, ReadOnly, WriteHandle};

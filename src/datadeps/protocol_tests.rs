@@ -47,7 +47,7 @@ fn a_task_holds_its_replicas_pinned_while_it_runs_and_writes_make_versions() {
 struct Unreachable;
 
 impl Mover for Unreachable {
-    fn allocate(&self, _space: usize, bytes: usize) -> Result<NonNull<u8>> {
+    fn allocate(&self, _space: usize, bytes: usize, _zeroed: bool) -> Result<NonNull<u8>> {
         Ok(NonNull::new(Box::leak(vec![0u8; bytes].into_boxed_slice()).as_mut_ptr()).unwrap())
     }
     unsafe fn copy(&self, from: usize, _: NonNull<u8>, to: usize, _: NonNull<u8>, _: usize) -> Result<()> {

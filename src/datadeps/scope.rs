@@ -310,6 +310,13 @@ where
     };
     let mut header = TaskHeader::new(id, name, options.priority, group, parent);
     header.flops = options.flops;
+    // An `on` scope places kernels; closures are CPU code wherever they are spawned.
+    let scoped = || match options.kernel {
+        true => crate::runtime::scope_target(),
+        false => crate::runtime::Target::any(),
+    };
+    header.target = options.target.unwrap_or_else(scoped);
+    header.kernel = options.kernel;
     let cell = std::sync::Arc::new(TaskCell::with_accesses(header, records, job, Slot::new()));
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;

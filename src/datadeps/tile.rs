@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 
-use super::access::{sealed::Sealed, ReadTarget, Target, WriteTarget};
+use super::access::{sealed::Sealed, AccessTarget, ReadTarget, WriteTarget};
 use super::raw::RawParts;
 use crate::error::Result;
 use crate::runtime::graph::access::ObjectRef;
@@ -10,7 +10,7 @@ use crate::Tile;
 
 impl<T> Sealed for Tile<T> {}
 
-impl<T: Send + Sync + 'static> Target for Tile<T> {
+impl<T: Send + Sync + 'static> AccessTarget for Tile<T> {
     type Elem = T;
     type Dim = ndarray::Ix2;
     fn into_object(self) -> ObjectRef {

@@ -114,7 +114,7 @@ impl<B: Backend> Linalg<B> {
             for i in 0..gr {
                 if kt == 0 {
                     // BLAS: with β = 0, C's old values (NaN included) are not read.
-                    let options = TaskOptions::named("scal");
+                    let options = TaskOptions::named("scal").kernel();
                     if beta == T::zero() {
                         drop(spawn_with(options, (Out(c.tile(i, j)),), |(mut ct,)| {
                             ct.fill(T::zero())

@@ -26,6 +26,7 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
     let options = TaskOptions::named("gemm")
+        .kernel()
         .priority(priority)
         .flops(2.0 * (m * n * k) as f64);
     // BLAS: with β = 0, C is not read, so the task declares it write-only: it still orders
@@ -57,7 +58,10 @@ pub(crate) fn trsm<T: Scalar, B: Backend>(
         be.trsm(side, uplo, trans, diag, alpha, a.slice_move(s![..k, ..k]), b)
     };
     drop(spawn_with(
-        TaskOptions::named("trsm").priority(priority).flops(flops),
+        TaskOptions::named("trsm")
+            .kernel()
+            .priority(priority)
+            .flops(flops),
         (InOut(b), In(a)),
         task,
     ));
@@ -84,6 +88,7 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
         move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
     drop(spawn_with(
         TaskOptions::named("syrk")
+            .kernel()
             .priority(priority)
             .flops((n * n * k) as f64),
         (InOut(c), In(a)),

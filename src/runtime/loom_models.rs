@@ -394,7 +394,7 @@ struct Buffers {
 }
 
 impl super::memory::replica::Mover for Buffers {
-    fn allocate(&self, _space: usize, bytes: usize) -> crate::Result<std::ptr::NonNull<u8>> {
+    fn allocate(&self, _space: usize, bytes: usize, _zeroed: bool) -> crate::Result<std::ptr::NonNull<u8>> {
         let buffer: &'static mut [u8] = Box::leak(vec![0u8; bytes].into_boxed_slice());
         Ok(std::ptr::NonNull::new(buffer.as_mut_ptr()).unwrap())
     }

@@ -5,7 +5,9 @@
 //! ready queues. See `src/runtime/README.md` for the protocol: task states, dependency
 //! counting, placement, acquire/release, back-pressure, sleep and wake-up, shutdown.
 //!
-//! The number of CPU workers is the number of cores, or `MOSAIC_NUM_THREADS` when set.
+//! The number of CPU workers is the number of cores, or `MOSAIC_NUM_THREADS` when set;
+//! accelerators (simulated ones with `MOSAIC_SIM_DEVICES`) are processors too, each with a
+//! memory space, a queue and an executor of its own (`sched/device.rs`).
 
 pub(crate) mod graph;
 pub(crate) mod latch;
@@ -26,15 +28,16 @@ use std::sync::OnceLock;
 pub use graph::footprint;
 pub use graph::task::TaskOptions;
 pub use graph::Mode;
-pub use memory::{MemorySpace, MemoryStats};
-pub use processor::{Placed, Processor, ProcessorKind};
+pub use memory::{MemorySpace, MemoryStats, SimulatedDevices};
+pub use processor::{Placed, Processor, ProcessorKind, Target};
 pub use sched::throttle::{InFlight, SubmitLimits};
 pub use tile::Tile;
 
 use graph::deps;
 use graph::task::TaskRef;
 use graph::AccessRecord;
-use sched::placement::{CpuOnly, Placement, TaskInfo};
+use sched::device::Device;
+use sched::placement::{CpuOnly, Decision, DeviceFirst, Eft, Placement, RoundRobin, TaskInfo};
 use sched::queue::{Prioritized, ReadyQueue};
 use sched::throttle::Throttle;
 use sched::{compensation, worker};
@@ -43,10 +46,12 @@ use sched::{compensation, worker};
 pub(crate) struct Runtime {
     /// The CPU workers' ready queue.
     pub(crate) queue: ReadyQueue<TaskRef>,
+    /// The accelerators, by device number.
+    pub(crate) devices: Vec<Device>,
     pub(crate) pool: compensation::Pool,
     pub(crate) trace: trace::Tracer,
     pub(crate) throttle: Throttle,
-    placement: Box<dyn Placement>,
+    pub(crate) placement: Box<dyn Placement>,
     processors: Vec<Processor>,
     next_task: AtomicU64,
 }
@@ -84,7 +89,12 @@ const THROTTLE_CHECK_EVERY: u64 = 32;
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         crate::scratch::install(memory::budget::count_scratch);
-        let rt = Runtime::start(configured_threads(), Box::new(CpuOnly));
+        let sim = *lock_sim();
+        let devices = memory::device::install_simulated(sim);
+        let kinds = vec![ProcessorKind::Simulated; devices];
+        let rt = Runtime::start_with(configured_threads(), &kinds, sim.slowdown, |processors| {
+            default_placement(processors, sim.slowdown)
+        });
         if let Some(limit) = std::env::var("MOSAIC_HOST_MEMORY")
             .ok()
             .and_then(|s| memory::budget::parse_size(&s))
@@ -94,6 +104,83 @@ pub(crate) fn runtime() -> &'static Runtime {
         }
         rt
     })
+}
+
+/// The placement policy for these processors: [`CpuOnly`] without accelerators, else the
+/// one `MOSAIC_PLACEMENT` names (`eft`, the default; `round-robin`; `device`).
+fn default_placement(processors: &[Processor], slowdown: f64) -> Box<dyn Placement> {
+    if processors.iter().all(|p| p.kind == ProcessorKind::Cpu) {
+        return Box::new(CpuOnly);
+    }
+    match std::env::var("MOSAIC_PLACEMENT").as_deref().map(str::trim) {
+        Ok("round-robin") => Box::new(RoundRobin::default()),
+        Ok("device") => Box::new(DeviceFirst),
+        _ => {
+            let cost = sched::cost::CostModel::new(sched::cost::calibrate_cpu(), slowdown);
+            Box::new(Eft::new(processors, cost))
+        }
+    }
+}
+
+/// The simulated devices asked for: the environment's, or [`set_simulated_devices`]'s.
+fn lock_sim() -> std::sync::MutexGuard<'static, SimulatedDevices> {
+    static SIM: std::sync::OnceLock<std::sync::Mutex<SimulatedDevices>> = std::sync::OnceLock::new();
+    SIM.get_or_init(|| std::sync::Mutex::new(SimulatedDevices::from_env()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Asks for simulated accelerators (overriding `MOSAIC_SIM_DEVICES` and its companions,
+/// see [`SimulatedDevices`]). Only effective before the runtime starts (the first task,
+/// region or [`processors`] call); returns `false` if it had already started with others.
+pub fn set_simulated_devices(sim: SimulatedDevices) -> bool {
+    *lock_sim() = sim;
+    let have = processors()
+        .iter()
+        .filter(|p| p.kind == ProcessorKind::Simulated)
+        .count();
+    have == sim.count.min(memory::space::MAX_DEVICES)
+}
+
+thread_local! {
+    /// The target of the innermost [`on`] running on this thread.
+    static SCOPE: std::cell::Cell<Target> = const { std::cell::Cell::new(Target::any()) };
+}
+
+/// The target tasks submitted by this thread get when they name none: the innermost
+/// [`on`]'s.
+pub(crate) fn scope_target() -> Target {
+    SCOPE.with(|s| s.get())
+}
+
+/// Runs `f` with `target` as the default target of every task it submits from this
+/// thread (`DArray` operations included), and returns its value; `Err(NoProcessor)`
+/// without running it when no processor matches `target` (a CUDA device on a machine
+/// without one). Only tile kernels go to accelerators: tasks that run closures (`map`,
+/// user tasks, copies out to `ndarray`) run on the CPUs, their data brought home first.
+///
+/// ```
+/// use mosaic::{on, Target, Error};
+/// use mosaic::prelude::*;
+/// let a = DArray::<f64>::rand_seeded(AutoBlocks, 300, 300, 3);
+/// let b = on(Target::cpu(), || &a * &a)?;
+/// assert!(matches!(on(Target::cuda(7), || ()), Err(Error::NoProcessor { .. })));
+/// # Ok::<(), mosaic::Error>(())
+/// ```
+pub fn on<R>(target: Target, f: impl FnOnce() -> R) -> crate::Result<R> {
+    if !processors().iter().any(|p| target.admits(p)) {
+        return Err(crate::Error::NoProcessor {
+            target: target.to_string(),
+        });
+    }
+    struct Restore(Target);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPE.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SCOPE.with(|s| s.replace(target)));
+    Ok(f())
 }
 
 /// Threads asked for with [`set_num_threads`] (0: not asked).
@@ -170,17 +257,22 @@ pub fn recycled_bytes() -> usize {
 /// ```
 pub fn set_memory_limit(space: MemorySpace, limit: Option<usize>) -> crate::Result<()> {
     let rt = runtime();
-    let MemorySpace::Host = space;
-    let budget = memory::budget::host();
+    let slot = slot_of(space)?;
+    let budget = memory::budget::of(slot);
+    let host = space == MemorySpace::Host;
     let old = budget.limit();
-    budget.set_limit(limit);
-    rt.throttle.set_memory_cap(limit);
-    match memory::evict::trim_excess() {
+    let set = |limit: Option<usize>| {
+        budget.set_limit(limit);
+        if host {
+            rt.throttle.set_memory_cap(limit);
+        }
+    };
+    set(limit);
+    match memory::evict::trim_excess(slot) {
         Ok(true) => Ok(()),
         Ok(false) => {
             let resident = budget.resident();
-            budget.set_limit(old);
-            rt.throttle.set_memory_cap(old);
+            set(old);
             Err(crate::Error::OutOfMemory {
                 space,
                 needed: resident,
@@ -188,32 +280,49 @@ pub fn set_memory_limit(space: MemorySpace, limit: Option<usize>) -> crate::Resu
             })
         }
         Err(e) => {
-            budget.set_limit(old);
-            rt.throttle.set_memory_cap(old);
+            set(old);
             Err(e)
         }
     }
 }
 
-/// The byte budget of a memory space, if one is set (see [`set_memory_limit`]).
-pub fn memory_limit(space: MemorySpace) -> Option<usize> {
-    let MemorySpace::Host = space;
-    runtime();
-    memory::budget::host().limit()
+/// The replica slot of `space`, if the runtime has it.
+fn slot_of(space: MemorySpace) -> crate::Result<usize> {
+    match space {
+        MemorySpace::Device(d) if d >= memory::device::count() => Err(crate::Error::MemorySpaceUnavailable {
+            space: format!(
+                "device {d} (this runtime has {} devices)",
+                memory::device::count()
+            ),
+        }),
+        space => Ok(space.index()),
+    }
 }
 
-/// What the runtime holds in a memory space now, its peak, its limit, and the spill
-/// traffic so far.
-pub fn memory_stats(space: MemorySpace) -> MemoryStats {
-    let MemorySpace::Host = space;
+/// The byte budget of a memory space, if one is set (see [`set_memory_limit`]): on a
+/// device, its memory (the simulated devices': [`SimulatedDevices::memory`]) unless set
+/// otherwise.
+pub fn memory_limit(space: MemorySpace) -> Option<usize> {
     runtime();
-    memory::budget::host().stats()
+    let slot = slot_of(space).ok()?;
+    memory::budget::of(slot).limit()
+}
+
+/// What the runtime holds in a memory space now, its peak, its limit, and the traffic to
+/// and from it so far (all zero for a device the runtime does not have).
+pub fn memory_stats(space: MemorySpace) -> MemoryStats {
+    runtime();
+    slot_of(space).map_or_else(
+        |_| MemoryStats::default(),
+        |slot| memory::budget::of(slot).stats(),
+    )
 }
 
 /// Starts the space's peak again from what is resident now.
 pub fn reset_peak(space: MemorySpace) {
-    let MemorySpace::Host = space;
-    memory::budget::host().reset_peak();
+    if let Ok(slot) = slot_of(space) {
+        memory::budget::of(slot).reset_peak();
+    }
 }
 
 /// The directory spill files go to: `MOSAIC_SPILL_DIR` at start-up, else the temp dir.
@@ -254,20 +363,63 @@ pub fn in_flight() -> InFlight {
 
 impl Runtime {
     /// A runtime with `n` CPU workers (started here) and the given placement policy.
+    #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn start(n: usize, placement: Box<dyn Placement>) -> &'static Runtime {
+        Self::start_with(n, &[], 1.0, |_| placement)
+    }
+
+    /// A runtime with `n` CPU workers and one accelerator per entry of `devices` (their
+    /// executors started here; a simulated one's kernels last `slowdown` times their CPU
+    /// time), placed by the policy `placement` makes for its processors.
+    pub(crate) fn start_with(
+        n: usize,
+        devices: &[ProcessorKind],
+        slowdown: f64,
+        placement: impl FnOnce(&[Processor]) -> Box<dyn Placement>,
+    ) -> &'static Runtime {
+        let mut processors: Vec<Processor> = (0..n).map(Processor::cpu).collect();
+        processors.extend(
+            devices
+                .iter()
+                .enumerate()
+                .map(|(d, &kind)| Processor::device(n + d, kind, d)),
+        );
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
             queue: ReadyQueue::new(),
+            devices: processors[n..]
+                .iter()
+                .map(|&p| Device::new(p, slowdown))
+                .collect(),
             pool: compensation::Pool::new(n),
-            trace: trace::Tracer::new(n),
+            trace: trace::Tracer::new(processors.len()),
             throttle: Throttle::new(SubmitLimits::default()),
-            placement,
-            processors: (0..n).map(Processor::cpu).collect(),
+            placement: placement(&processors),
+            processors,
             next_task: AtomicU64::new(0),
         }));
         for index in 0..n {
             worker::spawn_worker(rt, index);
         }
+        for d in 0..rt.devices.len() {
+            sched::device::spawn_executor(rt, d);
+        }
         rt
+    }
+
+    /// What the placement policy is told of a task.
+    pub(crate) fn task_info<'a>(
+        &self,
+        header: &graph::task::TaskHeader,
+        accesses: &'a [AccessRecord],
+    ) -> TaskInfo<'a> {
+        TaskInfo {
+            name: header.name,
+            priority: header.priority,
+            flops: header.flops,
+            target: header.target,
+            kernel: header.kernel,
+            accesses,
+        }
     }
 
     pub(crate) fn next_task_id(&self) -> u64 {
@@ -286,18 +438,16 @@ impl Runtime {
         }
         // SAFETY: the submission guard is still held (task.rs, invariant 4).
         let accesses = unsafe { task.accesses() };
-        let info = TaskInfo {
-            name: header.name,
-            priority: header.priority,
-            flops: header.flops,
-            accesses,
-        };
-        header.set_placed(self.placement.place(&info, &self.processors));
+        let decision: Decision = self
+            .placement
+            .place(&self.task_info(header, accesses), &self.processors);
+        header.set_placed(decision);
         if let Some(group) = &header.group {
             group.add_task();
         }
         self.throttle.add(Self::register_all(&task, accesses));
         let mut ready_here = None;
+        let here = here && decision.placed.kind == ProcessorKind::Cpu;
         deps::release(task, &mut |t| {
             if here {
                 ready_here = Some(t);
@@ -326,8 +476,9 @@ impl Runtime {
 
     /// A ready task goes to the queue of the processors it was placed on.
     pub(crate) fn push(&self, task: TaskRef) {
-        match task.header().placed().kind {
-            ProcessorKind::Cpu => self.queue.push(task),
+        match task.header().placed().memory {
+            MemorySpace::Device(d) => self.devices[d].queue.push(task),
+            MemorySpace::Host => self.queue.push(task),
         }
     }
 

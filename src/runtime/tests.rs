@@ -9,7 +9,7 @@ use super::graph::access::ObjectRef;
 use super::graph::task::{Payload, Start, TaskCell, TaskHeader, TaskRef};
 use super::graph::{AccessRecord, Geometry, Mode};
 use super::latch::Latch;
-use super::sched::placement::{Placement, TaskInfo};
+use super::sched::placement::{Decision, Placement, TaskInfo};
 use super::*;
 
 /// Counts its calls and what it was told; answers today's placement.
@@ -20,7 +20,7 @@ struct Recording {
 }
 
 impl Placement for Recording {
-    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Placed {
+    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let bytes = task.accesses.iter().map(|a| a.object.bytes()).sum();
         self.accesses
@@ -29,7 +29,7 @@ impl Placement for Recording {
             .push((task.name, task.accesses.len(), bytes));
         assert!(processors.iter().all(|p| p.kind == ProcessorKind::Cpu));
         let _ = (task.priority, task.flops);
-        Placed::CPU
+        Placed::CPU.into()
     }
 }
 
@@ -48,7 +48,7 @@ fn submit_asks_the_placement_policy_once_per_task_and_the_worker_runs_it_there()
     #[derive(Debug)]
     struct Shared(&'static Recording);
     impl Placement for Shared {
-        fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Placed {
+        fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
             self.0.place(task, processors)
         }
     }

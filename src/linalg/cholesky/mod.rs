@@ -140,6 +140,7 @@ impl<B: Backend> Linalg<B> {
             let be = self.backend.clone();
             pivots.push(spawn_with(
                 TaskOptions::named("potrf")
+                    .kernel()
                     .priority(priority(nt, k, 3))
                     .flops((l.tile(k, k).shape().0 as f64).powi(3) / 3.0),
                 (InOut(l.tile(k, k)),),
@@ -196,14 +197,14 @@ fn zero_upper<T: Scalar>(l: &DArray<T>) {
     for j in 0..nt {
         for i in 0..j {
             drop(spawn_with(
-                TaskOptions::named("laset"),
+                TaskOptions::named("laset").kernel(),
                 (Out(l.tile(i, j)),),
                 |(mut t,)| t.fill(T::zero()),
             ));
         }
         let task = |(mut t,): (ArrayViewMut2<'_, T>,)| zero_strictly_upper(&mut t);
         drop(spawn_with(
-            TaskOptions::named("laset"),
+            TaskOptions::named("laset").kernel(),
             (InOut(l.tile(j, j)),),
             task,
         ));

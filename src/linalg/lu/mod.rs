@@ -247,6 +247,7 @@ impl<B: Backend> Linalg<B> {
             let (pm, pn) = (pm as f64, pn as f64);
             let panel = spawn_with(
                 TaskOptions::named("getrf")
+                    .kernel()
                     .priority(priority(kt, k, 3))
                     .flops(pm * pn * pn - pn.powi(3) / 3.0),
                 (column, Out(swaps.clone())),
@@ -258,7 +259,9 @@ impl<B: Backend> Linalg<B> {
                 let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
                 let tb = b;
                 drop(spawn_with(
-                    TaskOptions::named("laswp").priority(priority(kt, k, level)),
+                    TaskOptions::named("laswp")
+                        .kernel()
+                        .priority(priority(kt, k, level)),
                     (column, In(swaps.clone())),
                     move |(mut tiles, swaps)| {
                         let swaps = swaps.column(0);
@@ -290,7 +293,9 @@ impl<B: Backend> Linalg<B> {
         for k in 0..nt {
             let (be, row0) = (self.backend.clone(), k * lu.block_size().0);
             let panel = spawn_with(
-                TaskOptions::named("getrf_nopiv").priority(priority(nt, k, 3)),
+                TaskOptions::named("getrf_nopiv")
+                    .kernel()
+                    .priority(priority(nt, k, 3)),
                 (InOut(lu.tile(k, k)),),
                 move |(a,)| (None, be.getrf_nopiv(a).map_err(|i| row0 + i)),
             );
@@ -414,7 +419,7 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         let (tb, swaps) = (self.lu.block_size().0, swaps.clone());
         let column: Vec<_> = (k..x.tile_grid().0).map(|i| InOut(x.tile(i, j))).collect();
         drop(spawn_with(
-            TaskOptions::named("laswp"),
+            TaskOptions::named("laswp").kernel(),
             column,
             move |mut tiles| laswp(&mut tiles, tb, k * tb, &swaps),
         ));

@@ -179,6 +179,7 @@ impl<B: Backend> Linalg<B> {
         let be = self.backend.clone();
         drop(spawn_with(
             TaskOptions::named("geqrt")
+                .kernel()
                 .priority(priority)
                 .flops(qr_flops(a.tile(i, k).shape())),
             (InOut(a.tile(i, k)), Out(t.tile(i, k))),
@@ -192,10 +193,13 @@ impl<B: Backend> Linalg<B> {
     fn tsqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsqrt").priority(priority).flops(qr_flops((
-                a.tile(i, k).shape().0 + a.tile(k, k).shape().1,
-                a.tile(k, k).shape().1,
-            ))),
+            TaskOptions::named("tsqrt")
+                .kernel()
+                .priority(priority)
+                .flops(qr_flops((
+                    a.tile(i, k).shape().0 + a.tile(k, k).shape().1,
+                    a.tile(k, k).shape().1,
+                ))),
             (
                 InOut(UpperTriangular(a.tile(k, k))),
                 InOut(a.tile(i, k)),
@@ -224,10 +228,13 @@ impl<B: Backend> Linalg<B> {
         let be = self.backend.clone();
         let (r1, r2) = (UpperTriangular(a.tile(p, k)), UpperTriangular(a.tile(q, k)));
         drop(spawn_with(
-            TaskOptions::named("ttqrt").priority(priority).flops(qr_flops((
-                a.tile(q, k).shape().0 + a.tile(p, k).shape().1,
-                a.tile(p, k).shape().1,
-            ))),
+            TaskOptions::named("ttqrt")
+                .kernel()
+                .priority(priority)
+                .flops(qr_flops((
+                    a.tile(q, k).shape().0 + a.tile(p, k).shape().1,
+                    a.tile(p, k).shape().1,
+                ))),
             (InOut(r1), InOut(r2), Out(t2.tile(q, k))),
             move |(mut r1, mut r2, t)| {
                 // SAFETY: the task holds the upper triangles of both tiles (declared above),
@@ -249,10 +256,13 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("ttmqr").priority(priority).flops(apply_flops(
-                (v2.shape().0 + v2.shape().1, v2.shape().1),
-                c1.shape().1,
-            )),
+            TaskOptions::named("ttmqr")
+                .kernel()
+                .priority(priority)
+                .flops(apply_flops(
+                    (v2.shape().0 + v2.shape().1, v2.shape().1),
+                    c1.shape().1,
+                )),
             (InOut(c1), InOut(c2), In(UpperTriangular(v2)), In(t)),
             move |(c1, c2, v2, t)| {
                 // SAFETY: the task holds read access to the upper triangle of the tile
@@ -269,6 +279,7 @@ impl<B: Backend> Linalg<B> {
         let be = self.backend.clone();
         drop(spawn_with(
             TaskOptions::named("unmqr")
+                .kernel()
                 .priority(priority)
                 .flops(apply_flops(v.shape(), c.shape().1)),
             (In(UnitLowerTriangular(v)), In(t), InOut(c)),
@@ -292,10 +303,13 @@ impl<B: Backend> Linalg<B> {
     ) {
         let be = self.backend.clone();
         drop(spawn_with(
-            TaskOptions::named("tsmqr").priority(priority).flops(apply_flops(
-                (v2.shape().0 + v2.shape().1, v2.shape().1),
-                c1.shape().1,
-            )),
+            TaskOptions::named("tsmqr")
+                .kernel()
+                .priority(priority)
+                .flops(apply_flops(
+                    (v2.shape().0 + v2.shape().1, v2.shape().1),
+                    c1.shape().1,
+                )),
             (InOut(c1), InOut(c2), In(v2), In(t)),
             move |(c1, c2, v2, t)| {
                 // The reflectors reach the first `n` rows of the top tile (all of them but

@@ -133,7 +133,7 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
         for d in 0..gr.min(gc) {
             let task = |(mut t,): (ArrayViewMut2<'_, T>,)| t.diag_mut().fill(T::one());
             drop(spawn_with(
-                TaskOptions::named("laset"),
+                TaskOptions::named("laset").kernel(),
                 (InOut(e.tile(d, d)),),
                 task,
             ));

@@ -100,13 +100,13 @@ pub struct Granted<'a> {
 /// Acquires every access of a task in `space` (`memory/replica.rs`, steps 1 and 2). On a
 /// failure, releases those already acquired (recording no write) and returns it.
 ///
-/// Under a host budget, all or nothing: when a replica cannot be made resident because
+/// Under a budget of that space, all or nothing: when a replica cannot be made resident because
 /// the rest of memory is pinned by other running tasks, the task releases what it holds
 /// and waits for a change before trying again, so no two tasks can each hold part of
 /// what the other needs. A task whose runtime-owned data alone is over the limit fails
 /// at once with `OutOfMemory`.
 pub(crate) fn acquire_all(accesses: &[AccessRecord], space: MemorySpace) -> Result<Bases> {
-    let budget = memory::budget::host();
+    let budget = memory::budget::of(space.index());
     if let Some(limit) = budget.limit() {
         let needed = owned_bytes(accesses);
         if needed > limit {
@@ -168,7 +168,7 @@ pub(crate) fn release_all(accesses: &[AccessRecord], space: MemorySpace) {
     for a in accesses {
         a.object.release(space, a.mode);
     }
-    memory::budget::host().notify();
+    memory::budget::of(space.index()).notify();
 }
 
 /// Counts a finished task's accesses off; returns the bytes of the objects it was the

@@ -66,14 +66,16 @@ pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
 
 /// A task just became ready: starts making its inputs valid in the memory space it was
 /// placed in, so that the transfers overlap the wait for a processor: for a task placed on
-/// the host, inputs evicted to a spill file are read back by the transfer thread. A
+/// the host, inputs evicted to a spill file or valid on a device only are brought back by
+/// the transfer thread; for a task placed on a device, its inputs are copied there. A
 /// failure is left for the task's own acquire to report.
 fn prefetch(task: &TaskRef) {
     let space = task.header().placed().memory;
     // Host replicas are evicted only under a limit: without one, a ready task placed on
     // the host costs nothing here (this runs for every task). Tiles spilled under a limit
     // since lifted are read back by their task's own acquire.
-    if space == MemorySpace::Host && memory::budget::host().limit().is_none() {
+    if space == MemorySpace::Host && memory::budget::host().limit().is_none() && memory::device::count() == 0
+    {
         return;
     }
     // SAFETY: the task was made ready just now and is not handed on yet, so no thread can
@@ -82,14 +84,15 @@ fn prefetch(task: &TaskRef) {
         if access.contents() != Contents::Needed {
             continue;
         }
+        let ObjectRef::Shared(object) = &access.object else {
+            continue;
+        };
         if space == MemorySpace::Host {
-            if let ObjectRef::Shared(object) = &access.object {
-                if !object.host_ready() {
-                    transfer::prefetch(object.clone(), task.header().id);
-                }
+            if !object.host_ready() {
+                transfer::prefetch(object.clone(), task.header().id);
             }
-        } else {
-            let _ = access.object.prefetch(space);
+        } else if !object.is_valid_in(space) {
+            transfer::prefetch_to(object.clone(), space.index());
         }
     }
 }

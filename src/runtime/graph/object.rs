@@ -17,7 +17,8 @@ use super::mode::Mode;
 use super::task::{Status, TaskRef};
 use crate::error::Result;
 use crate::runtime::memory::evict::{self, Resident};
-use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State, HOST_AND_SPILL};
+use crate::runtime::memory::mover::SPACES;
+use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State};
 use crate::runtime::memory::MemorySpace;
 use crate::sync::{lock, AtomicUsize, Mutex};
 
@@ -36,6 +37,11 @@ pub struct DataObject {
     history: Mutex<History>,
     version: AtomicU64,
     replicas: Replicas,
+    /// Placement's forecast (`sched/placement.rs`): the replica slots the object will be
+    /// valid in once the tasks submitted so far have run (low 8 bits) and when its last
+    /// writer among them is expected to finish (µs since placement's epoch, the rest);
+    /// 0 before any forecast.
+    plan: AtomicU64,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -61,9 +67,10 @@ impl DataObject {
             id: next_id(),
             version: AtomicU64::new(0),
             history: Mutex::new(History::new(rows)),
-            replicas: Replicas::on_host(host, bytes, storage, &HOST_AND_SPILL),
+            replicas: Replicas::on_host(host, bytes, storage, &SPACES),
             queued: AtomicUsize::new(0),
             bytes,
+            plan: AtomicU64::new(0),
         }
     }
 
@@ -74,9 +81,10 @@ impl DataObject {
             id: next_id(),
             version: AtomicU64::new(0),
             history: Mutex::new(History::new(rows)),
-            replicas: Replicas::unmaterialized(layout, recycle, &HOST_AND_SPILL),
+            replicas: Replicas::unmaterialized(layout, recycle, &SPACES),
             queued: AtomicUsize::new(0),
             bytes: layout.size(),
+            plan: AtomicU64::new(0),
         })
     }
 
@@ -135,8 +143,8 @@ impl DataObject {
         self.replicas.acquire(space.index(), contents)
     }
 
-    /// Starts making the replica in `space` valid ahead of a task placed there (for the
-    /// transfers of device spaces; with the host as the only space there is none to start).
+    /// Starts making the replica in `space` valid (for tests of the protocol).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn prefetch(&self, space: MemorySpace) -> Result<()> {
         self.replicas.prefetch(space.index())
     }
@@ -147,6 +155,32 @@ impl DataObject {
             self.version.fetch_add(1, Ordering::AcqRel);
         }
         self.replicas.release(space.index(), mode.writes());
+    }
+
+    /// Placement's forecast: the replica slots (a bit each) the object will be valid in
+    /// after the tasks submitted so far, and when (seconds since placement's epoch). Before
+    /// any forecast, where it is valid now (every slot if it is unmaterialized), at once.
+    pub(crate) fn plan(&self) -> (u8, f64) {
+        match self.plan.load(Ordering::Relaxed) {
+            0 => (self.replicas.valid_slots(), 0.0),
+            w => ((w & 0xff) as u8, (w >> 8) as f64 * 1e-6),
+        }
+    }
+
+    /// Forecasts that the object will be valid in `slots` only, from `ready` on.
+    pub(crate) fn set_plan(&self, slots: u8, ready: f64) {
+        let ready = ((ready.max(0.0) * 1e6) as u64).min(u64::MAX >> 8);
+        self.plan
+            .store(u64::from(slots.max(1)) | ready << 8, Ordering::Relaxed);
+    }
+
+    /// Forecasts that the object will be valid in `slots` too.
+    pub(crate) fn add_to_plan(&self, slots: u8) {
+        if self.plan.load(Ordering::Relaxed) == 0 {
+            self.set_plan(self.replicas.valid_slots() | slots, 0.0);
+        } else {
+            self.plan.fetch_or(u64::from(slots), Ordering::Relaxed);
+        }
     }
 
     /// Counts one more access of an unfinished task; `true` when it is the first.
@@ -193,6 +227,7 @@ impl DataObject {
             bytes: replicas.bytes(),
             replicas,
             queued: AtomicUsize::new(0),
+            plan: AtomicU64::new(0),
         }
     }
 

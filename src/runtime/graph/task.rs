@@ -24,7 +24,8 @@ use std::cell::UnsafeCell;
 use super::access::{AccessRecord, Granted};
 use crate::error::Error;
 use crate::runtime::latch::Group;
-use crate::runtime::processor::Placed;
+use crate::runtime::processor::{Placed, Target};
+use crate::runtime::sched::placement::Decision;
 use crate::sync::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex};
 use std::sync::atomic::Ordering;
 
@@ -120,6 +121,13 @@ pub struct TaskOptions {
     /// Floating-point operations the task performs, for the trace's per-kernel GFLOP/s
     /// (0 when unknown).
     pub flops: f64,
+    /// Where it may run (default: where the enclosing [`crate::on`] says, else anywhere).
+    /// A task that runs a closure is CPU code: pinned to an accelerator, it fails with
+    /// `Error::NoProcessor`.
+    pub target: Option<Target>,
+    /// It runs a tile kernel of the backends (`linalg::tasks`), which every processor
+    /// kind has, rather than CPU code: it may be placed on an accelerator.
+    pub(crate) kernel: bool,
 }
 
 impl TaskOptions {
@@ -140,6 +148,18 @@ impl TaskOptions {
     /// The same options with this flop count (shown per kernel by [`crate::trace::Trace::summary`]).
     pub fn flops(mut self, flops: f64) -> Self {
         self.flops = flops;
+        self
+    }
+
+    /// The same options with this target (see [`TaskOptions::target`]).
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Marks a task that runs a backend tile kernel on its views (see `kernel`).
+    pub(crate) fn kernel(mut self) -> Self {
+        self.kernel = true;
         self
     }
 }
@@ -163,6 +183,10 @@ pub(crate) struct TaskHeader {
     pub(crate) priority: i32,
     pub(crate) name: &'static str,
     pub(crate) flops: f64,
+    /// Where it may run: its own target, else its `on` scope's.
+    pub(crate) target: Target,
+    /// It runs a backend tile kernel (may go to an accelerator).
+    pub(crate) kernel: bool,
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
@@ -182,6 +206,9 @@ pub(crate) struct TaskHeader {
     /// the submission guard, read by whoever runs the task after (the guard's release and
     /// the claim order the two), so relaxed accesses suffice. `NOT_PLACED` until then.
     placed: AtomicU8,
+    /// The placement policy's estimate of the task's time there (`f64` bits, seconds),
+    /// written and read like `placed`.
+    estimate: std::sync::atomic::AtomicU64,
 }
 
 /// `TaskHeader::placed` before placement.
@@ -248,6 +275,8 @@ impl TaskHeader {
             priority,
             name,
             flops: 0.0,
+            target: Target::any(),
+            kernel: false,
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),
@@ -262,12 +291,23 @@ impl TaskHeader {
             group,
             origin: thread_tag(),
             placed: AtomicU8::new(NOT_PLACED),
+            estimate: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Records the placement policy's answer (once, before the task can be ready).
-    pub(crate) fn set_placed(&self, placed: Placed) {
-        self.placed.store(placed.encode(), Ordering::Relaxed);
+    pub(crate) fn set_placed(&self, decision: Decision) {
+        self.placed.store(decision.placed.encode(), Ordering::Relaxed);
+        self.estimate
+            .store(decision.estimate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The placement policy's answer.
+    pub(crate) fn decision(&self) -> Decision {
+        Decision {
+            placed: self.placed(),
+            estimate: f64::from_bits(self.estimate.load(Ordering::Relaxed)),
+        }
     }
 
     /// Where the task runs: the placement policy's answer (a CPU worker on host memory for

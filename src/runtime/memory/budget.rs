@@ -20,6 +20,8 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use super::space::{HOST, MAX_SPACES};
+
 // `std`'s primitives even under loom: the budget is a process-wide static that outlives
 // any one model, and no model explores it.
 
@@ -39,6 +41,8 @@ pub(crate) struct Budget {
     spilled: AtomicUsize,
     reloaded: AtomicUsize,
     evictions: AtomicUsize,
+    copied_in: AtomicUsize,
+    copied_out: AtomicUsize,
     waiters: AtomicUsize,
     changes: Mutex<u64>,
     cv: Condvar,
@@ -57,8 +61,13 @@ pub struct MemoryStats {
     pub spilled_bytes: usize,
     /// Bytes read back from spill files so far.
     pub reloaded_bytes: usize,
-    /// Replicas evicted so far (dirty ones written to a spill file first).
+    /// Replicas evicted so far (from the host: dirty ones written to a spill file first;
+    /// from a device: dirty ones copied to the host first).
     pub evictions: usize,
+    /// Bytes copied into the space from other spaces (host and devices, not spill files).
+    pub copied_in: usize,
+    /// Bytes copied out of the space to other spaces (host and devices, not spill files).
+    pub copied_out: usize,
 }
 
 impl Budget {
@@ -70,6 +79,8 @@ impl Budget {
             spilled: AtomicUsize::new(0),
             reloaded: AtomicUsize::new(0),
             evictions: AtomicUsize::new(0),
+            copied_in: AtomicUsize::new(0),
+            copied_out: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
             changes: Mutex::new(0),
             cv: Condvar::new(),
@@ -83,7 +94,7 @@ impl Budget {
 
     /// Sets the limit (`None`: none). Waiters re-check.
     pub(crate) fn set_limit(&self, limit: Option<usize>) {
-        if limit.is_some() {
+        if limit.is_some() && std::ptr::eq(self, host()) {
             return_large_frees_to_the_system();
         }
         self.limit.store(limit.unwrap_or(NONE), SeqCst);
@@ -147,6 +158,17 @@ impl Budget {
         self.reloaded.fetch_add(bytes, Relaxed);
     }
 
+    /// `bytes` were copied into this space (`incoming`) or out of it, to or from another
+    /// space than the spill files.
+    pub(crate) fn count_copy(&self, bytes: usize, incoming: bool) {
+        let counter = if incoming {
+            &self.copied_in
+        } else {
+            &self.copied_out
+        };
+        counter.fetch_add(bytes, Relaxed);
+    }
+
     pub(crate) fn count_eviction(&self) {
         self.evictions.fetch_add(1, Relaxed);
     }
@@ -159,6 +181,8 @@ impl Budget {
             spilled_bytes: self.spilled.load(Relaxed),
             reloaded_bytes: self.reloaded.load(Relaxed),
             evictions: self.evictions.load(Relaxed),
+            copied_in: self.copied_in.load(Relaxed),
+            copied_out: self.copied_out.load(Relaxed),
         }
     }
 
@@ -219,8 +243,14 @@ fn return_large_frees_to_the_system() {
 
 /// The host's budget.
 pub(crate) fn host() -> &'static Budget {
-    static HOST: std::sync::OnceLock<Budget> = std::sync::OnceLock::new();
-    HOST.get_or_init(Budget::new)
+    of(HOST)
+}
+
+/// The budget of the space in replica slot `slot` (the spill slot's is unused: spill
+/// files are bounded by the disk).
+pub(crate) fn of(slot: usize) -> &'static Budget {
+    static BUDGETS: std::sync::OnceLock<[Budget; MAX_SPACES]> = std::sync::OnceLock::new();
+    &BUDGETS.get_or_init(|| std::array::from_fn(|_| Budget::new()))[slot]
 }
 
 /// Counts kernel scratch against the host budget (installed in `crate::scratch` when the
@@ -232,7 +262,7 @@ pub(crate) fn count_scratch(bytes: usize, taken: bool) {
         b.charge(bytes);
         if b.excess() > 0 {
             // A spill failure here surfaces at the next allocation that needs the room.
-            let _ = super::evict::trim_excess();
+            let _ = super::evict::trim_excess(HOST);
         }
     } else {
         b.uncharge(bytes);

@@ -1,7 +1,9 @@
-//! Eviction under a budget: which host replicas go to the spill files, and when.
+//! Eviction under a budget: which replicas leave a full space, and when. Host replicas go
+//! to the spill files; device replicas go to the host.
 //!
 //! Every runtime-owned object (a tile) is listed here from its creation to its drop. When
-//! an allocation does not fit under the host limit, [`make_room`] frees, in this order:
+//! an allocation does not fit under a space's limit, [`make_room_before`] frees, in this
+//! order (for a device, step 2 only, with "a spill file" read as "the host"):
 //! 1. dropped buffers kept for reuse (`recycle.rs`);
 //! 2. host replicas by the tracker's knowledge of the future: the objects no unfinished
 //!    task uses first, then those whose next use (the earliest unfinished task that
@@ -27,6 +29,16 @@ use super::budget;
 use super::recycle;
 use super::replica::{Evicted, Replicas};
 use super::space::{HOST, SPILL};
+
+/// Where an evicted replica of `space` goes: the spill files for the host's, the host
+/// for a device's.
+fn destination(space: usize) -> usize {
+    if space == HOST {
+        SPILL
+    } else {
+        HOST
+    }
+}
 use crate::error::Result;
 
 /// A runtime-owned object as eviction sees it.
@@ -65,21 +77,21 @@ struct Candidate {
     key: (bool, bool, u64),
 }
 
-/// Objects whose host replica could be evicted now, best victims first; only those
+/// Objects whose replica in `space` could be evicted now, best victims first; only those
 /// needed after `horizon` (a task id) when one is given.
-fn candidates(horizon: Option<u64>) -> Vec<Candidate> {
+fn candidates(space: usize, horizon: Option<u64>) -> Vec<Candidate> {
     // Upgraded outside the lock: an object whose last other handle goes away meanwhile is
     // dropped here, and its drop takes the lock to unlist itself.
     let weak: Vec<Weak<dyn Resident>> = listed().values().cloned().collect();
     let objects: Vec<Arc<dyn Resident>> = weak
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|o| o.replicas().host_candidate().is_some())
+        .filter(|o| o.replicas().candidate(space).is_some())
         .collect();
     let mut out: Vec<Candidate> = objects
         .into_iter()
         .filter_map(|object| {
-            let dirty = object.replicas().host_candidate()?;
+            let dirty = object.replicas().candidate(space)?;
             let next = object.next_use();
             if horizon.is_some_and(|h| next <= h) {
                 return None;
@@ -94,13 +106,14 @@ fn candidates(horizon: Option<u64>) -> Vec<Candidate> {
     out
 }
 
-/// Makes room for `bytes` more under the host limit (see the module docs): `Ok(true)`
-/// when they now fit, as free budget or as a kept buffer of that size (evicted buffers of
-/// `f32`/`f64` tiles are kept for reuse, still counted); `Ok(false)` if not enough can be
-/// evicted now (the rest is pinned). A spill file that cannot be written is an error.
-/// `horizon`: for a prefetch ahead of that task, evict only objects needed after it.
-pub(crate) fn make_room_before(bytes: usize, horizon: Option<u64>) -> Result<bool> {
-    let b = budget::host();
+/// Makes room for `bytes` more under the limit of `space` (a replica slot; see the module
+/// docs): `Ok(true)` when they now fit, as free budget or, on the host, as a kept buffer
+/// of that size (evicted buffers of `f32`/`f64` tiles are kept for reuse, still counted);
+/// `Ok(false)` if not enough can be evicted now (the rest is pinned). A spill file that
+/// cannot be written is an error. `horizon`: for a prefetch ahead of that task, evict only
+/// objects needed after it.
+pub(crate) fn make_room_before(space: usize, bytes: usize, horizon: Option<u64>) -> Result<bool> {
+    let b = budget::of(space);
     let Some(limit) = b.limit() else {
         return Ok(true);
     };
@@ -108,14 +121,15 @@ pub(crate) fn make_room_before(bytes: usize, horizon: Option<u64>) -> Result<boo
         return Ok(false);
     }
     let target = bytes + limit / 16;
-    let available = || limit.saturating_sub(b.resident()) + recycle::kept_of(bytes);
-    if horizon.is_none() {
+    let kept = || if space == HOST { recycle::kept_of(bytes) } else { 0 };
+    let available = || limit.saturating_sub(b.resident()) + kept();
+    if horizon.is_none() && space == HOST {
         recycle::trim_except(bytes, target.saturating_sub(available()));
     }
     let mut error = None;
     if available() < target {
-        for c in candidates(horizon) {
-            match c.object.replicas().evict(HOST, SPILL, false) {
+        for c in candidates(space, horizon) {
+            match c.object.replicas().evict(space, destination(space), false) {
                 Ok(Evicted::Freed(_)) => b.count_eviction(),
                 Ok(_) => {}
                 Err(e) => {
@@ -137,25 +151,29 @@ pub(crate) fn make_room_before(bytes: usize, horizon: Option<u64>) -> Result<boo
     }
 }
 
-/// Evicts until the host is within its limit again (after an allocation that could not
-/// wait, or a lowered limit); `Ok(false)` if what is left over it is pinned.
-pub(crate) fn trim_excess() -> Result<bool> {
-    let b = budget::host();
+/// Evicts until `space` (a replica slot) is within its limit again (after an allocation
+/// that could not wait, or a lowered limit); `Ok(false)` if what is left over it is pinned.
+pub(crate) fn trim_excess(space: usize) -> Result<bool> {
+    let b = budget::of(space);
     if b.excess() == 0 {
         return Ok(true);
     }
-    recycle::trim_except(0, b.excess());
+    if space == HOST {
+        recycle::trim_except(0, b.excess());
+    }
     if b.excess() == 0 {
         return Ok(true);
     }
-    for c in candidates(None) {
+    for c in candidates(space, None) {
         if b.excess() == 0 {
             break;
         }
-        if let Evicted::Freed(_) = c.object.replicas().evict(HOST, SPILL, false)? {
+        if let Evicted::Freed(_) = c.object.replicas().evict(space, destination(space), false)? {
             b.count_eviction();
-            // Evicted buffers are kept for reuse; here the point is to give them back.
-            recycle::trim_except(0, b.excess());
+            if space == HOST {
+                // Evicted buffers are kept for reuse; here the point is to give them back.
+                recycle::trim_except(0, b.excess());
+            }
         }
     }
     Ok(b.excess() == 0)
@@ -165,7 +183,7 @@ pub(crate) fn trim_excess() -> Result<bool> {
 /// until `bytes` have been written or none is left (see `transfer.rs`).
 pub(crate) fn write_back(bytes: usize) -> Result<()> {
     let mut written = 0;
-    for c in candidates(None) {
+    for c in candidates(HOST, None) {
         if written >= bytes {
             break;
         }

@@ -17,6 +17,7 @@ use std::ptr::NonNull;
 
 use super::budget;
 use super::evict;
+use super::space::HOST;
 use super::transfer;
 use crate::error::{Error, Result};
 use crate::runtime::memory::MemorySpace;
@@ -205,7 +206,7 @@ pub(crate) fn allocate<T: Copy + 'static>(len: usize, fill: Fill<T>) -> NonNull<
             // An eager allocation (a tile filled at creation) cannot wait for room: it is
             // counted now, and the excess over a limit is evicted right after.
             budget::host().charge(layout.size());
-            let _ = evict::trim_excess(); // a spill failure here surfaces at the next allocation
+            let _ = evict::trim_excess(HOST); // a spill failure here surfaces at the next allocation
             transfer::write_back_if_full();
             // SAFETY: `layout` has a non-zero size (checked above).
             let raw = unsafe {
@@ -264,7 +265,7 @@ pub(crate) fn allocate_host(layout: Layout, zeroed: bool, horizon: Option<u64>) 
                 None => std::alloc::handle_alloc_error(layout),
             };
         }
-        if made_room || !evict::make_room_before(size, horizon)? {
+        if made_room || !evict::make_room_before(HOST, size, horizon)? {
             return Err(Error::OutOfMemory {
                 space: MemorySpace::Host,
                 needed: size,

@@ -58,8 +58,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use super::budget;
 use super::recycle;
 use super::space::{HOST, MAX_SPACES, SPILL};
-use super::spill;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sync::{lock, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Mutex};
 
 /// Eviction's step 2 and an acquire's pin need one total order over the pin, the
@@ -93,10 +92,17 @@ pub(crate) enum Contents {
 }
 
 /// Moves bytes between memory spaces other than the host's own storage: allocation and
-/// copies for the slow path and for eviction.
+/// copies for the slow path and for eviction (the runtime's: `mover.rs`).
 pub(crate) trait Mover: Send + Sync + std::panic::RefUnwindSafe {
-    /// `bytes` of storage in space `space` (`< MAX_SPACES`).
-    fn allocate(&self, space: usize, bytes: usize) -> Result<NonNull<u8>>;
+    /// `bytes` of storage in space `space` (`< MAX_SPACES`, not the host's), all zero bits
+    /// when `zeroed`.
+    fn allocate(&self, space: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u8>>;
+
+    /// Can it copy from `from` to `to` directly? (Otherwise the contents go through the
+    /// host: spill files and devices do not talk to each other.)
+    fn can_copy(&self, _from: usize, _to: usize) -> bool {
+        true
+    }
 
     /// Copies `bytes` from `src` (in space `from`) to `dst` (in space `to`).
     ///
@@ -115,71 +121,8 @@ pub(crate) trait Mover: Send + Sync + std::panic::RefUnwindSafe {
     /// Frees storage from [`Mover::allocate`].
     ///
     /// # Safety
-    /// `ptr` came from `allocate(space, bytes)` and nobody uses it any more.
+    /// `ptr` came from `allocate(space, bytes, _)` and nobody uses it any more.
     unsafe fn free(&self, space: usize, ptr: NonNull<u8>, bytes: usize);
-}
-
-/// The runtime's mover: the host and its spill files. A spill replica's "pointer" is a
-/// slot handle of `spill.rs`, never dereferenced. Device spaces are not available (yet).
-#[derive(Debug)]
-pub(crate) struct HostAndSpill;
-
-/// The runtime's mover today.
-pub(crate) static HOST_AND_SPILL: HostAndSpill = HostAndSpill;
-
-fn unavailable(space: usize) -> Error {
-    Error::MemorySpaceUnavailable {
-        space: format!("space {space} (this runtime has host memory and spill files only)"),
-    }
-}
-
-fn handle_of(p: NonNull<u8>) -> u64 {
-    p.as_ptr() as usize as u64
-}
-
-impl Mover for HostAndSpill {
-    fn allocate(&self, space: usize, bytes: usize) -> Result<NonNull<u8>> {
-        if space != SPILL {
-            return Err(unavailable(space));
-        }
-        let h = spill::allocate(bytes)?;
-        Ok(NonNull::new(std::ptr::without_provenance_mut(h as usize)).expect("handles are never 0"))
-    }
-
-    unsafe fn copy(
-        &self,
-        from: usize,
-        src: NonNull<u8>,
-        to: usize,
-        dst: NonNull<u8>,
-        bytes: usize,
-    ) -> Result<()> {
-        match (from, to) {
-            (HOST, SPILL) => {
-                // SAFETY: `src` is `bytes` bytes of host storage nobody writes meanwhile
-                // (the caller's contract).
-                let data = unsafe { std::slice::from_raw_parts(src.as_ptr(), bytes) };
-                spill::write(handle_of(dst), data)?;
-                budget::host().count_spill(bytes);
-                Ok(())
-            }
-            (SPILL, HOST) => {
-                // SAFETY: `dst` is `bytes` bytes of host storage nobody else touches
-                // meanwhile (the caller's contract).
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.as_ptr(), bytes) };
-                spill::read(handle_of(src), out)?;
-                budget::host().count_reload(bytes);
-                Ok(())
-            }
-            (a, b) => Err(unavailable(if a == HOST || a == SPILL { b } else { a })),
-        }
-    }
-
-    unsafe fn free(&self, space: usize, ptr: NonNull<u8>, bytes: usize) {
-        if space == SPILL {
-            spill::free(handle_of(ptr), bytes);
-        }
-    }
 }
 
 /// Who frees the host storage.
@@ -326,12 +269,26 @@ impl Replicas {
         matches!(self.host, HostStorage::Owned { .. })
     }
 
-    /// Could eviction free the host replica now (runtime-owned, present, unpinned)? And is
-    /// it the only valid copy (dirty)? A hint: `evict` checks again under the lock.
-    pub(crate) fn host_candidate(&self) -> Option<bool> {
-        let owned = self.is_owned();
-        let present = !self.bases[HOST].load(Relaxed).is_null();
-        (owned && present && self.pins[HOST].load(Relaxed) == 0).then(|| self.state(HOST) == State::Modified)
+    /// Could eviction free the replica in `space` now (present, unpinned, and for the
+    /// host's, runtime-owned)? And is it the only valid copy (dirty)? A hint: `evict`
+    /// checks again under the lock.
+    pub(crate) fn candidate(&self, space: usize) -> Option<bool> {
+        let owned = space != HOST || self.is_owned();
+        let present = !self.bases[space].load(Relaxed).is_null();
+        (owned && present && self.pins[space].load(Relaxed) == 0)
+            .then(|| self.state(space) == State::Modified)
+    }
+
+    /// The slots whose replica is valid now, a bit each (a spill file's counts as the
+    /// host's; every slot when the object is unmaterialized: any space makes zeros).
+    pub(crate) fn valid_slots(&self) -> u8 {
+        if self.unmaterialized.load(Relaxed) {
+            return u8::MAX;
+        }
+        let word = self.states.load(Acquire);
+        (0..MAX_SPACES)
+            .filter(|&s| state_in(word, s) != State::Invalid)
+            .fold(0, |m, s| m | 1 << if s == SPILL { HOST } else { s })
     }
 
     /// Does the host hold the contents, or will a first access make them from nothing?
@@ -386,7 +343,7 @@ impl Replicas {
             (HostStorage::Owned { layout, recycle }, HOST) => {
                 recycle::allocate_host(*layout, zeroed || !*recycle, horizon)
             }
-            _ => self.mover.allocate(space, self.bytes),
+            _ => self.mover.allocate(space, self.bytes, zeroed),
         }
     }
 
@@ -418,9 +375,18 @@ impl Replicas {
             self.unmaterialized.store(false, Relaxed);
             self.states.store(only_modified(space), SeqCst);
         } else if contents == Contents::Needed && state_in(word, space) == State::Invalid {
-            let from = (0..MAX_SPACES)
-                .find(|&s| state_in(word, s) != State::Invalid)
-                .expect("invariant 1: some replica is valid");
+            let valid = |s: usize| state_in(word, s) != State::Invalid;
+            let from = match (0..MAX_SPACES).find(|&s| valid(s) && self.mover.can_copy(s, space)) {
+                Some(from) => from,
+                None => {
+                    // Only a space that cannot copy here holds the contents (a spill file,
+                    // for a device): through the host.
+                    debug_assert!(space != HOST && (0..MAX_SPACES).any(valid));
+                    self.make_valid_locked(HOST, Contents::Needed, horizon)?;
+                    HOST
+                }
+            };
+            let word = self.states.load(Relaxed);
             let src = NonNull::new(self.bases[from].load(Relaxed)).expect("a valid replica has storage");
             // SAFETY: both replicas have `bytes` bytes of storage (allocated with that
             // size); the tracker runs no writer of this object while a task needs its
@@ -437,7 +403,7 @@ impl Replicas {
         if wrote && self.states.load(Acquire) != only_modified(space) {
             let _guard = lock(&self.lock);
             self.states.store(only_modified(space), SeqCst);
-            if space == HOST {
+            if space != SPILL {
                 self.free_stale(SPILL);
             }
         }
@@ -496,7 +462,7 @@ impl Replicas {
                 let dst = match NonNull::new(self.bases[to].load(Relaxed)) {
                     Some(dst) => dst,
                     None => {
-                        let dst = self.mover.allocate(to, self.bytes)?;
+                        let dst = self.allocate(to, false, None)?;
                         self.bases[to].store(dst.as_ptr(), SeqCst);
                         dst
                     }

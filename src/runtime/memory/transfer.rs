@@ -1,9 +1,12 @@
-//! The transfer thread: moves tiles between the host and the spill files off the workers,
-//! so that the I/O overlaps compute.
+//! The transfer thread: moves tiles between the host, the spill files and the devices off
+//! the workers, so that the I/O and copies overlap compute.
 //!
 //! - **Prefetch**: a task placed on the host became ready and one of its inputs is in a
 //!   spill file only. The thread reads it back (evicting, if the host is full, only
 //!   objects that are needed after that task), so that the task usually finds it resident.
+//! - **Prefetch to a device**: a task placed on a device became ready; the thread copies
+//!   its inputs there (after reading them back from a spill file if need be), so that the
+//!   device's executor usually finds them valid.
 //! - **Write-back**: when the host is more than seven-eighths full, the thread writes the
 //!   dirty replicas needed latest to the spill files (keeping them), so that the evictions
 //!   that follow are frees, not writes on a worker's path.
@@ -21,6 +24,7 @@ use super::space::HOST;
 
 enum Job {
     Prefetch(Arc<dyn Resident>, u64),
+    ToDevice(Arc<dyn Resident>, usize),
     WriteBack,
 }
 
@@ -55,6 +59,9 @@ fn run(job: Job) {
                 let _ = r.prefetch_before(HOST, Some(task));
             }
         }
+        Job::ToDevice(object, slot) => {
+            let _ = object.replicas().prefetch(slot);
+        }
         Job::WriteBack => {
             if let Some(limit) = budget::host().limit() {
                 let _ = evict::write_back(limit / 8);
@@ -67,6 +74,12 @@ fn run(job: Job) {
 /// Reads `object` back to the host ahead of task `task`, which is ready and needs it.
 pub(crate) fn prefetch(object: Arc<dyn Resident>, task: u64) {
     send(Job::Prefetch(object, task));
+}
+
+/// Copies `object` to the space in replica slot `slot` (a device's) ahead of a ready task
+/// placed there.
+pub(crate) fn prefetch_to(object: Arc<dyn Resident>, slot: usize) {
+    send(Job::ToDevice(object, slot));
 }
 
 /// Starts a write-back if the host is more than seven-eighths full and none is under way.

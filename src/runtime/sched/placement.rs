@@ -1,36 +1,75 @@
-//! Placement: which kind of processor runs a task, and in which memory space its data
-//! must be valid when it starts.
+//! Placement: which processor runs a task, and in which memory space its data must be
+//! valid when it starts.
 //!
 //! `Runtime::submit` asks the policy once per task, with what is known of it at
-//! submission: its name, priority, flop count and accesses (objects, modes, footprints,
-//! sizes, and where each object is valid now). The answer is written in the task's header;
-//! the ready task goes to that kind's queue, and the worker that runs it resolves every
-//! access in that memory space (`worker.rs`, step 3). With CPU workers only, the one
-//! policy is [`CpuOnly`]; with devices, the estimated-finish-time policy of DESIGN §2.3
-//! (kernel time per processor kind plus the transfer time of the missing inputs) is a
-//! second implementation of the same trait.
+//! submission: its name, priority, flop count, target, whether it is a tile kernel, and
+//! its accesses (objects, modes, footprints, sizes). The answer is written in the task's
+//! header; the ready task goes to that processor's queue, and the thread that runs it
+//! resolves every access in that memory space (`worker.rs`, step 3). When it has run,
+//! the policy is told how long it took ([`Placement::finished`]).
+//!
+//! With CPU workers only, the policy is [`CpuOnly`]. With accelerators it is [`Eft`]
+//! (DESIGN §2.3), unless `MOSAIC_PLACEMENT` names another: `round-robin` ([`RoundRobin`],
+//! Dagger's default, for comparison) or `device` ([`DeviceFirst`]: every kernel on the
+//! first device its target admits).
+//!
+//! Only tile kernels go to accelerators: a task that runs a closure is CPU code. A task
+//! whose target admits no processor that can run it is placed on the CPUs and fails there
+//! with `Error::NoProcessor` (`worker.rs`).
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use super::cost::{self, CostModel};
 use crate::runtime::graph::AccessRecord;
-use crate::runtime::processor::{Placed, Processor};
+use crate::runtime::memory::replica::Contents;
+use crate::runtime::memory::space::HOST;
+use crate::runtime::memory::MemorySpace;
+use crate::runtime::processor::{Placed, Processor, ProcessorKind, Target};
 
-/// What a placement policy is told about a task. [`CpuOnly`] needs none of it; a policy
-/// that weighs tasks (by flops, by where their data is valid) reads it.
+/// What a placement policy is told about a task.
 #[derive(Debug)]
-#[cfg_attr(any(not(test), loom), allow(dead_code))]
+#[cfg_attr(any(not(test), loom), allow(dead_code))] // `priority`: for policies to come
 pub(crate) struct TaskInfo<'a> {
     pub(crate) name: &'static str,
     pub(crate) priority: i32,
     pub(crate) flops: f64,
+    pub(crate) target: Target,
+    pub(crate) kernel: bool,
     pub(crate) accesses: &'a [AccessRecord],
+}
+
+/// A policy's answer: where, and how long the policy expects the task to take there
+/// (seconds; 0 when it does not estimate), told back to it when the task has run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Decision {
+    pub(crate) placed: Placed,
+    pub(crate) estimate: f64,
+}
+
+impl From<Placed> for Decision {
+    fn from(placed: Placed) -> Self {
+        Decision {
+            placed,
+            estimate: 0.0,
+        }
+    }
 }
 
 /// A placement policy.
 pub(crate) trait Placement: Send + Sync + Debug {
-    /// Where `task` runs, among `processors` (never empty). The answer must name a kind
-    /// of processor present in `processors`, and its memory space.
-    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Placed;
+    /// Where `task` runs, among `processors` (the CPU workers first; never empty). The
+    /// answer must name a kind of processor present in `processors`, and its memory space.
+    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision;
+
+    /// The task placed by `decision` ran (or was dropped unrun) in `took`.
+    fn finished(&self, _task: &TaskInfo<'_>, _decision: Decision, _took: Duration) {}
+
+    /// Does the policy want [`Placement::finished`] called with measured times?
+    fn measures(&self) -> bool {
+        false
+    }
 }
 
 /// Every task on the CPU workers, in host memory: the policy while the CPU workers are
@@ -39,7 +78,200 @@ pub(crate) trait Placement: Send + Sync + Debug {
 pub(crate) struct CpuOnly;
 
 impl Placement for CpuOnly {
-    fn place(&self, _task: &TaskInfo<'_>, _processors: &[Processor]) -> Placed {
-        Placed::CPU
+    fn place(&self, _task: &TaskInfo<'_>, _processors: &[Processor]) -> Decision {
+        Placed::CPU.into()
     }
 }
+
+/// The processors a task may run on: the CPUs (as one group) if its target admits them,
+/// and the accelerators its target admits when it is a tile kernel.
+fn admitted<'p>(
+    task: &TaskInfo<'_>,
+    processors: &'p [Processor],
+) -> impl Iterator<Item = &'p Processor> + 'p {
+    let (target, kernel) = (task.target, task.kernel);
+    let mut cpu_seen = false;
+    processors.iter().filter(move |p| {
+        if p.kind == ProcessorKind::Cpu {
+            let first = !cpu_seen;
+            cpu_seen = true;
+            first && target.admits(p)
+        } else {
+            kernel && target.admits(p)
+        }
+    })
+}
+
+/// Earliest estimated finish time (HEFT's rule, applied online as tasks are submitted):
+/// for each processor the task may run on, the estimated time it would finish there:
+///
+/// `max(when the processor is free, when the inputs are there) + the kernel's time`
+///
+/// where the processor is free once the work already placed on it and not finished is
+/// done (that work's estimates, summed, over its number of workers), and an input is
+/// there when the task that writes it is estimated to finish, plus its transfer when it
+/// will be valid only in another space. The task goes where it finishes first (the CPUs
+/// on a tie); its estimate joins that processor's backlog until it has run; the spaces
+/// its inputs and outputs will be valid in, and when, are noted on their objects for the
+/// tasks submitted after it.
+#[derive(Debug)]
+pub(crate) struct Eft {
+    epoch: Instant,
+    pub(crate) cost: CostModel,
+    /// Nanoseconds of estimated work placed and not finished: the CPUs' first, then each
+    /// device's.
+    backlog: Vec<AtomicU64>,
+    /// Workers per entry of `backlog`.
+    width: Vec<f64>,
+    /// Seconds to copy bytes between two replica slots ([`cost::transfer`]).
+    transfer: fn(usize, usize, usize) -> f64,
+}
+
+/// A candidate's estimate: finish time, the kernel's own time.
+struct Estimate {
+    finish: f64,
+    exec: f64,
+}
+
+impl Eft {
+    /// A policy for `processors` (CPU workers first) with this cost model.
+    pub(crate) fn new(processors: &[Processor], cost: CostModel) -> Self {
+        let cpus = processors.iter().filter(|p| p.kind == ProcessorKind::Cpu).count();
+        let devices = processors.len() - cpus;
+        let mut width = vec![cpus.max(1) as f64];
+        width.extend(std::iter::repeat_n(1.0, devices));
+        Eft {
+            epoch: Instant::now(),
+            cost,
+            backlog: (0..=devices).map(|_| AtomicU64::new(0)).collect(),
+            width,
+            transfer: cost::transfer,
+        }
+    }
+
+    /// Seconds since the policy started.
+    fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// The entry of `backlog` for processor `p`.
+    fn group(p: &Processor) -> usize {
+        p.device_index().map_or(0, |d| d + 1)
+    }
+
+    fn estimate(&self, task: &TaskInfo<'_>, p: &Processor, shape: u64, now: f64) -> Estimate {
+        let g = Self::group(p);
+        let free = now + self.backlog[g].load(Ordering::Relaxed) as f64 * 1e-9 / self.width[g];
+        let slot = p.memory.index();
+        let mut inputs = now;
+        for a in task.accesses {
+            if a.contents() != Contents::Needed {
+                continue;
+            }
+            let (spaces, ready) = a.object.plan();
+            let there = if spaces & (1 << slot) != 0 {
+                0.0
+            } else {
+                let from = if spaces & (1 << HOST) != 0 || spaces == 0 {
+                    HOST
+                } else {
+                    spaces.trailing_zeros() as usize
+                };
+                (self.transfer)(from, slot, a.object.bytes())
+            };
+            inputs = inputs.max(ready + there);
+        }
+        let exec = self.cost.kernel((task.name, shape, p.kind), task.flops);
+        Estimate {
+            finish: free.max(inputs) + exec,
+            exec,
+        }
+    }
+}
+
+impl Placement for Eft {
+    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+        let now = self.now();
+        let shape = cost::shape_key(task.accesses);
+        // The first of the earliest (to a nanosecond: sums of the same times in another
+        // order must still tie).
+        let best = admitted(task, processors)
+            .map(|p| (p, self.estimate(task, p, shape, now)))
+            .reduce(|best, next| {
+                if next.1.finish < best.1.finish - 1e-9 {
+                    next
+                } else {
+                    best
+                }
+            });
+        let Some((p, e)) = best else {
+            return Placed::CPU.into();
+        };
+        self.backlog[Self::group(p)].fetch_add((e.exec * 1e9) as u64, Ordering::Relaxed);
+        let slot = p.memory.index();
+        for a in task.accesses {
+            if a.mode.writes() {
+                a.object.set_plan(1 << slot, e.finish);
+            } else {
+                a.object.add_to_plan(1 << slot);
+            }
+        }
+        Decision {
+            placed: Placed::on(p),
+            estimate: e.exec,
+        }
+    }
+
+    fn finished(&self, task: &TaskInfo<'_>, decision: Decision, took: Duration) {
+        let g = match decision.placed.memory {
+            MemorySpace::Device(d) => d + 1,
+            MemorySpace::Host => 0,
+        };
+        self.backlog[g].fetch_sub((decision.estimate * 1e9) as u64, Ordering::Relaxed);
+        if task.kernel {
+            let key = (task.name, cost::shape_key(task.accesses), decision.placed.kind);
+            self.cost.record(key, took);
+        }
+    }
+
+    fn measures(&self) -> bool {
+        true
+    }
+}
+
+/// Kernels to the processors their target admits in turn, the CPU workers counted one
+/// by one (Dagger's default); other tasks on the CPUs.
+#[derive(Debug, Default)]
+pub(crate) struct RoundRobin {
+    next: AtomicUsize,
+}
+
+impl Placement for RoundRobin {
+    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+        if !task.kernel {
+            return Placed::CPU.into();
+        }
+        let admitted: Vec<&Processor> = processors.iter().filter(|p| task.target.admits(p)).collect();
+        if admitted.is_empty() {
+            return Placed::CPU.into();
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % admitted.len();
+        Placed::on(admitted[i]).into()
+    }
+}
+
+/// Every kernel on the first accelerator its target admits; other tasks on the CPUs.
+#[derive(Debug, Default)]
+pub(crate) struct DeviceFirst;
+
+impl Placement for DeviceFirst {
+    fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+        let device = processors
+            .iter()
+            .find(|p| p.kind != ProcessorKind::Cpu && task.kernel && task.target.admits(p));
+        device.map_or(Placed::CPU, Placed::on).into()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -39,13 +39,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::compensation::Compensation;
+use super::device::Device;
+use crate::error::Error;
 use crate::runtime::graph::access::{acquire_all, dequeue_all, release_all, Granted};
 use crate::runtime::graph::deps;
 use crate::runtime::graph::task::{Start, TaskRef};
 use crate::runtime::latch::Latch;
-use crate::runtime::processor::ProcessorKind;
+use crate::runtime::processor::{Placed, ProcessorKind};
 use crate::runtime::Runtime;
 
 thread_local! {
@@ -146,8 +149,9 @@ fn execute(
     may_keep: impl Fn(&TaskRef) -> bool,
 ) -> Option<TaskRef> {
     let mut next = None;
-    run(rt, task, worker, &mut |t| {
-        if next.is_none() && may_keep(&t) && !rt.queue.looks_nonempty() {
+    run(rt, task, worker, 1.0, &mut |t| {
+        let cpu = t.header().placed().kind == ProcessorKind::Cpu;
+        if next.is_none() && cpu && may_keep(&t) && !rt.queue.looks_nonempty() {
             next = Some(t);
         } else {
             rt.push(t);
@@ -156,41 +160,71 @@ fn execute(
     next
 }
 
+/// Steps 3 and 4 for a task placed on `device`, on its executor thread; returns a
+/// successor placed on the same device to run next, as [`execute`] does for workers.
+pub(crate) fn execute_on_device(rt: &Runtime, task: TaskRef, device: &Device) -> Option<TaskRef> {
+    let mut next = None;
+    let here = Placed::on(&device.processor);
+    run(
+        rt,
+        task,
+        Some(device.processor.index),
+        device.slowdown,
+        &mut |t| {
+            if next.is_none() && t.header().placed() == here && !device.queue.looks_nonempty() {
+                next = Some(t);
+            } else {
+                rt.push(t);
+            }
+        },
+    );
+    next
+}
+
 /// Steps 3 and 4 for a task that became ready at its submission, on the submitting thread
 /// (see `Runtime::submit`); its successors go to the queue.
 pub(crate) fn execute_here(rt: &Runtime, task: TaskRef) {
-    run(rt, task, current_worker(), &mut |t| rt.push(t));
+    run(rt, task, current_worker(), 1.0, &mut |t| rt.push(t));
 }
 
-/// Runs `task` on this thread (`worker`: its index in the pool, if it is a worker) and
-/// completes it, handing the successors it makes ready to `ready`.
-fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMut(TaskRef)) {
+/// Runs `task` on this thread (`row`: its processor's index, for the trace) and completes
+/// it, handing the successors it makes ready to `ready`. `slowdown`: a simulated device's
+/// kernel is held until it has lasted this many times its CPU time.
+fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &mut impl FnMut(TaskRef)) {
     let guard = AbortIfPanic;
     let header = task.header();
     if !header.claim() {
         panic!("task {} was scheduled twice", header.id);
     }
     let placed = header.placed();
-    assert_eq!(
-        placed.kind,
-        ProcessorKind::Cpu,
-        "a CPU thread ran a task placed elsewhere"
-    );
     // SAFETY: this thread claimed the task just now (task.rs, invariant 4); the reference
     // ends before `drop_accesses` below.
     let accesses = unsafe { task.accesses() };
     let cancelled = header.poisoned.load(Ordering::Acquire);
     let start = rt.trace.now_if_enabled();
     let outer = CURRENT.with(|c| c.replace(Some(task.clone())));
+    let mut took = Duration::ZERO;
     let failed = if cancelled {
         task.execute(Start::Cancelled)
+    } else if placed.kind == ProcessorKind::Cpu && !header.target.admits_cpu() {
+        // Nothing its target admits can run it (placement.rs).
+        task.execute(Start::Failed(Error::NoProcessor {
+            target: header.target.to_string(),
+        }))
     } else {
         match acquire_all(accesses, placed.memory) {
             Ok(bases) => {
+                let t0 = Instant::now();
                 let failed = task.execute(Start::Run(Granted {
                     accesses,
                     bases: &bases,
                 }));
+                took = t0.elapsed();
+                if slowdown > 1.0 {
+                    // A simulated device's kernel: held for the rest of its modelled time.
+                    std::thread::sleep(took.mul_f64(slowdown - 1.0));
+                    took = took.mul_f64(slowdown);
+                }
                 release_all(accesses, placed.memory);
                 failed
             }
@@ -200,7 +234,11 @@ fn run(rt: &Runtime, task: TaskRef, worker: Option<usize>, ready: &mut impl FnMu
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
         rt.trace
-            .record(header, worker.unwrap_or(usize::MAX), start, cancelled);
+            .record(header, row.unwrap_or(usize::MAX), start, cancelled);
+    }
+    if rt.placement.measures() {
+        rt.placement
+            .finished(&rt.task_info(header, accesses), header.decision(), took);
     }
     let freed = dequeue_all(accesses);
     // SAFETY: claimed by this thread, and `accesses` is not used after this.

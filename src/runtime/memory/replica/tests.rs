@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 
 use super::*;
+use crate::error::Error;
 
 /// Spaces 1..MAX_SPACES as plain host buffers; space `fail` (if any) has no memory.
 #[derive(Debug, Default)]
@@ -19,7 +20,7 @@ struct Buffers {
 }
 
 impl Mover for Buffers {
-    fn allocate(&self, space: usize, bytes: usize) -> Result<NonNull<u8>> {
+    fn allocate(&self, space: usize, bytes: usize, _zeroed: bool) -> Result<NonNull<u8>> {
         if self.fail == Some(space) {
             return Err(Error::MemorySpaceUnavailable {
                 space: format!("test space {space}"),
@@ -185,7 +186,7 @@ fn the_runtime_mover_refuses_device_spaces_with_an_error() {
         (host as *mut u64).cast(),
         8,
         HostStorage::Borrowed,
-        &HOST_AND_SPILL,
+        &crate::runtime::memory::mover::SPACES,
     );
     assert!(matches!(
         r.acquire(2, Contents::Needed),

@@ -1,0 +1,47 @@
+// Triangular parts of m×n tiles.
+
+// a[i, j] ← value where i < j (the strictly upper part, in the tile's own indices), e.g.
+// zeros above a Cholesky factor. The rest of the tile is neither read nor written.
+template <typename T>
+__device__ void laset_upper(long long m, long long n, T value, T* a, long long lda) {
+    FOR_COLS(j, n) FOR_ROWS(i, m) {
+        if (i < j) AT(a, i, j, lda) = value;
+    }
+}
+
+// a[i, j] ← value where i > j (the strictly lower part); the rest is untouched.
+template <typename T>
+__device__ void laset_lower(long long m, long long n, T value, T* a, long long lda) {
+    FOR_COLS(j, n) FOR_ROWS(i, m) {
+        if (i > j) AT(a, i, j, lda) = value;
+    }
+}
+
+// dst[i, j] ← src[i, j] where the element is on or below the global diagonal, element
+// (i, j) being global (row0 + i, col0 + j): row0 + i >= col0 + j. dst keeps its other
+// elements (linalg/tiling.rs `copy_lower`).
+template <typename T>
+__device__ void copy_lower(long long m, long long n, const T* src, long long lds, T* dst,
+                           long long ldd, long long row0, long long col0) {
+    FOR_COLS(j, n) FOR_ROWS(i, m) {
+        if (row0 + i >= col0 + j) AT(dst, i, j, ldd) = AT(src, i, j, lds);
+    }
+}
+
+#define TRIANGLE(T, SFX)                                                                          \
+    extern "C" __global__ void laset_upper_##SFX(long long m, long long n, T value, T* a,         \
+                                                 long long lda) {                                 \
+        laset_upper(m, n, value, a, lda);                                                         \
+    }                                                                                             \
+    extern "C" __global__ void laset_lower_##SFX(long long m, long long n, T value, T* a,         \
+                                                 long long lda) {                                 \
+        laset_lower(m, n, value, a, lda);                                                         \
+    }                                                                                             \
+    extern "C" __global__ void copy_lower_##SFX(long long m, long long n, const T* src,           \
+                                                long long lds, T* dst, long long ldd,             \
+                                                long long row0, long long col0) {                 \
+        copy_lower(m, n, src, lds, dst, ldd, row0, col0);                                         \
+    }
+
+TRIANGLE(double, f64)
+TRIANGLE(float, f32)

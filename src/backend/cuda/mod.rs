@@ -1,0 +1,90 @@
+//! CUDA, behind the `cuda` feature: what the runtime needs to find GPUs and run mosaic's
+//! own tile kernels on them.
+//!
+//! This module owns
+//! 1. the probes [`device_count`] and [`nvrtc_present`], which answer "none" rather than
+//!    panic on a machine without the CUDA driver or NVRTC (cudarc loads both at run time,
+//!    `dynamic-loading`, and panics on the first call into a library it cannot find);
+//! 2. [`kernels`]: the CUDA C sources of `kernels/*.cu` (what cuBLAS and cuSOLVER lack:
+//!    elementwise, random, triangle, transpose, row-swap and reduction kernels), embedded
+//!    in the crate, compiled with NVRTC at first use and cached per device.
+//!
+//! The build needs no CUDA toolkit and no GPU. Compiling the kernels needs only libnvrtc
+//! (the pip wheel `nvidia-cuda-nvrtc` is enough, see `kernels/README.md`); running them
+//! needs a GPU and its driver.
+
+pub(crate) mod kernels;
+
+use std::panic;
+use std::sync::OnceLock;
+
+/// The number of CUDA devices: 0 when the CUDA driver library is absent or fails to
+/// initialise (no GPU, no driver, a driver too old for CUDA 13). Probed once per process.
+#[allow(dead_code)] // the runtime's processor list calls it (next step)
+pub(crate) fn device_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        // SAFETY: `is_culib_present` only tries to `dlopen` the driver library under its
+        // usual names (and closes it again); its one hazard is running that library's
+        // initialisers, which NVIDIA's libcuda expects from every process that loads it.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return 0;
+        }
+        // A belt on top of the check: cudarc panics rather than returning an error when a
+        // symbol is missing (a driver older than the API cudarc was built for).
+        let count = panic::catch_unwind(cudarc::driver::CudaContext::device_count);
+        match count {
+            Ok(Ok(n)) => usize::try_from(n).unwrap_or(0),
+            _ => 0,
+        }
+    })
+}
+
+/// Whether libnvrtc can be loaded (then [`kernels::compile`] can run, GPU or not). Probed
+/// once per process.
+pub(crate) fn nvrtc_present() -> bool {
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    *PRESENT.get_or_init(|| {
+        // SAFETY: as in `device_count`: `is_culib_present` only `dlopen`s libnvrtc under
+        // its usual names, running the initialisers NVIDIA's library expects to run.
+        unsafe { cudarc::nvrtc::sys::is_culib_present() }
+    })
+}
+
+/// For `tests/nvrtc_kernels.rs` only: every kernel module compiled with NVRTC for the
+/// default architecture, as (module name, the PTX text or the compiler's message); `None`
+/// when libnvrtc cannot be loaded. Not part of mosaic's API.
+#[doc(hidden)]
+pub fn compile_all_kernels_for_tests() -> Option<Vec<(&'static str, Result<String, String>)>> {
+    if !nvrtc_present() {
+        return None;
+    }
+    let compiled = kernels::MODULES
+        .iter()
+        .map(|&(name, _)| (name, kernels::compile(name, None).map(|ptx| ptx.to_src())))
+        .collect();
+    Some(compiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probes_answer_without_panicking_on_any_machine() {
+        // Without libcuda / libnvrtc (CI, laptops) these must say "none", not panic.
+        let (devices, nvrtc) = (device_count(), nvrtc_present());
+        println!("CUDA devices: {devices}, libnvrtc: {nvrtc}");
+        assert_eq!(device_count(), devices, "the answer is cached");
+    }
+
+    #[test]
+    fn compile_reports_an_unknown_module_or_a_missing_nvrtc_as_an_error() {
+        let err = kernels::compile("no_such_module", None).unwrap_err();
+        assert!(err.contains("no_such_module"), "{err}");
+        if !nvrtc_present() {
+            let err = kernels::compile("elementwise", None).unwrap_err();
+            assert!(err.contains("libnvrtc not found"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Accelerator memory: storage in the device spaces, counted against each device's
+//! budget, and copies between a device and the host (or another device).
+//!
+//! The devices are installed once, when the runtime starts (`sched/device.rs` decides
+//! which exist). A **simulated** device (`MOSAIC_SIM_DEVICES`) keeps its replicas in
+//! buffers of its own in the process's memory, apart from the host's replicas; a copy
+//! is a real `memcpy` that lasts at least the modelled time of the link,
+//! `latency + bytes / bandwidth` (the copying thread sleeps for the rest), so that
+//! coherence, budgets, eviction and the cost of transfers are all exercised without a
+//! GPU. Its default memory budget is [`SimulatedDevices::memory`].
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::budget;
+use super::evict;
+use super::space::{device_of, MemorySpace, FIRST_DEVICE, HOST, MAX_DEVICES};
+use crate::error::{Error, Result};
+
+/// Simulated accelerators: how many, and how their memory and link behave. Read from the
+/// environment at start-up (`MOSAIC_SIM_DEVICES=N`, `MOSAIC_SIM_DEVICE_MEMORY=2G`,
+/// `MOSAIC_SIM_BANDWIDTH` in GB/s, `MOSAIC_SIM_LATENCY` in µs), or set with
+/// [`crate::runtime::set_simulated_devices`] before the runtime starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimulatedDevices {
+    /// How many (at most 2).
+    pub count: usize,
+    /// Each device's memory in bytes: its budget's limit at start.
+    pub memory: usize,
+    /// Bytes per second of a copy between the host and a device.
+    pub bandwidth: f64,
+    /// Fixed cost of one copy.
+    pub latency: Duration,
+    /// How much longer a tile kernel takes on a device than the same kernel on one CPU
+    /// worker (1: as long; the device runs the CPU's kernels on a thread of its own, and
+    /// a kernel that took `t` is then made to last `slowdown · t`). Values below 1 are
+    /// taken as 1.
+    pub slowdown: f64,
+}
+
+impl Default for SimulatedDevices {
+    /// None; when asked for, 1 GiB each, 16 GB/s and 10 µs per copy (a PCIe 4 link), as
+    /// fast as a CPU worker.
+    fn default() -> Self {
+        SimulatedDevices {
+            count: 0,
+            memory: 1 << 30,
+            bandwidth: 16e9,
+            latency: Duration::from_micros(10),
+            slowdown: 1.0,
+        }
+    }
+}
+
+impl SimulatedDevices {
+    /// The configuration the environment asks for (see the type's docs).
+    pub(crate) fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok();
+        let mut sim = SimulatedDevices::default();
+        if let Some(n) = var("MOSAIC_SIM_DEVICES").and_then(|s| s.trim().parse().ok()) {
+            sim.count = n;
+        }
+        if let Some(m) = var("MOSAIC_SIM_DEVICE_MEMORY").and_then(|s| budget::parse_size(&s)) {
+            sim.memory = m;
+        }
+        if let Some(b) = var("MOSAIC_SIM_BANDWIDTH").and_then(|s| s.trim().parse::<f64>().ok()) {
+            sim.bandwidth = b * 1e9;
+        }
+        if let Some(l) = var("MOSAIC_SIM_LATENCY").and_then(|s| s.trim().parse::<f64>().ok()) {
+            sim.latency = Duration::from_secs_f64(l.max(0.0) * 1e-6);
+        }
+        if let Some(s) = var("MOSAIC_SIM_SLOWDOWN").and_then(|s| s.trim().parse::<f64>().ok()) {
+            sim.slowdown = s;
+        }
+        sim
+    }
+
+    /// The modelled time of a copy of `bytes` over the link.
+    pub(crate) fn copy_time(&self, bytes: usize) -> Duration {
+        self.latency + Duration::from_secs_f64(bytes as f64 / self.bandwidth.max(1.0))
+    }
+}
+
+/// One accelerator's memory.
+#[derive(Debug)]
+enum Device {
+    Simulated(SimulatedDevices),
+}
+
+static DEVICES: OnceLock<Vec<Device>> = OnceLock::new();
+
+fn devices() -> &'static [Device] {
+    DEVICES.get().map_or(&[], |d| d.as_slice())
+}
+
+/// How many devices are installed.
+pub(crate) fn count() -> usize {
+    devices().len()
+}
+
+/// Installs `sim.count` simulated devices (once, at the runtime's start; capped at
+/// [`MAX_DEVICES`]); returns how many there are.
+pub(crate) fn install_simulated(sim: SimulatedDevices) -> usize {
+    let count = sim.count.min(MAX_DEVICES);
+    if sim.count > MAX_DEVICES {
+        eprintln!(
+            "mosaic: {} simulated devices asked for, using {MAX_DEVICES}",
+            sim.count
+        );
+    }
+    let installed = DEVICES.get_or_init(|| (0..count).map(|_| Device::Simulated(sim)).collect());
+    for d in 0..installed.len() {
+        budget::of(FIRST_DEVICE + d).set_limit(Some(sim.memory));
+    }
+    installed.len()
+}
+
+/// The link model of device `d`.
+pub(crate) fn link(d: usize) -> Option<SimulatedDevices> {
+    match devices().get(d)? {
+        Device::Simulated(sim) => Some(*sim),
+    }
+}
+
+fn layout(bytes: usize) -> Layout {
+    Layout::from_size_align(bytes, 64).expect("a tile's size fits a layout")
+}
+
+/// `bytes` of storage on device `d`, counted against its budget; when it is full, other
+/// replicas are evicted to the host first (`evict.rs`).
+pub(crate) fn allocate(d: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u8>> {
+    let Some(Device::Simulated(_)) = devices().get(d) else {
+        return Err(Error::MemorySpaceUnavailable {
+            space: format!("device {d} (this runtime has {} devices)", devices().len()),
+        });
+    };
+    if bytes == 0 {
+        return Ok(NonNull::dangling());
+    }
+    let slot = FIRST_DEVICE + d;
+    let b = budget::of(slot);
+    let mut made_room = false;
+    while !b.try_charge(bytes) {
+        if made_room || !evict::make_room_before(slot, bytes, None)? {
+            return Err(Error::OutOfMemory {
+                space: MemorySpace::Device(d),
+                needed: bytes,
+                limit: b.limit().unwrap_or(usize::MAX),
+            });
+        }
+        made_room = true;
+    }
+    // SAFETY: `bytes > 0` (checked above), so the layout has a non-zero size.
+    let raw = unsafe {
+        if zeroed {
+            std::alloc::alloc_zeroed(layout(bytes))
+        } else {
+            std::alloc::alloc(layout(bytes))
+        }
+    };
+    NonNull::new(raw)
+        .ok_or(())
+        .or_else(|()| std::alloc::handle_alloc_error(layout(bytes)))
+}
+
+/// Frees storage of device `d`.
+///
+/// # Safety
+/// `p` came from [`allocate`] on `d` with `bytes`, and nobody uses it any more.
+pub(crate) unsafe fn free(d: usize, p: NonNull<u8>, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    // SAFETY: allocated by `allocate` with this layout (the caller's contract).
+    unsafe { std::alloc::dealloc(p.as_ptr(), layout(bytes)) };
+    budget::of(FIRST_DEVICE + d).uncharge(bytes);
+}
+
+/// Copies `bytes` between two of the host and the devices (slots `from`, `to`), taking
+/// the modelled time of the links it crosses.
+///
+/// # Safety
+/// Both point to `bytes` bytes of storage of their spaces; nobody writes `src` or touches
+/// `dst` during the call.
+pub(crate) unsafe fn copy(
+    from: usize,
+    src: NonNull<u8>,
+    to: usize,
+    dst: NonNull<u8>,
+    bytes: usize,
+) -> Result<()> {
+    let start = Instant::now();
+    // SAFETY: the caller's contract; two replicas of one object never share storage.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
+    let modelled: Duration = [from, to]
+        .into_iter()
+        .filter_map(device_of)
+        .filter_map(link)
+        .map(|l| l.copy_time(bytes))
+        .sum();
+    if let Some(rest) = modelled.checked_sub(start.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    budget::of(from).count_copy(bytes, false);
+    budget::of(to).count_copy(bytes, true);
+    debug_assert!(from == HOST || device_of(from).is_some());
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Accelerators as processors: one ready queue and one executor thread per device.
+//!
+//! A task placed on device `d` (a tile kernel: `placement.rs`) goes to that device's
+//! queue when it is ready. The device's executor pops it (highest priority first), makes
+//! its accesses valid in the device's memory (copies from the host, usually started
+//! already by the transfer thread when the task became ready: `graph/deps.rs`), runs its
+//! kernel there, and releases them: what it wrote stays on the device until a task
+//! elsewhere reads it.
+//!
+//! A simulated device (`MOSAIC_SIM_DEVICES`) runs the CPU tile kernel on the device
+//! replicas, on its executor thread, then, if its configured slowdown is above 1, holds
+//! the task for the rest of the modelled kernel time (`memory/device.rs` has the rest of
+//! the simulation: separate memory, copies that take the link's time).
+
+use super::queue::ReadyQueue;
+use super::worker;
+use crate::runtime::graph::task::TaskRef;
+use crate::runtime::processor::Processor;
+use crate::runtime::Runtime;
+
+/// One accelerator's scheduling state.
+pub(crate) struct Device {
+    pub(crate) processor: Processor,
+    pub(crate) queue: ReadyQueue<TaskRef>,
+    /// A simulated kernel lasts this many times its CPU time (≥ 1).
+    pub(crate) slowdown: f64,
+}
+
+impl Device {
+    pub(crate) fn new(processor: Processor, slowdown: f64) -> Self {
+        Device {
+            processor,
+            queue: ReadyQueue::new(),
+            slowdown: slowdown.max(1.0),
+        }
+    }
+}
+
+/// How many empty polls an idle executor makes before sleeping.
+const SPIN_ROUNDS: u32 = 16;
+
+/// Starts the executor thread of device `d` of `rt`.
+pub(crate) fn spawn_executor(rt: &'static Runtime, d: usize) {
+    std::thread::Builder::new()
+        .name(format!("mosaic-device-{d}"))
+        .stack_size(4 << 20)
+        .spawn(move || executor_main(rt, d))
+        .expect("mosaic: failed to start a device executor");
+}
+
+fn executor_main(rt: &'static Runtime, d: usize) {
+    let device = &rt.devices[d];
+    let mut next = None;
+    loop {
+        let task = match next.take() {
+            Some(task) => task,
+            None => {
+                device.queue.start_search();
+                let found = (0..SPIN_ROUNDS).find_map(|_| {
+                    let t = device.queue.try_pop_searching();
+                    if t.is_none() {
+                        std::thread::yield_now();
+                    }
+                    t
+                });
+                found.unwrap_or_else(|| device.queue.sleep_pop())
+            }
+        };
+        next = worker::execute_on_device(rt, task, device);
+    }
+}

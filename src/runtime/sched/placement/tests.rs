@@ -1,0 +1,173 @@
+//! Placement decisions against a schedule worked out by hand, on a small graph with fixed
+//! kernel and transfer times.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::runtime::footprint::Footprint;
+use crate::runtime::graph::access::ObjectRef;
+use crate::runtime::graph::{DataObject, Geometry, Mode};
+
+fn access(object: &Arc<DataObject>, mode: Mode) -> AccessRecord {
+    AccessRecord {
+        object: ObjectRef::Shared(object.clone()),
+        mode,
+        footprint: Footprint::Whole,
+        geometry: Geometry {
+            offset: 0,
+            ndim: 2,
+            len: [4, 4],
+            stride: [1, 4],
+            elem_size: 8,
+        },
+    }
+}
+
+/// The forecast of `object`: valid in `slots` from `ready` (to within the milliseconds the
+/// test itself takes).
+#[track_caller]
+fn assert_plan(object: &DataObject, slots: u8, ready: f64) {
+    let (s, r) = object.plan();
+    assert!(
+        s == slots && (r - ready).abs() < 0.05,
+        "plan {:?}, want ({slots}, {ready})",
+        (s, r)
+    );
+}
+
+/// Two seconds between the host and the device, none within a space.
+fn two_seconds(from: usize, to: usize, _bytes: usize) -> f64 {
+    if from == to {
+        0.0
+    } else {
+        2.0
+    }
+}
+
+#[test]
+fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
+    // Two CPU workers and one device; kernel `k` takes 4 s on a CPU, 1 s on the device;
+    // a copy between them takes 2 s. The test runs in microseconds: "now" stays ~0.
+    let processors = [
+        Processor::cpu(0),
+        Processor::cpu(1),
+        Processor::device(2, ProcessorKind::Simulated, 0),
+    ];
+    let mut eft = Eft::new(&processors, CostModel::new(1e9, 1.0));
+    eft.transfer = two_seconds;
+    let probe = Arc::new(DataObject::for_tests(4));
+    let shape = cost::shape_key(&[access(&probe, Mode::Write)]);
+    let two = cost::shape_key(&[access(&probe, Mode::Write), access(&probe, Mode::Read)]);
+    for key in [shape, two] {
+        eft.cost.set(("k", key, ProcessorKind::Cpu), 4.0);
+        eft.cost.set(("k", key, ProcessorKind::Simulated), 1.0);
+    }
+    let objects: Vec<Arc<DataObject>> = (0..5).map(|_| Arc::new(DataObject::for_tests(4))).collect();
+    let place = |accesses: &[AccessRecord], kernel: bool| {
+        let info = TaskInfo {
+            name: "k",
+            priority: 0,
+            flops: 0.0,
+            target: Target::any(),
+            kernel,
+            accesses,
+        };
+        eft.place(&info, &processors)
+    };
+    let device = Placed::on(&processors[2]);
+    // t1..t3 write fresh objects: the device finishes them at 1, 2, 3 (its backlog grows
+    // by 1 s each), before a CPU could (4).
+    for (i, finish) in [(0, 1.0), (1, 2.0), (2, 3.0)] {
+        let d = place(&[access(&objects[i], Mode::Write)], true);
+        assert_eq!((d.placed, d.estimate), (device, 1.0), "t{}", i + 1);
+        assert_plan(&objects[i], 1 << 2, finish);
+    }
+    // t4: the device would finish at 4, a CPU at 4 too: the tie goes to the CPUs.
+    let d = place(&[access(&objects[3], Mode::Write)], true);
+    assert_eq!((d.placed, d.estimate), (Placed::CPU, 4.0));
+    // t5 updates object 4 (valid on the host) and reads object 0 (on the device from 1):
+    // on a CPU, free at 4/2 = 2, object 0 arrives at 1 + 2 = 3, finish 3 + 4 = 7; on the
+    // device, free at 3, object 4 arrives at 0 + 2 = 2, finish 3 + 1 = 4.
+    let d = place(
+        &[
+            access(&objects[4], Mode::ReadWrite),
+            access(&objects[0], Mode::Read),
+        ],
+        true,
+    );
+    assert_eq!(d.placed, device);
+    assert_plan(&objects[4], 1 << 2, 4.0);
+    assert_eq!(objects[0].plan().0, 1 << 2, "a read adds a space, here the same");
+    // A closure (not a kernel) runs on a CPU whatever the estimates; it reads object 4,
+    // which the host will hold too.
+    let d = place(&[access(&objects[4], Mode::Read)], false);
+    assert_eq!(d.placed, Placed::CPU);
+    assert_eq!(objects[4].plan().0, 1 << 2 | 1);
+    // Finished tasks leave the backlogs: with all four device tasks done, a new one
+    // finishes there at 1 again.
+    for i in 0..4 {
+        let info = TaskInfo {
+            name: "k",
+            priority: 0,
+            flops: 0.0,
+            target: Target::any(),
+            kernel: true,
+            accesses: &[],
+        };
+        let took = std::time::Duration::from_millis(900 + i);
+        eft.finished(
+            &info,
+            Decision {
+                placed: device,
+                estimate: 1.0,
+            },
+            took,
+        );
+    }
+    let fresh = Arc::new(DataObject::for_tests(4));
+    let d = place(&[access(&fresh, Mode::Write)], true);
+    assert_eq!(d.placed, device);
+    assert_plan(&fresh, 1 << 2, 1.0);
+    // A target narrows the choice: pinned to the CPUs, the same task goes there.
+    let info = TaskInfo {
+        name: "k",
+        priority: 0,
+        flops: 0.0,
+        target: Target::cpu(),
+        kernel: true,
+        accesses: &[access(&fresh, Mode::Write)],
+    };
+    assert_eq!(eft.place(&info, &processors).placed, Placed::CPU);
+    // The measured times are the figure for `k` with no operands now (a running mean
+    // from 0.9 s).
+    let k = eft
+        .cost
+        .kernel(("k", cost::shape_key(&[]), ProcessorKind::Simulated), 0.0);
+    assert!((0.9..1.0).contains(&k), "{k}");
+}
+
+#[test]
+fn round_robin_and_device_first_place_kernels_as_they_say() {
+    let processors = [
+        Processor::cpu(0),
+        Processor::cpu(1),
+        Processor::device(2, ProcessorKind::Simulated, 0),
+    ];
+    let info = |kernel| TaskInfo {
+        name: "k",
+        priority: 0,
+        flops: 0.0,
+        target: Target::any(),
+        kernel,
+        accesses: &[],
+    };
+    let rr = RoundRobin::default();
+    let kinds: Vec<ProcessorKind> = (0..6)
+        .map(|_| rr.place(&info(true), &processors).placed.kind)
+        .collect();
+    use ProcessorKind::{Cpu, Simulated};
+    assert_eq!(kinds, [Cpu, Cpu, Simulated, Cpu, Cpu, Simulated]);
+    assert_eq!(rr.place(&info(false), &processors).placed, Placed::CPU);
+    assert_eq!(DeviceFirst.place(&info(true), &processors).placed.kind, Simulated);
+    assert_eq!(DeviceFirst.place(&info(false), &processors).placed, Placed::CPU);
+}

@@ -1,0 +1,102 @@
+//! Every CUDA kernel module (`kernels/*.cu`) compiles with NVRTC and exports the kernels the
+//! runtime launches, for both element types: a syntax error shows up here, on any machine
+//! with libnvrtc, rather than on the first GPU run. No GPU is needed.
+//!
+//! Without libnvrtc the test prints why and passes, unless `MOSAIC_REQUIRE_NVRTC=1` (CI),
+//! which makes it fail. See `kernels/README.md` for getting libnvrtc from pip.
+#![cfg(feature = "cuda")]
+
+use std::collections::BTreeSet;
+
+/// Each module's kernels, without the `_f64` / `_f32` suffix.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "elementwise",
+        &["add", "sub", "hadamard", "axpby", "scale", "fill", "copy"],
+    ),
+    ("laswp", &["laswp", "laswp_tiles", "laswp_i32", "laswp_tiles_i32"]),
+    ("random", &["rand_uniform", "rand_normal", "eye"]),
+    ("reduce", &["sum", "sum_squares", "max_abs"]),
+    ("transpose", &["transpose"]),
+    ("triangle", &["laset_upper", "laset_lower", "copy_lower"]),
+];
+
+const HOW_TO_GET_NVRTC: &str = "pip install 'nvidia-cuda-nvrtc==13.0.*', then put the wheel's \
+     nvidia/cu13/lib on LD_LIBRARY_PATH (kernels/README.md)";
+
+/// The kernels a PTX text defines: the names after `.entry`.
+fn entries(ptx: &str) -> BTreeSet<String> {
+    ptx.lines()
+        .filter_map(|line| line.split_once(".entry ").map(|(_, rest)| rest))
+        .map(|rest| {
+            rest.split(|c: char| c == '(' || c.is_whitespace())
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The module names, from the `.cu` files of `kernels/`.
+fn kernel_files() -> BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cu"))
+        .map(|path| {
+            path.file_stem()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_kernel_module_compiles_with_nvrtc_and_exports_its_kernels() {
+    let Some(compiled) = mosaic::backend::cuda_kernels_compile() else {
+        if std::env::var("MOSAIC_REQUIRE_NVRTC").as_deref() == Ok("1") {
+            panic!("MOSAIC_REQUIRE_NVRTC=1 but libnvrtc cannot be loaded: {HOW_TO_GET_NVRTC}");
+        }
+        println!("skipped: libnvrtc not found ({HOW_TO_GET_NVRTC})");
+        return;
+    };
+
+    let modules: BTreeSet<String> = compiled.iter().map(|(name, _)| (*name).to_owned()).collect();
+    assert_eq!(
+        modules,
+        kernel_files(),
+        "the embedded modules are not the files kernels/*.cu"
+    );
+    let listed: BTreeSet<String> = EXPECTED.iter().map(|(name, _)| (*name).to_owned()).collect();
+    assert_eq!(modules, listed, "this test's list of modules is out of date");
+
+    let mut failures = Vec::new();
+    for (name, result) in &compiled {
+        let ptx = match result {
+            Ok(ptx) => ptx,
+            Err(message) => {
+                failures.push(message.clone());
+                continue;
+            }
+        };
+        let kernels = EXPECTED
+            .iter()
+            .find(|(m, _)| m == name)
+            .map_or(&[][..], |(_, k)| k);
+        let want: BTreeSet<String> = kernels
+            .iter()
+            .flat_map(|k| [format!("{k}_f64"), format!("{k}_f32")])
+            .collect();
+        let have = entries(ptx);
+        if have != want {
+            failures.push(format!(
+                "{name}.cu: kernels missing {:?}, unexpected {:?}",
+                want.difference(&have).collect::<Vec<_>>(),
+                have.difference(&want).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
