@@ -166,7 +166,12 @@ impl<T: Scalar> DArray<T> {
         let reads: Vec<_> = self
             .tiles
             .iter()
-            .map(|t| crate::datadeps::spawn_here(crate::TaskOptions::named("wait"), (In(t.clone()),), |_| ()))
+            // A task that reads nothing: it runs where the tile is (a wait must not bring a
+            // tile home from a device).
+            .map(|t| {
+                let options = crate::TaskOptions::named("wait").follows_data();
+                crate::datadeps::spawn_here(options, (In(t.clone()),), |_| ())
+            })
             .collect();
         let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();
         done.into_iter().collect()

@@ -375,7 +375,7 @@ fn loom_trace_events_recorded_during_a_drain_are_kept_once() {
             let tracer = tracer.clone();
             thread::spawn(move || {
                 let header = TaskHeader::new(7, "model", 0, None, None);
-                tracer.record(&header, 0, 0, false);
+                tracer.record(&header, 0, 0, false, 0);
                 tracer.edge(1, 7);
             })
         };

@@ -52,6 +52,9 @@ pub(crate) struct Runtime {
     pub(crate) trace: trace::Tracer,
     pub(crate) throttle: Throttle,
     pub(crate) placement: Box<dyn Placement>,
+    /// A task on a CPU worker is held until it has lasted this many times its own time
+    /// (simulated devices' time model; 1 otherwise).
+    pub(crate) cpu_slowdown: f64,
     processors: Vec<Processor>,
     next_task: AtomicU64,
 }
@@ -90,10 +93,12 @@ pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         crate::scratch::install(memory::budget::count_scratch);
         let sim = *lock_sim();
+        let _ = STARTED_SIM.set(sim);
         let devices = memory::device::install_simulated(sim);
         let kinds = vec![ProcessorKind::Simulated; devices];
-        let rt = Runtime::start_with(configured_threads(), &kinds, sim.slowdown, |processors| {
-            default_placement(processors, sim.slowdown)
+        let slowdowns = (sim.cpu_slowdown.max(1.0), sim.slowdown.max(1.0));
+        let rt = Runtime::start_with(configured_threads(), &kinds, slowdowns, |processors| {
+            default_placement(processors, slowdowns)
         });
         if let Some(limit) = std::env::var("MOSAIC_HOST_MEMORY")
             .ok()
@@ -108,7 +113,10 @@ pub(crate) fn runtime() -> &'static Runtime {
 
 /// The placement policy for these processors: [`CpuOnly`] without accelerators, else the
 /// one `MOSAIC_PLACEMENT` names (`eft`, the default; `round-robin`; `device`).
-fn default_placement(processors: &[Processor], slowdown: f64) -> Box<dyn Placement> {
+fn default_placement(
+    processors: &[Processor],
+    (cpu_slowdown, device_slowdown): (f64, f64),
+) -> Box<dyn Placement> {
     if processors.iter().all(|p| p.kind == ProcessorKind::Cpu) {
         return Box::new(CpuOnly);
     }
@@ -116,7 +124,9 @@ fn default_placement(processors: &[Processor], slowdown: f64) -> Box<dyn Placeme
         Ok("round-robin") => Box::new(RoundRobin::default()),
         Ok("device") => Box::new(DeviceFirst),
         _ => {
-            let cost = sched::cost::CostModel::new(sched::cost::calibrate_cpu(), slowdown);
+            let cpu_rate = sched::cost::calibrate_cpu() / cpu_slowdown;
+            let bandwidth = sched::cost::calibrate_bandwidth() / cpu_slowdown;
+            let cost = sched::cost::CostModel::new(cpu_rate, bandwidth, device_slowdown / cpu_slowdown);
             Box::new(Eft::new(processors, cost))
         }
     }
@@ -131,16 +141,17 @@ fn lock_sim() -> std::sync::MutexGuard<'static, SimulatedDevices> {
 }
 
 /// Asks for simulated accelerators (overriding `MOSAIC_SIM_DEVICES` and its companions,
-/// see [`SimulatedDevices`]). Only effective before the runtime starts (the first task,
-/// region or [`processors`] call); returns `false` if it had already started with others.
+/// see [`SimulatedDevices`]), and starts the runtime with them if it has not started yet
+/// (a first task, region or [`processors`] call starts it); returns `false` if it had
+/// already started with others.
 pub fn set_simulated_devices(sim: SimulatedDevices) -> bool {
     *lock_sim() = sim;
-    let have = processors()
-        .iter()
-        .filter(|p| p.kind == ProcessorKind::Simulated)
-        .count();
-    have == sim.count.min(memory::space::MAX_DEVICES)
+    runtime();
+    STARTED_SIM.get() == Some(&sim)
 }
+
+/// The simulated devices the runtime started with.
+static STARTED_SIM: std::sync::OnceLock<SimulatedDevices> = std::sync::OnceLock::new();
 
 thread_local! {
     /// The target of the innermost [`on`] running on this thread.
@@ -181,6 +192,11 @@ pub fn on<R>(target: Target, f: impl FnOnce() -> R) -> crate::Result<R> {
     }
     let _restore = Restore(SCOPE.with(|s| s.replace(target)));
     Ok(f())
+}
+
+/// The runtime's tracer (the runtime is started: a device copy happens inside it).
+pub(crate) fn tracer() -> &'static trace::Tracer {
+    &runtime().trace
 }
 
 /// Threads asked for with [`set_num_threads`] (0: not asked).
@@ -365,16 +381,18 @@ impl Runtime {
     /// A runtime with `n` CPU workers (started here) and the given placement policy.
     #[cfg_attr(any(not(test), loom), allow(dead_code))]
     pub(crate) fn start(n: usize, placement: Box<dyn Placement>) -> &'static Runtime {
-        Self::start_with(n, &[], 1.0, |_| placement)
+        Self::start_with(n, &[], (1.0, 1.0), |_| placement)
     }
 
     /// A runtime with `n` CPU workers and one accelerator per entry of `devices` (their
-    /// executors started here; a simulated one's kernels last `slowdown` times their CPU
-    /// time), placed by the policy `placement` makes for its processors.
+    /// executors started here), placed by the policy `placement` makes for its
+    /// processors. `slowdowns`: a task on a CPU worker, and a kernel on a simulated device,
+    /// is held until it has lasted that many times its own time (see
+    /// [`SimulatedDevices::cpu_slowdown`]).
     pub(crate) fn start_with(
         n: usize,
         devices: &[ProcessorKind],
-        slowdown: f64,
+        (cpu_slowdown, slowdown): (f64, f64),
         placement: impl FnOnce(&[Processor]) -> Box<dyn Placement>,
     ) -> &'static Runtime {
         let mut processors: Vec<Processor> = (0..n).map(Processor::cpu).collect();
@@ -394,6 +412,7 @@ impl Runtime {
             trace: trace::Tracer::new(processors.len()),
             throttle: Throttle::new(SubmitLimits::default()),
             placement: placement(&processors),
+            cpu_slowdown,
             processors,
             next_task: AtomicU64::new(0),
         }));
@@ -418,6 +437,7 @@ impl Runtime {
             flops: header.flops,
             target: header.target,
             kernel: header.kernel,
+            follows_data: header.follows_data,
             accesses,
         }
     }

@@ -128,6 +128,9 @@ pub struct TaskOptions {
     /// It runs a tile kernel of the backends (`linalg::tasks`), which every processor
     /// kind has, rather than CPU code: it may be placed on an accelerator.
     pub(crate) kernel: bool,
+    /// It does nothing with its data but order after its writers (`DArray::wait`): it
+    /// runs where its first access is valid, so that it moves nothing.
+    pub(crate) follows_data: bool,
 }
 
 impl TaskOptions {
@@ -162,6 +165,13 @@ impl TaskOptions {
         self.kernel = true;
         self
     }
+
+    /// Marks a task that only orders after its data's writers (see `follows_data`).
+    pub(crate) fn follows_data(mut self) -> Self {
+        self.kernel = true;
+        self.follows_data = true;
+        self
+    }
 }
 
 /// The successor list and completion flags, guarded by one lock.
@@ -187,6 +197,8 @@ pub(crate) struct TaskHeader {
     pub(crate) target: Target,
     /// It runs a backend tile kernel (may go to an accelerator).
     pub(crate) kernel: bool,
+    /// It only orders after its data's writers: it runs where its data is.
+    pub(crate) follows_data: bool,
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
@@ -277,6 +289,7 @@ impl TaskHeader {
             flops: 0.0,
             target: Target::any(),
             kernel: false,
+            follows_data: false,
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),

@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 
 /// Simulated accelerators: how many, and how their memory and link behave. Read from the
 /// environment at start-up (`MOSAIC_SIM_DEVICES=N`, `MOSAIC_SIM_DEVICE_MEMORY=2G`,
-/// `MOSAIC_SIM_BANDWIDTH` in GB/s, `MOSAIC_SIM_LATENCY` in µs), or set with
+/// `MOSAIC_SIM_BANDWIDTH` in GB/s, `MOSAIC_SIM_LATENCY` in µs, `MOSAIC_SIM_SLOWDOWN`,
+/// `MOSAIC_SIM_CPU_SLOWDOWN`), or set with
 /// [`crate::runtime::set_simulated_devices`] before the runtime starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SimulatedDevices {
@@ -38,6 +39,11 @@ pub struct SimulatedDevices {
     /// a kernel that took `t` is then made to last `slowdown · t`). Values below 1 are
     /// taken as 1.
     pub slowdown: f64,
+    /// How much longer every task on a CPU worker takes than it does (held the same way;
+    /// 1: as long). A device faster than a CPU worker by a factor `r` is modelled with
+    /// `cpu_slowdown = r`: every time is then `r` times the modelled machine's, and the
+    /// device computes at the CPU's own speed. Values below 1 are taken as 1.
+    pub cpu_slowdown: f64,
 }
 
 impl Default for SimulatedDevices {
@@ -50,6 +56,7 @@ impl Default for SimulatedDevices {
             bandwidth: 16e9,
             latency: Duration::from_micros(10),
             slowdown: 1.0,
+            cpu_slowdown: 1.0,
         }
     }
 }
@@ -73,6 +80,9 @@ impl SimulatedDevices {
         }
         if let Some(s) = var("MOSAIC_SIM_SLOWDOWN").and_then(|s| s.trim().parse::<f64>().ok()) {
             sim.slowdown = s;
+        }
+        if let Some(s) = var("MOSAIC_SIM_CPU_SLOWDOWN").and_then(|s| s.trim().parse::<f64>().ok()) {
+            sim.cpu_slowdown = s;
         }
         sim
     }
@@ -192,6 +202,7 @@ pub(crate) unsafe fn copy(
     bytes: usize,
 ) -> Result<()> {
     let start = Instant::now();
+    let trace_start = crate::runtime::tracer().now_if_enabled();
     // SAFETY: the caller's contract; two replicas of one object never share storage.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
     let modelled: Duration = [from, to]
@@ -205,6 +216,26 @@ pub(crate) unsafe fn copy(
     }
     budget::of(from).count_copy(bytes, false);
     budget::of(to).count_copy(bytes, true);
+    COPIED_HERE.with(|c| c.set(c.get() + bytes as u64));
+    if let Some(trace_start) = trace_start {
+        let name = match (device_of(from), device_of(to)) {
+            (None, Some(_)) => "copy to device",
+            (Some(_), None) => "copy to host",
+            _ => "copy between devices",
+        };
+        crate::runtime::tracer().record_transfer(name, trace_start, bytes as u64);
+    }
     debug_assert!(from == HOST || device_of(from).is_some());
     Ok(())
+}
+
+thread_local! {
+    /// Bytes this thread has copied between the host and devices so far.
+    static COPIED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Bytes the calling thread has copied between the host and devices so far (a task's
+/// trace event reports the difference across its start).
+pub(crate) fn copied_here() -> u64 {
+    COPIED_HERE.with(|c| c.get())
 }

@@ -40,32 +40,39 @@ pub(crate) struct CostModel {
     measured: Mutex<HashMap<Key, f64>>,
     /// Flops per second of one CPU worker, for kernels not measured yet.
     cpu_rate: f64,
-    /// How much slower than a CPU worker each kind runs an unmeasured kernel.
-    slowdown: f64,
+    /// Bytes per second one CPU worker writes or reads, for the same.
+    cpu_bandwidth: f64,
+    /// How many times a CPU worker's time a simulated device takes for an unmeasured
+    /// kernel.
+    device_factor: f64,
 }
 
 impl CostModel {
-    /// A model whose unmeasured kernels run at `cpu_rate` flop/s on a CPU worker and
-    /// `slowdown` times slower on a simulated device.
-    pub(crate) fn new(cpu_rate: f64, slowdown: f64) -> Self {
+    /// A model whose unmeasured kernels run at `cpu_rate` flop/s and `cpu_bandwidth`
+    /// bytes/s on a CPU worker and take `device_factor` times as long on a simulated
+    /// device.
+    pub(crate) fn new(cpu_rate: f64, cpu_bandwidth: f64, device_factor: f64) -> Self {
         CostModel {
             measured: Mutex::new(HashMap::new()),
             cpu_rate,
-            slowdown,
+            cpu_bandwidth,
+            device_factor,
         }
     }
 
-    /// Seconds a kernel of `flops` named by `key` takes.
-    pub(crate) fn kernel(&self, key: Key, flops: f64) -> f64 {
+    /// Seconds a kernel named by `key`, of `flops` on `bytes` of operands, takes: measured,
+    /// or, until it is, the longer of its flops at the kind's rate and its bytes at the
+    /// kind's bandwidth (a kernel without flops, a fill or a copy, costs its bytes).
+    pub(crate) fn kernel(&self, key: Key, flops: f64, bytes: usize) -> f64 {
         if let Some(&t) = self.measured.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return t;
         }
-        let cpu = TASK_OVERHEAD + flops / self.cpu_rate;
+        let cpu = TASK_OVERHEAD + (flops / self.cpu_rate).max(bytes as f64 / self.cpu_bandwidth);
         match key.2 {
             ProcessorKind::Cpu => cpu,
-            ProcessorKind::Simulated => cpu * self.slowdown.max(1.0),
+            ProcessorKind::Simulated => cpu * self.device_factor,
             // A GPU of the H100's class: ~50 Tflop/s f64 at large tiles, ~5 µs a launch.
-            ProcessorKind::Cuda => 5e-6 + flops / 50e12,
+            ProcessorKind::Cuda => 5e-6 + (flops / 50e12).max(bytes as f64 / 2e12),
         }
     }
 
@@ -99,6 +106,22 @@ pub(crate) fn transfer(from: usize, to: usize, bytes: usize) -> f64 {
         .filter_map(device::link)
         .map(|l| l.copy_time(bytes).as_secs_f64())
         .sum()
+}
+
+/// Bytes per second one CPU worker writes into fresh memory (page faults included, as
+/// for a tile's first materialization): the median of a few 8 MiB fills of new buffers on
+/// the calling thread (a few milliseconds in all).
+pub(crate) fn calibrate_bandwidth() -> f64 {
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let v = std::hint::black_box(vec![1.0f64; 1 << 20]);
+            drop(v);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (8 << 20) as f64 / times[2].max(1e-9)
 }
 
 /// Flops per second of one CPU worker running a `gemm` tile kernel: the median of a few

@@ -37,6 +37,7 @@ pub(crate) struct TaskInfo<'a> {
     pub(crate) flops: f64,
     pub(crate) target: Target,
     pub(crate) kernel: bool,
+    pub(crate) follows_data: bool,
     pub(crate) accesses: &'a [AccessRecord],
 }
 
@@ -100,6 +101,32 @@ fn admitted<'p>(
             kernel && target.admits(p)
         }
     })
+}
+
+/// Notes on the objects of `task`, placed on `p` and expected to finish at `finish`, where
+/// they will be valid (`DataObject::plan`): what it writes only in `p`'s memory from
+/// `finish` on, what it reads there too.
+fn note_plan(task: &TaskInfo<'_>, p: &Processor, finish: f64) -> Decision {
+    let slot = p.memory.index();
+    for a in task.accesses {
+        if a.mode.writes() {
+            a.object.set_plan(1 << slot, finish);
+        } else {
+            a.object.add_to_plan(1 << slot);
+        }
+    }
+    Placed::on(p).into()
+}
+
+/// For a task that only orders after its data's writers (`follows_data`): the processor
+/// its target admits whose memory its first access will be valid in (the CPUs first).
+fn where_data_is(task: &TaskInfo<'_>, processors: &[Processor]) -> Option<Decision> {
+    if !task.follows_data {
+        return None;
+    }
+    let slots = task.accesses.first()?.object.plan().0;
+    let p = admitted(task, processors).find(|p| slots & (1 << p.memory.index()) != 0)?;
+    Some(Placed::on(p).into())
 }
 
 /// Earliest estimated finish time (HEFT's rule, applied online as tasks are submitted):
@@ -181,7 +208,8 @@ impl Eft {
             };
             inputs = inputs.max(ready + there);
         }
-        let exec = self.cost.kernel((task.name, shape, p.kind), task.flops);
+        let bytes = task.accesses.iter().map(|a| a.object.bytes()).sum();
+        let exec = self.cost.kernel((task.name, shape, p.kind), task.flops, bytes);
         Estimate {
             finish: free.max(inputs) + exec,
             exec,
@@ -191,6 +219,9 @@ impl Eft {
 
 impl Placement for Eft {
     fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+        if let Some(d) = where_data_is(task, processors) {
+            return d;
+        }
         let now = self.now();
         let shape = cost::shape_key(task.accesses);
         // The first of the earliest (to a nanosecond: sums of the same times in another
@@ -208,14 +239,7 @@ impl Placement for Eft {
             return Placed::CPU.into();
         };
         self.backlog[Self::group(p)].fetch_add((e.exec * 1e9) as u64, Ordering::Relaxed);
-        let slot = p.memory.index();
-        for a in task.accesses {
-            if a.mode.writes() {
-                a.object.set_plan(1 << slot, e.finish);
-            } else {
-                a.object.add_to_plan(1 << slot);
-            }
-        }
+        note_plan(task, p, e.finish);
         Decision {
             placed: Placed::on(p),
             estimate: e.exec,
@@ -249,14 +273,17 @@ pub(crate) struct RoundRobin {
 impl Placement for RoundRobin {
     fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
         if !task.kernel {
-            return Placed::CPU.into();
+            return note_plan(task, &processors[0], 0.0);
+        }
+        if let Some(d) = where_data_is(task, processors) {
+            return d;
         }
         let admitted: Vec<&Processor> = processors.iter().filter(|p| task.target.admits(p)).collect();
         if admitted.is_empty() {
-            return Placed::CPU.into();
+            return note_plan(task, &processors[0], 0.0);
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed) % admitted.len();
-        Placed::on(admitted[i]).into()
+        note_plan(task, admitted[i], 0.0)
     }
 }
 
@@ -266,10 +293,16 @@ pub(crate) struct DeviceFirst;
 
 impl Placement for DeviceFirst {
     fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+        if let Some(d) = where_data_is(task, processors) {
+            return d;
+        }
         let device = processors
             .iter()
             .find(|p| p.kind != ProcessorKind::Cpu && task.kernel && task.target.admits(p));
-        device.map_or(Placed::CPU, Placed::on).into()
+        match device {
+            Some(p) => note_plan(task, p, 0.0),
+            None => note_plan(task, &processors[0], 0.0),
+        }
     }
 }
 

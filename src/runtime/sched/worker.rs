@@ -48,6 +48,7 @@ use crate::runtime::graph::access::{acquire_all, dequeue_all, release_all, Grant
 use crate::runtime::graph::deps;
 use crate::runtime::graph::task::{Start, TaskRef};
 use crate::runtime::latch::Latch;
+use crate::runtime::memory;
 use crate::runtime::processor::{Placed, ProcessorKind};
 use crate::runtime::Runtime;
 
@@ -149,7 +150,7 @@ fn execute(
     may_keep: impl Fn(&TaskRef) -> bool,
 ) -> Option<TaskRef> {
     let mut next = None;
-    run(rt, task, worker, 1.0, &mut |t| {
+    run(rt, task, worker, rt.cpu_slowdown, &mut |t| {
         let cpu = t.header().placed().kind == ProcessorKind::Cpu;
         if next.is_none() && cpu && may_keep(&t) && !rt.queue.looks_nonempty() {
             next = Some(t);
@@ -184,12 +185,12 @@ pub(crate) fn execute_on_device(rt: &Runtime, task: TaskRef, device: &Device) ->
 /// Steps 3 and 4 for a task that became ready at its submission, on the submitting thread
 /// (see `Runtime::submit`); its successors go to the queue.
 pub(crate) fn execute_here(rt: &Runtime, task: TaskRef) {
-    run(rt, task, current_worker(), 1.0, &mut |t| rt.push(t));
+    run(rt, task, current_worker(), rt.cpu_slowdown, &mut |t| rt.push(t));
 }
 
 /// Runs `task` on this thread (`row`: its processor's index, for the trace) and completes
-/// it, handing the successors it makes ready to `ready`. `slowdown`: a simulated device's
-/// kernel is held until it has lasted this many times its CPU time.
+/// it, handing the successors it makes ready to `ready`. `slowdown`: the task is held
+/// until it has lasted this many times its own time (simulated devices' time model).
 fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &mut impl FnMut(TaskRef)) {
     let guard = AbortIfPanic;
     let header = task.header();
@@ -204,6 +205,7 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
     let start = rt.trace.now_if_enabled();
     let outer = CURRENT.with(|c| c.replace(Some(task.clone())));
     let mut took = Duration::ZERO;
+    let copied_before = memory::device::copied_here();
     let failed = if cancelled {
         task.execute(Start::Cancelled)
     } else if placed.kind == ProcessorKind::Cpu && !header.target.admits_cpu() {
@@ -221,7 +223,7 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
                 }));
                 took = t0.elapsed();
                 if slowdown > 1.0 {
-                    // A simulated device's kernel: held for the rest of its modelled time.
+                    // Simulated time: held for the rest of its modelled time.
                     std::thread::sleep(took.mul_f64(slowdown - 1.0));
                     took = took.mul_f64(slowdown);
                 }
@@ -233,8 +235,9 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
     };
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
+        let bytes = memory::device::copied_here() - copied_before;
         rt.trace
-            .record(header, row.unwrap_or(usize::MAX), start, cancelled);
+            .record(header, row.unwrap_or(usize::MAX), start, cancelled, bytes);
     }
     if rt.placement.measures() {
         rt.placement

@@ -1,5 +1,6 @@
 //! What a trace turns into: a per-kernel summary (count, time, GFLOP/s), the task graph
-//! as Graphviz DOT, and a Gantt chart as a standalone SVG (one row per worker).
+//! as Graphviz DOT, and a Gantt chart as a standalone SVG (one row per processor, one for
+//! transfers).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write as _};
@@ -106,8 +107,9 @@ impl Trace {
         let mut out = String::from(
             "digraph tasks {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"sans\"];\n",
         );
-        let ids: HashSet<u64> = self.events.iter().map(|e| e.task).collect();
-        let mut events: Vec<_> = self.events.iter().collect();
+        let tasks = self.events.iter().filter(|e| !e.transfer);
+        let ids: HashSet<u64> = tasks.clone().map(|e| e.task).collect();
+        let mut events: Vec<_> = tasks.collect();
         events.sort_by_key(|e| e.task);
         for e in events {
             let _ = writeln!(
@@ -127,17 +129,22 @@ impl Trace {
         out
     }
 
-    /// A Gantt chart as standalone SVG: one row per worker, one bar per task (hover for
-    /// its name, id and duration), a time axis in milliseconds and a legend.
+    /// A Gantt chart as standalone SVG: one row per processor (the CPU workers, then the
+    /// devices), a row for transfers between memory spaces and one for threads outside the
+    /// pool when there are any; one bar per task or transfer (hover for its name, id,
+    /// duration and bytes moved), a time axis in milliseconds and a legend.
     pub fn to_gantt_svg(&self) -> String {
         let (w, row, left, top) = (1200.0, 28.0, 90.0, 30.0);
-        let workers = self
+        let processors = self
             .events
             .iter()
             .filter_map(|e| e.worker)
             .max()
             .map_or(0, |m| m + 1);
-        let rows = workers + usize::from(self.events.iter().any(|e| e.worker.is_none()));
+        let transfers = self.events.iter().any(|e| e.transfer);
+        let transfer_row = processors;
+        let other_row = processors + usize::from(transfers);
+        let rows = other_row + usize::from(self.events.iter().any(|e| e.worker.is_none() && !e.transfer));
         let t0 = self.events.iter().map(|e| e.start_ns).min().unwrap_or(0);
         let t1 = self
             .events
@@ -158,15 +165,19 @@ impl Trace {
         let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
         for r in 0..rows {
             let y = top + r as f64 * row;
-            let label = if r < workers {
-                format!("worker {r}")
-            } else {
-                "other".into()
+            let label = match r {
+                r if r < processors && (self.cpus == 0 || r < self.cpus) => format!("worker {r}"),
+                r if r < processors => format!("device {}", r - self.cpus),
+                r if transfers && r == transfer_row => "transfers".into(),
+                _ => "other".into(),
             };
             let _ = writeln!(out, "<text x=\"4\" y=\"{:.1}\">{label}</text>", y + row * 0.65);
         }
         for e in &self.events {
-            let r = e.worker.unwrap_or(workers);
+            let r = match (e.transfer, e.worker) {
+                (true, _) => transfer_row,
+                (false, w) => w.unwrap_or(other_row),
+            };
             let x = left + (e.start_ns - t0) as f64 * scale;
             let width = ((e.end_ns.saturating_sub(e.start_ns)) as f64 * scale).max(0.5);
             let y = top + r as f64 * row + 3.0;
@@ -176,11 +187,12 @@ impl Trace {
                 .map_or("#ccc", |(_, c)| c);
             let _ = writeln!(
                 out,
-                "<rect x=\"{x:.2}\" y=\"{y:.1}\" width=\"{width:.2}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} #{} {:.3} ms</title></rect>",
+                "<rect x=\"{x:.2}\" y=\"{y:.1}\" width=\"{width:.2}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} #{} {:.3} ms, {} bytes moved</title></rect>",
                 row - 6.0,
                 e.name,
                 e.task,
-                (e.end_ns - e.start_ns) as f64 / 1e6
+                (e.end_ns - e.start_ns) as f64 / 1e6,
+                e.bytes
             );
         }
         // Time axis: about ten ticks on round millisecond steps.

@@ -10,7 +10,7 @@
 //! let t = mosaic::Tile::<f64>::zeros(4, 4);
 //! spawn((InOut(t.clone()),), |(mut v,)| v.fill(1.0)).wait().unwrap();
 //! let trace = mosaic::trace::stop();
-//! assert!(trace.events().iter().any(|e| e.worker.is_some()));
+//! assert_eq!(trace.events().len(), 1); // on a worker, or on this thread while it waited
 //! let json = trace.to_chrome_json();
 //! assert!(json.starts_with("{\"traceEvents\":["));
 //! ```
@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use crate::sync::{lock, AtomicBool, Mutex};
 
-/// One executed task.
+/// One executed task, or one transfer between memory spaces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// The task's name.
@@ -42,6 +42,12 @@ pub struct Event {
     pub cancelled: bool,
     /// Floating-point operations it declared (`TaskOptions::flops`), 0 if none.
     pub flops: f64,
+    /// Bytes copied between memory spaces: for a task, those copied into its space when
+    /// it started (inputs not already there); for a transfer, its size.
+    pub bytes: u64,
+    /// A copy between the host and a device (started ahead of a task, or by eviction)
+    /// rather than a task: `task` is then the id of no task, `worker` is `None`.
+    pub transfer: bool,
 }
 
 /// The recorder behind [`start`] and [`stop`].
@@ -74,7 +80,7 @@ impl Tracer {
         }
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
 
@@ -86,6 +92,8 @@ impl Tracer {
         }
     }
 
+    /// Records a task that ran on processor `worker` (`usize::MAX`: a thread outside the
+    /// pool) from `start_ns` to now, with `bytes` copied into its space at its start.
     #[cold]
     pub(crate) fn record(
         &self,
@@ -93,6 +101,7 @@ impl Tracer {
         worker: usize,
         start_ns: u64,
         cancelled: bool,
+        bytes: u64,
     ) {
         let end_ns = self.now();
         let slot = worker.min(self.buffers.len() - 1);
@@ -105,8 +114,27 @@ impl Tracer {
             end_ns,
             cancelled,
             flops: header.flops,
+            bytes,
+            transfer: false,
         };
         lock(&self.buffers[slot]).push(event);
+    }
+
+    /// Records a copy of `bytes` named `name` from `start_ns` to now.
+    #[cold]
+    pub(crate) fn record_transfer(&self, name: &'static str, start_ns: u64, bytes: u64) {
+        let event = Event {
+            name,
+            task: u64::MAX,
+            worker: None,
+            start_ns,
+            end_ns: self.now(),
+            cancelled: false,
+            flops: 0.0,
+            bytes,
+            transfer: true,
+        };
+        lock(&self.buffers[self.buffers.len() - 1]).push(event);
     }
 
     pub(crate) fn set_enabled(&self, on: bool) {
@@ -139,7 +167,8 @@ pub fn stop() -> Trace {
     let rt = super::runtime();
     rt.trace.set_enabled(false);
     let (events, edges) = rt.trace.drain();
-    Trace { events, edges }
+    let cpus = super::num_threads();
+    Trace { events, edges, cpus }
 }
 
 /// A recorded trace.
@@ -147,6 +176,8 @@ pub fn stop() -> Trace {
 pub struct Trace {
     events: Vec<Event>,
     edges: Vec<(u64, u64)>,
+    /// The CPU workers (processors `0..cpus`; the accelerators come after them).
+    cpus: usize,
 }
 
 impl Trace {
@@ -155,23 +186,32 @@ impl Trace {
         &self.events
     }
 
-    /// Chrome-trace JSON ("complete" events, one row per worker), loadable in Perfetto.
+    /// Chrome-trace JSON ("complete" events, one row per processor, transfers on row -2,
+    /// threads outside the pool on -1), loadable in Perfetto.
     pub fn to_chrome_json(&self) -> String {
         let mut out = String::from("{\"traceEvents\":[");
         for (i, e) in self.events.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let tid = e.worker.map_or(-1, |w| w as i64);
+            let tid = match (e.transfer, e.worker) {
+                (true, _) => -2,
+                (false, w) => w.map_or(-1, |w| w as i64),
+            };
             let _ = write!(
                 out,
-                "{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":0,\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"task\":{}}}}}",
+                "{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":0,\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"task\":{},\"bytes\":{}}}}}",
                 json_escape(e.name),
-                if e.cancelled { "cancelled" } else { "task" },
+                match (e.transfer, e.cancelled) {
+                    (true, _) => "transfer",
+                    (false, true) => "cancelled",
+                    (false, false) => "task",
+                },
                 tid,
                 e.start_ns as f64 / 1e3,
                 (e.end_ns.saturating_sub(e.start_ns)) as f64 / 1e3,
-                e.task
+                e.task,
+                e.bytes
             );
         }
         out.push_str("],\"displayTimeUnit\":\"ns\"}");

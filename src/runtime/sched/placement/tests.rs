@@ -53,7 +53,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
         Processor::cpu(1),
         Processor::device(2, ProcessorKind::Simulated, 0),
     ];
-    let mut eft = Eft::new(&processors, CostModel::new(1e9, 1.0));
+    let mut eft = Eft::new(&processors, CostModel::new(1e9, 1e9, 1.0));
     eft.transfer = two_seconds;
     let probe = Arc::new(DataObject::for_tests(4));
     let shape = cost::shape_key(&[access(&probe, Mode::Write)]);
@@ -70,6 +70,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
             flops: 0.0,
             target: Target::any(),
             kernel,
+            follows_data: false,
             accesses,
         };
         eft.place(&info, &processors)
@@ -112,6 +113,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
             flops: 0.0,
             target: Target::any(),
             kernel: true,
+            follows_data: false,
             accesses: &[],
         };
         let took = std::time::Duration::from_millis(900 + i);
@@ -135,6 +137,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
         flops: 0.0,
         target: Target::cpu(),
         kernel: true,
+        follows_data: false,
         accesses: &[access(&fresh, Mode::Write)],
     };
     assert_eq!(eft.place(&info, &processors).placed, Placed::CPU);
@@ -142,7 +145,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
     // from 0.9 s).
     let k = eft
         .cost
-        .kernel(("k", cost::shape_key(&[]), ProcessorKind::Simulated), 0.0);
+        .kernel(("k", cost::shape_key(&[]), ProcessorKind::Simulated), 0.0, 0);
     assert!((0.9..1.0).contains(&k), "{k}");
 }
 
@@ -159,6 +162,7 @@ fn round_robin_and_device_first_place_kernels_as_they_say() {
         flops: 0.0,
         target: Target::any(),
         kernel,
+        follows_data: false,
         accesses: &[],
     };
     let rr = RoundRobin::default();
