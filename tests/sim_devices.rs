@@ -3,6 +3,8 @@
 //! a device, or wherever placement puts them; `on` scoping and `NoProcessor`; device
 //! budgets with eviction to the host; a failing kernel on a device.
 
+use mosaic::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
+use mosaic::linalg::Linalg;
 use mosaic::prelude::*;
 use mosaic::runtime::{self, MemorySpace, ProcessorKind, SimulatedDevices};
 use mosaic::{on, Target};
@@ -123,11 +125,13 @@ fn kernels_run_where_on_says_and_results_come_home() {
     let gemms: Vec<_> = trace.events().iter().filter(|e| e.name == "gemm").collect();
     assert_eq!(gemms.len(), 8);
     assert!(gemms.iter().all(|e| e.worker == Some(device_row)), "{gemms:?}");
-    // The copy out ran on a CPU worker, which brought the tiles home.
-    let copies = trace.events().iter().filter(|e| e.name == "to_ndarray");
+    // The copy out ran on a CPU (a worker, or this thread while it waited), which brought
+    // the tiles home.
+    let copies: Vec<_> = trace.events().iter().filter(|e| e.name == "to_ndarray").collect();
+    assert!(!copies.is_empty());
     assert!(copies
-        .into_iter()
-        .all(|e| e.worker.is_some_and(|w| w < mosaic::num_threads())));
+        .iter()
+        .all(|e| e.worker.is_none_or(|w| w < mosaic::num_threads())));
     let after = runtime::memory_stats(MemorySpace::Device(1));
     assert!(after.copied_out >= before.copied_out + 128 * 128 * 8);
     let a = DArray::<f64>::rand_seeded(Blocks(64, 64), 128, 128, 10);
@@ -192,4 +196,142 @@ fn a_device_budget_evicts_to_the_host_and_loses_nothing() {
         on(Target::device(1), || (&big * 2.0).sum()).unwrap(),
         big.sum() * 2.0
     );
+}
+
+/// The CPU's kernels, except that `trsm` panics.
+#[derive(Clone, Debug)]
+struct FaultyTrsm;
+
+// SAFETY: every kernel is the CPU backend's (which honours the contract), or panics before
+// touching anything.
+unsafe impl Backend for FaultyTrsm {
+    fn gemm<T: mosaic::Scalar>(
+        &self,
+        alpha: T,
+        a: ndarray::ArrayView2<'_, T>,
+        ta: Trans,
+        b: ndarray::ArrayView2<'_, T>,
+        tb: Trans,
+        beta: T,
+        c: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        Cpu.gemm(alpha, a, ta, b, tb, beta, c)
+    }
+    fn syrk<T: mosaic::Scalar>(
+        &self,
+        uplo: Uplo,
+        trans: Trans,
+        alpha: T,
+        a: ndarray::ArrayView2<'_, T>,
+        beta: T,
+        c: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        Cpu.syrk(uplo, trans, alpha, a, beta, c)
+    }
+    fn potrf<T: mosaic::Scalar>(&self, uplo: Uplo, a: ndarray::ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        Cpu.potrf(uplo, a)
+    }
+    fn getrf<T: mosaic::Scalar>(
+        &self,
+        a: ndarray::ArrayViewMut2<'_, T>,
+        ipiv: &mut [usize],
+    ) -> Result<(), usize> {
+        Cpu.getrf(a, ipiv)
+    }
+    fn getrf_nopiv<T: mosaic::Scalar>(&self, a: ndarray::ArrayViewMut2<'_, T>) -> Result<(), usize> {
+        Cpu.getrf_nopiv(a)
+    }
+    fn geqrt<T: mosaic::Scalar>(&self, a: ndarray::ArrayViewMut2<'_, T>, t: ndarray::ArrayViewMut2<'_, T>) {
+        Cpu.geqrt(a, t)
+    }
+    fn unmqr<T: mosaic::Scalar>(
+        &self,
+        trans: Trans,
+        v: ndarray::ArrayView2<'_, T>,
+        t: ndarray::ArrayView2<'_, T>,
+        c: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        Cpu.unmqr(trans, v, t, c)
+    }
+    fn tsqrt<T: mosaic::Scalar>(
+        &self,
+        r: ndarray::ArrayViewMut2<'_, T>,
+        a: ndarray::ArrayViewMut2<'_, T>,
+        t: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        Cpu.tsqrt(r, a, t)
+    }
+    fn tsmqr<T: mosaic::Scalar>(
+        &self,
+        trans: Trans,
+        c1: ndarray::ArrayViewMut2<'_, T>,
+        c2: ndarray::ArrayViewMut2<'_, T>,
+        v2: ndarray::ArrayView2<'_, T>,
+        t: ndarray::ArrayView2<'_, T>,
+    ) {
+        Cpu.tsmqr(trans, c1, c2, v2, t)
+    }
+    fn ttqrt<T: mosaic::Scalar>(
+        &self,
+        r1: ndarray::ArrayViewMut2<'_, T>,
+        r2: ndarray::ArrayViewMut2<'_, T>,
+        t: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        Cpu.ttqrt(r1, r2, t)
+    }
+    fn ttmqr<T: mosaic::Scalar>(
+        &self,
+        trans: Trans,
+        c1: ndarray::ArrayViewMut2<'_, T>,
+        c2: ndarray::ArrayViewMut2<'_, T>,
+        v2: ndarray::ArrayView2<'_, T>,
+        t: ndarray::ArrayView2<'_, T>,
+    ) {
+        Cpu.ttmqr(trans, c1, c2, v2, t)
+    }
+    fn trsm<T: mosaic::Scalar>(
+        &self,
+        _side: Side,
+        _uplo: Uplo,
+        _trans: Trans,
+        _diag: Diag,
+        _alpha: T,
+        _a: ndarray::ArrayView2<'_, T>,
+        _b: ndarray::ArrayViewMut2<'_, T>,
+    ) {
+        panic!("trsm failed on purpose");
+    }
+}
+
+#[test]
+fn a_kernel_that_fails_on_a_device_fails_its_dependents_and_the_runtime_goes_on() {
+    let _one = setup();
+    let a = spd(256, 64, 13);
+    a.wait().unwrap();
+    mosaic::trace::start();
+    // The panels' trsm panic; the next panel's potrf, which depends on them, is cancelled,
+    // and the factorization reports it, naming the panic.
+    let r = on(Target::device(0), || Linalg::new(FaultyTrsm).cholesky(&a)).unwrap();
+    let trace = mosaic::trace::stop();
+    match r {
+        Err(Error::TaskPanicked { message, .. }) | Err(Error::DependencyFailed { cause: message, .. }) => {
+            assert!(message.contains("trsm failed on purpose"), "{message}");
+        }
+        other => panic!("expected the panic, got {other:?}"),
+    }
+    let device_row = runtime::processors()
+        .iter()
+        .find(|p| p.device_index() == Some(0))
+        .unwrap()
+        .index;
+    let trsm: Vec<_> = trace.events().iter().filter(|e| e.name == "trsm").collect();
+    assert!(
+        !trsm.is_empty() && trsm.iter().all(|e| e.worker == Some(device_row)),
+        "{trsm:?}"
+    );
+    assert!(trace.events().iter().any(|e| e.cancelled), "dependents cancelled");
+    // The device, and the runtime, go on.
+    let ok = on(Target::device(0), || a.cholesky()).unwrap().unwrap();
+    let cpu = on(Target::cpu(), || a.cholesky()).unwrap().unwrap();
+    assert_eq!(ok.l().to_ndarray(), cpu.l().to_ndarray());
 }

@@ -7,13 +7,23 @@
 //!    `dynamic-loading`, and panics on the first call into a library it cannot find);
 //! 2. [`kernels`]: the CUDA C sources of `kernels/*.cu` (what cuBLAS and cuSOLVER lack:
 //!    elementwise, random, triangle, transpose, row-swap and reduction kernels), embedded
-//!    in the crate, compiled with NVRTC at first use and cached per device.
+//!    in the crate, compiled with NVRTC at first use and cached per device;
+//! 3. [`gpu`]: one device as the runtime uses it ([`gpu::Gpu`]): its primary context,
+//!    compute and copy streams, device memory as raw pointers with padded tile columns,
+//!    host↔device copies through pinned staging buffers, events between streams;
+//! 4. [`blas`]: the cuBLAS tile kernels `gemm`, `syrk`, `trsm` on device tiles, with the
+//!    contracts of their [`Backend`](crate::backend::Backend) namesakes;
+//! 5. [`solver`]: the cuSOLVER tile kernels `potrf`, `getrf`, `geqrf`, `ormqr`, with
+//!    per-stream workspaces that only grow.
 //!
 //! The build needs no CUDA toolkit and no GPU. Compiling the kernels needs only libnvrtc
 //! (the pip wheel `nvidia-cuda-nvrtc` is enough, see `kernels/README.md`); running them
 //! needs a GPU and its driver.
 
+pub(crate) mod blas;
+pub(crate) mod gpu;
 pub(crate) mod kernels;
+pub(crate) mod solver;
 
 use std::panic;
 use std::sync::OnceLock;
