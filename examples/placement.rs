@@ -71,7 +71,7 @@ fn main() -> Result<(), Error> {
     let on_device = tasks.iter().filter(|e| e.worker == device_row).count();
     let makespan = wall / ratio;
     println!(
-        "placement op={op} policy={policy} n={n} tile={b} ratio={ratio} makespan_s={makespan:.4} \
+        "placement op={op} policy={policy} n={n} tile={b} ratio={ratio} makespan_s={makespan:.6} \
          gflops={:.1} tasks={} on_device={on_device} on_cpus={} moved_mib={:.1}",
         flops / makespan / 1e9,
         tasks.len(),
