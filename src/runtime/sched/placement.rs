@@ -17,8 +17,10 @@
 //! whose target admits no processor that can run it is placed on the CPUs and fails there
 //! with `Error::NoProcessor` (`worker.rs`).
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::cost::{self, CostModel};
@@ -30,7 +32,6 @@ use crate::runtime::processor::{Placed, Processor, ProcessorKind, Target};
 
 /// What a placement policy is told about a task.
 #[derive(Debug)]
-#[cfg_attr(any(not(test), loom), allow(dead_code))] // `priority`: for policies to come
 pub(crate) struct TaskInfo<'a> {
     pub(crate) name: &'static str,
     pub(crate) priority: i32,
@@ -84,6 +85,10 @@ impl Placement for CpuOnly {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The processors a task may run on: the CPUs (as one group) if its target admits them,
 /// and the accelerators its target admits when it is a tile kernel.
 fn admitted<'p>(
@@ -134,8 +139,9 @@ fn where_data_is(task: &TaskInfo<'_>, processors: &[Processor]) -> Option<Decisi
 ///
 /// `max(when the processor is free, when the inputs are there) + the kernel's time`
 ///
-/// where the processor is free once the work already placed on it and not finished is
-/// done (that work's estimates, summed, over its number of workers), and an input is
+/// where the processor is free once the work already placed on it, not finished, and of
+/// the task's priority or higher is done (that work's estimates, summed, over its number
+/// of workers: its queue runs higher priorities first), and an input is
 /// there when the task that writes it is estimated to finish, plus its transfer when it
 /// will be valid only in another space. The task goes where it finishes first (the CPUs
 /// on a tie); its estimate joins that processor's backlog until it has run; the spaces
@@ -145,9 +151,10 @@ fn where_data_is(task: &TaskInfo<'_>, processors: &[Processor]) -> Option<Decisi
 pub(crate) struct Eft {
     epoch: Instant,
     pub(crate) cost: CostModel,
-    /// Nanoseconds of estimated work placed and not finished: the CPUs' first, then each
-    /// device's.
-    backlog: Vec<AtomicU64>,
+    /// Per processor group (the CPUs, then each device): nanoseconds of estimated work
+    /// placed there and not finished, by priority (a queue runs higher priorities first,
+    /// so only the work at or above a task's priority is ahead of it).
+    backlog: Vec<Mutex<BTreeMap<i32, u64>>>,
     /// Workers per entry of `backlog`.
     width: Vec<f64>,
     /// Seconds to copy bytes between two replica slots ([`cost::transfer`]).
@@ -170,7 +177,7 @@ impl Eft {
         Eft {
             epoch: Instant::now(),
             cost,
-            backlog: (0..=devices).map(|_| AtomicU64::new(0)).collect(),
+            backlog: (0..=devices).map(|_| Mutex::new(BTreeMap::new())).collect(),
             width,
             transfer: cost::transfer,
         }
@@ -188,7 +195,11 @@ impl Eft {
 
     fn estimate(&self, task: &TaskInfo<'_>, p: &Processor, shape: u64, now: f64) -> Estimate {
         let g = Self::group(p);
-        let free = now + self.backlog[g].load(Ordering::Relaxed) as f64 * 1e-9 / self.width[g];
+        let ahead: u64 = lock(&self.backlog[g])
+            .range(task.priority..)
+            .map(|(_, ns)| ns)
+            .sum();
+        let free = now + ahead as f64 * 1e-9 / self.width[g];
         let slot = p.memory.index();
         let mut inputs = now;
         for a in task.accesses {
@@ -238,7 +249,9 @@ impl Placement for Eft {
         let Some((p, e)) = best else {
             return Placed::CPU.into();
         };
-        self.backlog[Self::group(p)].fetch_add((e.exec * 1e9) as u64, Ordering::Relaxed);
+        *lock(&self.backlog[Self::group(p)])
+            .entry(task.priority)
+            .or_default() += (e.exec * 1e9) as u64;
         note_plan(task, p, e.finish);
         Decision {
             placed: Placed::on(p),
@@ -251,7 +264,13 @@ impl Placement for Eft {
             MemorySpace::Device(d) => d + 1,
             MemorySpace::Host => 0,
         };
-        self.backlog[g].fetch_sub((decision.estimate * 1e9) as u64, Ordering::Relaxed);
+        let mut backlog = lock(&self.backlog[g]);
+        if let Some(ns) = backlog.get_mut(&task.priority) {
+            *ns = ns.saturating_sub((decision.estimate * 1e9) as u64);
+            if *ns == 0 {
+                backlog.remove(&task.priority);
+            }
+        }
         if task.kernel {
             let key = (task.name, cost::shape_key(task.accesses), decision.placed.kind);
             self.cost.record(key, took);

@@ -150,6 +150,53 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
 }
 
 #[test]
+fn only_work_of_a_tasks_priority_or_higher_is_ahead_of_it() {
+    // One CPU worker and one device; `k` takes 4 s on the CPU, 1 s on the device.
+    let processors = [
+        Processor::cpu(0),
+        Processor::device(1, ProcessorKind::Simulated, 0),
+    ];
+    let eft = Eft::new(&processors, CostModel::new(1e9, 1e9, 1.0));
+    let probe = Arc::new(DataObject::for_tests(4));
+    let shape = cost::shape_key(&[access(&probe, Mode::Write)]);
+    eft.cost.set(("k", shape, ProcessorKind::Cpu), 4.0);
+    eft.cost.set(("k", shape, ProcessorKind::Simulated), 1.0);
+    let place = |priority: i32| {
+        let object = Arc::new(DataObject::for_tests(4));
+        let accesses = [access(&object, Mode::Write)];
+        let info = TaskInfo {
+            name: "k",
+            priority,
+            flops: 0.0,
+            target: Target::any(),
+            kernel: true,
+            follows_data: false,
+            accesses: &accesses,
+        };
+        (eft.place(&info, &processors).placed, object.plan().1)
+    };
+    let device = Placed::on(&processors[1]);
+    // Five low-priority tasks: the device finishes the first three at 1, 2, 3; the fourth
+    // ties at 4 with the CPU and goes there; the fifth finishes at 4 on the device.
+    for (i, want) in [device, device, device, Placed::CPU, device]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(place(0).0, want, "low-priority task {i}");
+    }
+    // A high-priority task jumps the device's queue: nothing of its priority is ahead of
+    // it there, so it finishes at 1 on the device.
+    let (placed, ready) = place(10);
+    assert_eq!(placed, device);
+    assert!((ready - 1.0).abs() < 0.05, "finishes at {ready}");
+    // The next low-priority one waits for all five seconds of work ahead of it there, and
+    // finishes at 6 (on the CPU it would at 8).
+    let (placed, ready) = place(0);
+    assert_eq!(placed, device);
+    assert!((ready - 6.0).abs() < 0.05, "finishes at {ready}");
+}
+
+#[test]
 fn round_robin_and_device_first_place_kernels_as_they_say() {
     let processors = [
         Processor::cpu(0),
