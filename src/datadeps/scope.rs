@@ -318,6 +318,7 @@ where
     header.target = options.target.unwrap_or_else(scoped);
     header.kernel = options.kernel;
     header.follows_data = options.follows_data;
+    header.cuda = options.cuda;
     let cell = std::sync::Arc::new(TaskCell::with_accesses(header, records, job, Slot::new()));
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;

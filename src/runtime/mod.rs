@@ -438,6 +438,7 @@ impl Runtime {
             target: header.target,
             kernel: header.kernel,
             follows_data: header.follows_data,
+            cuda: header.cuda,
             accesses,
         }
     }

@@ -125,12 +125,16 @@ pub struct TaskOptions {
     /// A task that runs a closure is CPU code: pinned to an accelerator, it fails with
     /// `Error::NoProcessor`.
     pub target: Option<Target>,
-    /// It runs a tile kernel of the backends (`linalg::tasks`), which every processor
-    /// kind has, rather than CPU code: it may be placed on an accelerator.
+    /// It runs a backend's tile kernel on its views rather than CPU code of its own: it
+    /// may be placed on an accelerator whose backend has the kernel (a simulated device
+    /// runs the CPU's; a CUDA device needs `cuda`).
     pub(crate) kernel: bool,
     /// It does nothing with its data but order after its writers (`DArray::wait`): it
     /// runs where its first access is valid, so that it moves nothing.
     pub(crate) follows_data: bool,
+    /// It has a CUDA implementation: a kernel may go to CUDA devices only then (a
+    /// simulated device runs the CPU's kernels, so it takes every kernel).
+    pub(crate) cuda: bool,
 }
 
 impl TaskOptions {
@@ -199,6 +203,8 @@ pub(crate) struct TaskHeader {
     pub(crate) kernel: bool,
     /// It only orders after its data's writers: it runs where its data is.
     pub(crate) follows_data: bool,
+    /// It has a CUDA implementation: it may go to CUDA devices.
+    pub(crate) cuda: bool,
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
@@ -290,6 +296,7 @@ impl TaskHeader {
             target: Target::any(),
             kernel: false,
             follows_data: false,
+            cuda: false,
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),

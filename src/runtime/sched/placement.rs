@@ -39,6 +39,7 @@ pub(crate) struct TaskInfo<'a> {
     pub(crate) target: Target,
     pub(crate) kernel: bool,
     pub(crate) follows_data: bool,
+    pub(crate) cuda: bool,
     pub(crate) accesses: &'a [AccessRecord],
 }
 
@@ -89,23 +90,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The processors a task may run on: the CPUs (as one group) if its target admits them,
-/// and the accelerators its target admits when it is a tile kernel.
+/// May `task` run on `p`? Its target admits `p`, and `p` is a CPU worker, or an
+/// accelerator whose backend has the task's kernel: a simulated device runs the CPU's
+/// kernels, so it takes every tile kernel; a CUDA device only those with a CUDA
+/// implementation. A closure (not a kernel) is CPU code.
+fn runs_on(task: &TaskInfo<'_>, p: &Processor) -> bool {
+    let backend_has_it = match p.kind {
+        ProcessorKind::Cpu => true,
+        ProcessorKind::Simulated => task.kernel,
+        ProcessorKind::Cuda => task.kernel && task.cuda,
+    };
+    backend_has_it && task.target.admits(p)
+}
+
+/// The processors a task may run on ([`runs_on`]), the CPU workers as one (the first).
 fn admitted<'p>(
     task: &TaskInfo<'_>,
     processors: &'p [Processor],
 ) -> impl Iterator<Item = &'p Processor> + 'p {
-    let (target, kernel) = (task.target, task.kernel);
-    let mut cpu_seen = false;
-    processors.iter().filter(move |p| {
-        if p.kind == ProcessorKind::Cpu {
-            let first = !cpu_seen;
-            cpu_seen = true;
-            first && target.admits(p)
-        } else {
-            kernel && target.admits(p)
-        }
-    })
+    let first_cpu = processors.iter().position(|p| p.kind == ProcessorKind::Cpu);
+    let ok: Vec<bool> = processors.iter().map(|p| runs_on(task, p)).collect();
+    processors
+        .iter()
+        .enumerate()
+        .filter(move |&(i, p)| ok[i] && (p.kind != ProcessorKind::Cpu || Some(i) == first_cpu))
+        .map(|(_, p)| p)
 }
 
 /// Notes on the objects of `task`, placed on `p` and expected to finish at `finish`, where
@@ -297,7 +306,7 @@ impl Placement for RoundRobin {
         if let Some(d) = where_data_is(task, processors) {
             return d;
         }
-        let admitted: Vec<&Processor> = processors.iter().filter(|p| task.target.admits(p)).collect();
+        let admitted: Vec<&Processor> = processors.iter().filter(|p| runs_on(task, p)).collect();
         if admitted.is_empty() {
             return note_plan(task, &processors[0], 0.0);
         }
@@ -317,7 +326,7 @@ impl Placement for DeviceFirst {
         }
         let device = processors
             .iter()
-            .find(|p| p.kind != ProcessorKind::Cpu && task.kernel && task.target.admits(p));
+            .find(|p| p.kind != ProcessorKind::Cpu && runs_on(task, p));
         match device {
             Some(p) => note_plan(task, p, 0.0),
             None => note_plan(task, &processors[0], 0.0),

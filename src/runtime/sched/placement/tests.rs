@@ -71,6 +71,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
             target: Target::any(),
             kernel,
             follows_data: false,
+            cuda: false,
             accesses,
         };
         eft.place(&info, &processors)
@@ -114,6 +115,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
             target: Target::any(),
             kernel: true,
             follows_data: false,
+            cuda: false,
             accesses: &[],
         };
         let took = std::time::Duration::from_millis(900 + i);
@@ -138,6 +140,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
         target: Target::cpu(),
         kernel: true,
         follows_data: false,
+        cuda: false,
         accesses: &[access(&fresh, Mode::Write)],
     };
     assert_eq!(eft.place(&info, &processors).placed, Placed::CPU);
@@ -171,6 +174,7 @@ fn only_work_of_a_tasks_priority_or_higher_is_ahead_of_it() {
             target: Target::any(),
             kernel: true,
             follows_data: false,
+            cuda: false,
             accesses: &accesses,
         };
         (eft.place(&info, &processors).placed, object.plan().1)
@@ -210,6 +214,7 @@ fn round_robin_and_device_first_place_kernels_as_they_say() {
         target: Target::any(),
         kernel,
         follows_data: false,
+        cuda: false,
         accesses: &[],
     };
     let rr = RoundRobin::default();
@@ -221,4 +226,54 @@ fn round_robin_and_device_first_place_kernels_as_they_say() {
     assert_eq!(rr.place(&info(false), &processors).placed, Placed::CPU);
     assert_eq!(DeviceFirst.place(&info(true), &processors).placed.kind, Simulated);
     assert_eq!(DeviceFirst.place(&info(false), &processors).placed, Placed::CPU);
+}
+
+#[test]
+fn a_cuda_device_takes_only_kernels_with_a_cuda_implementation() {
+    let processors = [Processor::cpu(0), Processor::device(1, ProcessorKind::Cuda, 0)];
+    let info = |kernel, cuda, target| TaskInfo {
+        name: "k",
+        priority: 0,
+        flops: 0.0,
+        target,
+        kernel,
+        follows_data: false,
+        cuda,
+        accesses: &[],
+    };
+    let device = Placed::on(&processors[1]);
+    for policy in [&DeviceFirst as &dyn Placement, &RoundRobin::default()] {
+        // Without a CUDA implementation, a kernel stays on the CPUs, even pinned there
+        // (it then fails with NoProcessor when it runs: worker.rs).
+        assert_eq!(
+            policy
+                .place(&info(true, false, Target::any()), &processors)
+                .placed,
+            Placed::CPU
+        );
+        assert_eq!(
+            policy
+                .place(&info(true, false, Target::cuda(0)), &processors)
+                .placed,
+            Placed::CPU
+        );
+        assert_eq!(
+            policy
+                .place(&info(false, true, Target::any()), &processors)
+                .placed,
+            Placed::CPU
+        );
+    }
+    assert_eq!(
+        DeviceFirst
+            .place(&info(true, true, Target::any()), &processors)
+            .placed,
+        device
+    );
+    assert_eq!(
+        DeviceFirst
+            .place(&info(true, true, Target::cuda(0)), &processors)
+            .placed,
+        device
+    );
 }
