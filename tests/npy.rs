@@ -100,7 +100,14 @@ fn a_file_larger_than_the_budget_is_read_factored_and_written_under_it() {
     let free = factor(&output);
     let file_bytes = std::fs::metadata(&input).unwrap().len() as usize;
     let limit = file_bytes / 4;
-    runtime::set_memory_limit(MemorySpace::Host, Some(limit)).unwrap();
+    // The other tests of this binary run meanwhile: a limit below what their running
+    // tasks hold is refused (`OutOfMemory`, the old limit kept) until they let go of it.
+    let mut tries = 0;
+    while let Err(e) = runtime::set_memory_limit(MemorySpace::Host, Some(limit)) {
+        tries += 1;
+        assert!(tries < 1000, "the limit was refused for 10 s: {e}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     runtime::reset_peak(MemorySpace::Host);
     let bounded = factor(&output);
     let st = runtime::memory_stats(MemorySpace::Host);
