@@ -29,6 +29,8 @@ fn cholesky_on_k_by_k_tiles() {
             ("trsm", k * (k - 1) / 2),
             ("syrk", k * (k - 1) / 2),
             ("gemm", k * (k - 1) * k.saturating_sub(2) / 6),
+            // zeros above the diagonal: the upper tiles, the diagonal tiles' upper parts
+            ("laset", k * (k + 1) / 2),
         ]);
         assert_eq!(rec.counts(), want, "k = {k}");
         let err = (&a.to_ndarray() - &l.dot(&l.t()))

@@ -206,6 +206,79 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
         t: ArrayView2<'_, T>,
     );
 
+    /// Sets elements of `a` to `alpha`: every one (`uplo` = `None`), or only the strictly
+    /// upper or strictly lower part (`Some(Upper)`, `Some(Lower)`), the diagonal and the
+    /// other part untouched (LAPACK's `laset` with the diagonal left alone).
+    ///
+    /// The default runs on host views (the CPU's and a simulated device's).
+    fn laset<T: Scalar>(&self, uplo: Option<Uplo>, alpha: T, mut a: ArrayViewMut2<'_, T>) {
+        let Some(uplo) = uplo else {
+            a.fill(alpha);
+            return;
+        };
+        for (c, mut column) in a.columns_mut().into_iter().enumerate() {
+            let len = column.len();
+            let range = match uplo {
+                Uplo::Upper => 0..c.min(len),
+                Uplo::Lower => (c + 1).min(len)..len,
+            };
+            match column.as_slice_mut() {
+                Some(column) => column[range].fill(alpha),
+                None => column.slice_mut(ndarray::s![range]).fill(alpha),
+            }
+        }
+    }
+
+    /// `b ← a`, two blocks of one shape (LAPACK's `lacpy` of the whole block).
+    ///
+    /// The default runs on host views, a column at a time (each a contiguous copy where
+    /// the columns are: `ndarray`'s `assign` walks two strided views element by element).
+    fn lacpy<T: Scalar>(&self, a: ArrayView2<'_, T>, mut b: ArrayViewMut2<'_, T>) {
+        for (mut d, s) in b.columns_mut().into_iter().zip(a.columns()) {
+            match (d.as_slice_mut(), s.as_slice()) {
+                (Some(d), Some(s)) => d.copy_from_slice(s),
+                (_, _) => d.assign(&s),
+            }
+        }
+    }
+
+    /// Row interchanges on a column of tiles stacked into one block (`tiles[0]` on top, all
+    /// of one width): for `i` in order, rows `i` and `ipiv[i]` (counted from the top of the
+    /// stack, `≥ i`) are swapped (LAPACK's `laswp` with `k1 = 0`, `k2 = ipiv.len()`).
+    ///
+    /// The default runs on host views.
+    fn laswp<T: Scalar>(&self, tiles: &mut [ArrayViewMut2<'_, T>], ipiv: &[usize]) {
+        let starts: Vec<usize> = tiles
+            .iter()
+            .scan(0, |row, t| {
+                let start = *row;
+                *row += t.nrows();
+                Some(start)
+            })
+            .collect();
+        let locate = |r: usize| {
+            let t = starts.partition_point(|&s| s <= r) - 1;
+            (t, r - starts[t])
+        };
+        for (i, &p) in ipiv.iter().enumerate() {
+            if p == i {
+                continue;
+            }
+            let ((t1, i1), (t2, i2)) = (locate(i.min(p)), locate(i.max(p)));
+            if t1 == t2 {
+                let t = &mut tiles[t1];
+                for c in 0..t.ncols() {
+                    t.swap((i1, c), (i2, c));
+                }
+            } else {
+                let (top, bottom) = tiles.split_at_mut(t2);
+                ndarray::Zip::from(top[t1].row_mut(i1))
+                    .and(bottom[0].row_mut(i2))
+                    .for_each(std::mem::swap);
+            }
+        }
+    }
+
     /// `B ← α·op(A)⁻¹·B` (`Left`) or `B ← α·B·op(A)⁻¹` (`Right`), with `A` triangular
     /// (`uplo`), unit or not (`diag`).
     #[allow(clippy::too_many_arguments)] // the BLAS signature

@@ -157,6 +157,18 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         self.record("ttmqr").ttmqr(trans, c1, c2, v2, t)
     }
 
+    fn laset<T: Scalar>(&self, uplo: Option<Uplo>, alpha: T, a: ArrayViewMut2<'_, T>) {
+        self.record("laset").laset(uplo, alpha, a)
+    }
+
+    fn lacpy<T: Scalar>(&self, a: ArrayView2<'_, T>, b: ArrayViewMut2<'_, T>) {
+        self.record("lacpy").lacpy(a, b)
+    }
+
+    fn laswp<T: Scalar>(&self, tiles: &mut [ArrayViewMut2<'_, T>], ipiv: &[usize]) {
+        self.record("laswp").laswp(tiles, ipiv)
+    }
+
     fn trsm<T: Scalar>(
         &self,
         side: Side,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ndarray::s;
 
 use super::DArray;
+use crate::backend::{Backend, Cpu};
 use crate::datadeps::{spawn_with, In, InOut, Out};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
@@ -59,9 +60,9 @@ impl<T: Scalar> DArray<T> {
                     let (dr, dc, tr, tc) = (r.start, c.start, sr.start, sc.start);
                     let copy =
                         move |(src, mut dst): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
-                            copy_columns(
-                                dst.slice_mut(s![lo_r - dr..hi_r - dr, lo_c - dc..hi_c - dc]),
+                            Cpu.lacpy(
                                 src.slice(s![lo_r - tr..hi_r - tr, lo_c - tc..hi_c - tc]),
+                                dst.slice_mut(s![lo_r - dr..hi_r - dr, lo_c - dc..hi_c - dc]),
                             );
                         };
                     drop(spawn_with(
@@ -210,20 +211,6 @@ impl<T: Scalar> Clone for DArray<T> {
     /// A deep copy (value semantics): the copy's tiles are new, filled by copy tasks.
     fn clone(&self) -> Self {
         self.map_with(TaskOptions::named("lacpy").kernel(), |x| x)
-    }
-}
-
-/// `dst ← src` for two column-major blocks, a column at a time (each a contiguous copy;
-/// ndarray's `assign` walks two differently strided 2-D views element by element).
-pub(crate) fn copy_columns<T: Scalar>(
-    mut dst: ndarray::ArrayViewMut2<'_, T>,
-    src: ndarray::ArrayView2<'_, T>,
-) {
-    for (mut d, s) in dst.columns_mut().into_iter().zip(src.columns()) {
-        match (d.as_slice_mut(), s.as_slice()) {
-            (Some(d), Some(s)) => d.copy_from_slice(s),
-            (_, _) => d.assign(&s),
-        }
     }
 }
 

@@ -36,7 +36,6 @@ use std::fmt;
 
 use ndarray::{s, Array2};
 
-pub(crate) use elementwise::copy_columns;
 pub use partition::{AutoBlocks, Blocks, Partition};
 
 use crate::datadeps::{datadeps, In, Out};

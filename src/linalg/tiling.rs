@@ -16,7 +16,8 @@
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-use crate::darray::{copy_columns, Blocks, DArray, FACTORIZATION_TILE};
+use crate::backend::{Backend, Cpu};
+use crate::darray::{Blocks, DArray, FACTORIZATION_TILE};
 use crate::datadeps::{spawn_here, In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
@@ -184,7 +185,7 @@ pub(crate) fn one_tile<'a, T: Scalar, R: Send + 'static>(
             if lower {
                 copy_lower(dst.slice_mut(s![r.clone(), c.clone()]), src, r.start, c.start);
             } else {
-                copy_columns(dst.slice_mut(s![r, c]), src);
+                Cpu.lacpy(src, dst.slice_mut(s![r, c]));
             }
         }
         kernel(dst)

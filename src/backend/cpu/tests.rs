@@ -433,3 +433,54 @@ fn kernels_do_not_write_outside_their_parts() {
         "ttqrt: below R₁, R₂"
     );
 }
+
+#[test]
+fn laswp_on_a_stack_of_uneven_tiles_is_the_row_swaps_of_the_whole_block() {
+    let heights = [4, 4, 3];
+    let rows: usize = heights.iter().sum();
+    let block = Array2::from_shape_fn((rows, 3).f(), |(i, j)| (10 * i + j) as f64);
+    // LAPACK's pivots: each row swapped with itself or one below, across tiles too.
+    let ipiv = [3, 1, 9, 10, 4, 7, 8, 7, 10, 9];
+    let mut want = block.clone();
+    for (i, &p) in ipiv.iter().enumerate() {
+        for c in 0..3 {
+            want.swap((i, c), (p, c));
+        }
+    }
+    let mut tiles: Vec<Array2<f64>> = Vec::new();
+    let mut r = 0;
+    for h in heights {
+        tiles.push(block.slice(ndarray::s![r..r + h, ..]).to_owned());
+        r += h;
+    }
+    let mut views: Vec<_> = tiles.iter_mut().map(|t| t.view_mut()).collect();
+    Cpu.laswp(&mut views, &ipiv);
+    let got = ndarray::concatenate(
+        ndarray::Axis(0),
+        &tiles.iter().map(|t| t.view()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn laset_sets_exactly_the_part_it_names() {
+    for (m, n) in [(4, 4), (5, 3), (3, 5)] {
+        for uplo in [None, Some(Uplo::Upper), Some(Uplo::Lower)] {
+            let mut a = Array2::from_elem((m, n).f(), 1.0);
+            Cpu.laset(uplo, 7.0, a.view_mut());
+            for ((i, j), &x) in a.indexed_iter() {
+                let set = match uplo {
+                    None => true,
+                    Some(Uplo::Upper) => i < j,
+                    Some(Uplo::Lower) => i > j,
+                };
+                assert_eq!(x, if set { 7.0 } else { 1.0 }, "{m}x{n} {uplo:?} ({i}, {j})");
+            }
+        }
+        let a = Array2::from_shape_fn((m, n), |(i, j)| (i * n + j) as f64);
+        let mut b = Array2::zeros((m, n).f());
+        Cpu.lacpy(a.view(), b.view_mut());
+        assert_eq!(a, b);
+    }
+}

@@ -116,7 +116,7 @@ impl<B: Backend> Linalg<B> {
         let one_tile = tiling::one_tile(input, Factorization::Cholesky, options, move |mut t| {
             let pivot = be.potrf(Uplo::Lower, t.view_mut());
             // potrf may leave partial sums above the diagonal (see `Backend::potrf`).
-            zero_strictly_upper(&mut t);
+            be.laset(Some(Uplo::Upper), T::zero(), t);
             pivot
         });
         let input = match one_tile {
@@ -176,7 +176,7 @@ impl<B: Backend> Linalg<B> {
                 }
             }
         }
-        zero_upper(&l);
+        zero_upper(&self.backend, &l);
         for p in pivots {
             match p.wait()? {
                 Ok(()) => {}
@@ -192,32 +192,22 @@ impl<B: Backend> Linalg<B> {
 
 /// Zeros above the diagonal: the upper tiles, and the strictly upper part of the diagonal
 /// tiles (which the kernels leave as they found it).
-fn zero_upper<T: Scalar>(l: &DArray<T>) {
+fn zero_upper<T: Scalar, B: Backend>(be: &B, l: &DArray<T>) {
     let nt = l.tile_grid().0;
     for j in 0..nt {
         for i in 0..j {
+            let be = be.clone();
             drop(spawn_with(
                 TaskOptions::named("laset").kernel(),
                 (Out(l.tile(i, j)),),
-                |(mut t,)| t.fill(T::zero()),
+                move |(t,)| be.laset(None, T::zero(), t),
             ));
         }
-        let task = |(mut t,): (ArrayViewMut2<'_, T>,)| zero_strictly_upper(&mut t);
+        let be = be.clone();
         drop(spawn_with(
             TaskOptions::named("laset").kernel(),
             (InOut(l.tile(j, j)),),
-            task,
+            move |(t,): (ArrayViewMut2<'_, T>,)| be.laset(Some(Uplo::Upper), T::zero(), t),
         ));
-    }
-}
-
-/// Zeros the strictly upper part of a tile.
-fn zero_strictly_upper<T: Scalar>(t: &mut ArrayViewMut2<'_, T>) {
-    for (c, mut column) in t.columns_mut().into_iter().enumerate() {
-        let above = c.min(column.len());
-        match column.as_slice_mut() {
-            Some(column) => column[..above].fill(T::zero()),
-            None => column.slice_mut(ndarray::s![..above]).fill(T::zero()),
-        }
     }
 }

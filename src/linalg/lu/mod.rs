@@ -257,16 +257,16 @@ impl<B: Backend> Linalg<B> {
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
-                let tb = b;
+                let be = self.backend.clone();
                 drop(spawn_with(
                     TaskOptions::named("laswp")
                         .kernel()
                         .priority(priority(kt, k, level)),
                     (column, In(swaps.clone())),
                     move |(mut tiles, swaps)| {
-                        let swaps = swaps.column(0);
-                        let swaps = swaps.as_slice().expect("a tile's column is contiguous");
-                        laswp(&mut tiles, tb, row0, swaps);
+                        // Global rows to rows of the stack, which starts at the panel's.
+                        let ipiv: Vec<usize> = swaps.column(0).iter().map(|&p| p - row0).collect();
+                        be.laswp(&mut tiles, &ipiv);
                     },
                 ));
             }
@@ -338,34 +338,6 @@ fn getrf_panel<T: Scalar, B: Backend>(
     (Some(ipiv), result.map_err(|i| row0 + i))
 }
 
-/// Applies the swaps of the panel starting at global row `row0` (step `i` swaps rows
-/// `row0 + i` and `swaps[i]`) to a column of tiles of height `tb` starting at `row0`.
-fn laswp<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, row0: usize, swaps: &[usize]) {
-    for (i, &p) in swaps.iter().enumerate() {
-        let (r1, r2) = (i, p - row0);
-        if r1 != r2 {
-            swap_rows(tiles, tb, r1, r2);
-        }
-    }
-}
-
-/// Swaps rows `r1 < r2` of a stack of tiles of height `tb` (row indices from its top).
-fn swap_rows<T: Scalar>(tiles: &mut [ArrayViewMut2<'_, T>], tb: usize, r1: usize, r2: usize) {
-    let ((t1, i1), (t2, i2)) = ((r1 / tb, r1 % tb), (r2 / tb, r2 % tb));
-    if t1 == t2 {
-        let t = &mut tiles[t1];
-        for c in 0..t.ncols() {
-            t.swap((i1, c), (i2, c));
-        }
-    } else {
-        let (top, bottom) = tiles.split_at_mut(t2);
-        let (a, b) = (&mut top[t1], &mut bottom[0]);
-        ndarray::Zip::from(a.row_mut(i1))
-            .and(b.row_mut(i2))
-            .for_each(std::mem::swap);
-    }
-}
-
 impl<T: Scalar, B: Backend> Lu<T, B> {
     /// Waits until every task of the factorization (row swaps on `L` included) has finished.
     pub fn wait(&self) -> Result<()> {
@@ -416,12 +388,15 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
     /// One task applying `swaps`, panel `k`'s, to tile column `j` of `x` (tiles of height
     /// `lu`'s, from tile row `k` down).
     fn swap_panel_rows(&self, k: usize, swaps: &Arc<[usize]>, x: &DArray<T>, j: usize) {
-        let (tb, swaps) = (self.lu.block_size().0, swaps.clone());
+        let tb = self.lu.block_size().0;
+        // Global rows to rows of the stack, which starts at the panel's.
+        let ipiv: Vec<usize> = swaps.iter().map(|&p| p - k * tb).collect();
         let column: Vec<_> = (k..x.tile_grid().0).map(|i| InOut(x.tile(i, j))).collect();
+        let be = self.linalg.backend().clone();
         drop(spawn_with(
             TaskOptions::named("laswp").kernel(),
             column,
-            move |mut tiles| laswp(&mut tiles, tb, k * tb, &swaps),
+            move |mut tiles| be.laswp(&mut tiles, &ipiv),
         ));
     }
 
