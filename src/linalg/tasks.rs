@@ -1,12 +1,54 @@
-//! One task per tile kernel: the accesses each kernel declares, in one place, so every
-//! algorithm emits them the same way.
+//! One task per tile kernel: the accesses each kernel declares, its flop count and the
+//! priorities of the factorizations' critical paths, in one place, so every algorithm
+//! emits them the same way.
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
-use crate::datadeps::{spawn_with, In, InOut, Out};
+use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
+
+/// The critical-path priority of a task of step (panel) `k` of a factorization of `steps`
+/// steps: an earlier step before a later one, and within a step by `level` (0 to 3:
+/// for Cholesky potrf 3, trsm 2, syrk 1, gemm 0; for LU and QR the panel 3, the next
+/// column's updates 2, the other updates 1), so that the next panel starts while the
+/// trailing updates of this one still run (lookahead).
+pub(crate) fn priority(steps: usize, k: usize, level: i32) -> i32 {
+    (steps - k) as i32 * 4 + level
+}
+
+/// The Cholesky factor of a diagonal tile in place (`potrf`, lower), as a task: the
+/// future's value is `Err(row0 + i)` for a non-positive pivot at row `i` of the tile.
+pub(crate) fn potrf<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    a: Tile<T>,
+    row0: usize,
+) -> TaskFuture<std::result::Result<(), usize>> {
+    let be = be.clone();
+    let n = a.shape().0 as f64;
+    spawn_with(
+        TaskOptions::named("potrf")
+            .kernel()
+            .priority(priority)
+            .flops(n * n * n / 3.0),
+        (InOut(a),),
+        move |(a,)| be.potrf(Uplo::Lower, a).map_err(|i| row0 + i),
+    )
+}
+
+/// `a`'s elements (all, or its strictly upper or lower part: [`Backend::laset`]) set to
+/// `alpha`, as a task. Setting all of them overwrites the tile without reading it.
+pub(crate) fn laset<T: Scalar, B: Backend>(be: &B, uplo: Option<Uplo>, alpha: T, a: Tile<T>) {
+    let be = be.clone();
+    let options = TaskOptions::named("laset").kernel();
+    let task = move |(a,): (ArrayViewMut2<'_, T>,)| be.laset(uplo, alpha, a);
+    match uplo {
+        None => drop(spawn_with(options, (Out(a),), task)),
+        Some(_) => drop(spawn_with(options, (InOut(a),), task)),
+    }
+}
 
 /// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b`, updates `c`.
 #[allow(clippy::too_many_arguments)] // the BLAS signature plus the task's priority

@@ -9,13 +9,12 @@
 
 mod solve;
 
-use ndarray::ArrayViewMut2;
-
+use super::tasks::{self, priority};
 use super::tiling::{self, Factorization, Input};
-use super::{tasks, Linalg};
+use super::Linalg;
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, InOut, Out, TaskFuture};
+use crate::datadeps::TaskFuture;
 use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
@@ -38,12 +37,6 @@ impl<T: Scalar, B: Backend> Cholesky<T, B> {
     pub fn wait(&self) -> Result<()> {
         self.l.wait()
     }
-}
-
-/// Critical-path priority of a kernel of panel `k` out of `nt` (`level`: potrf 3, trsm 2,
-/// syrk 1, gemm 0).
-fn priority(nt: usize, k: usize, level: i32) -> i32 {
-    (nt - k) as i32 * 4 + level
 }
 
 impl<T: Scalar> DArray<T> {
@@ -136,15 +129,11 @@ impl<B: Backend> Linalg<B> {
         let minus_one = T::zero() - T::one();
         let mut pivots: Vec<TaskFuture<std::result::Result<(), usize>>> = Vec::with_capacity(nt);
         for k in 0..nt {
-            let offset = k * b;
-            let be = self.backend.clone();
-            pivots.push(spawn_with(
-                TaskOptions::named("potrf")
-                    .kernel()
-                    .priority(priority(nt, k, 3))
-                    .flops((l.tile(k, k).shape().0 as f64).powi(3) / 3.0),
-                (InOut(l.tile(k, k)),),
-                move |(a,)| be.potrf(Uplo::Lower, a).map_err(|i| offset + i),
+            pivots.push(tasks::potrf(
+                &self.backend,
+                priority(nt, k, 3),
+                l.tile(k, k),
+                k * b,
             ));
             for i in k + 1..nt {
                 let kind = (Side::Right, Uplo::Lower, Trans::Yes, Diag::NonUnit);
@@ -196,18 +185,8 @@ fn zero_upper<T: Scalar, B: Backend>(be: &B, l: &DArray<T>) {
     let nt = l.tile_grid().0;
     for j in 0..nt {
         for i in 0..j {
-            let be = be.clone();
-            drop(spawn_with(
-                TaskOptions::named("laset").kernel(),
-                (Out(l.tile(i, j)),),
-                move |(t,)| be.laset(None, T::zero(), t),
-            ));
+            tasks::laset(be, None, T::zero(), l.tile(i, j));
         }
-        let be = be.clone();
-        drop(spawn_with(
-            TaskOptions::named("laset").kernel(),
-            (InOut(l.tile(j, j)),),
-            move |(t,): (ArrayViewMut2<'_, T>,)| be.laset(Some(Uplo::Upper), T::zero(), t),
-        ));
+        tasks::laset(be, Some(Uplo::Upper), T::zero(), l.tile(j, j));
     }
 }

@@ -32,8 +32,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayViewMut1, ArrayViewMut2};
 
+use super::tasks::{self, priority};
 use super::tiling::{self, Factorization, Input};
-use super::{tasks, Linalg};
+use super::Linalg;
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
@@ -129,12 +130,6 @@ impl<T: Scalar> DArray<T> {
     pub fn into_lu_with(self, pivot: Pivot) -> Result<Lu<T>> {
         Linalg::cpu().into_lu_with(self, pivot)
     }
-}
-
-/// Critical-path priority of a task of panel `k` out of `nt` (`level`: panel 3, next
-/// column 2, other columns 1).
-fn priority(nt: usize, k: usize, level: i32) -> i32 {
-    (nt - k) as i32 * 4 + level
 }
 
 /// Priority of panel `k`'s `gemm` updates of tile column `j` (`j > k`) out of `kt` panels:

@@ -24,6 +24,7 @@ mod solve;
 
 use ndarray::s;
 
+use super::tasks::priority;
 use super::tiling::{self, Input};
 use super::Linalg;
 use crate::backend::{Backend, Cpu, Trans};
@@ -106,12 +107,6 @@ fn qr_flops((m, n): (usize, usize)) -> f64 {
 fn apply_flops((m, k): (usize, usize), nc: usize) -> f64 {
     let (m, k, nc) = (m as f64, m.min(k) as f64, nc as f64);
     4.0 * m * k * nc - 2.0 * k * k * nc
-}
-
-/// Priority of a task of step `k` out of `kt` (`level`: factorization 3, next column 2,
-/// other updates 1).
-fn priority(kt: usize, k: usize, level: i32) -> i32 {
-    (kt - k) as i32 * 4 + level
 }
 
 impl<B: Backend> Linalg<B> {
