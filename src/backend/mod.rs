@@ -82,6 +82,32 @@ impl Uplo {
     }
 }
 
+/// An elementwise operation, for [`Backend::elementwise`] and its companions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Elementwise {
+    /// `x + y`.
+    Add,
+    /// `x − y`.
+    Sub,
+    /// `x · y` (the Hadamard product, for two arrays).
+    Mul,
+    /// `x / y`.
+    Div,
+}
+
+impl Elementwise {
+    /// `x op y`.
+    #[inline]
+    pub fn apply<T: Scalar>(self, x: T, y: T) -> T {
+        match self {
+            Elementwise::Add => x + y,
+            Elementwise::Sub => x - y,
+            Elementwise::Mul => x * y,
+            Elementwise::Div => x / y,
+        }
+    }
+}
+
 /// The tile kernels of one processor kind.
 ///
 /// Implementations are cheap to clone (the tiled drivers move a clone into every task)
@@ -227,6 +253,53 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
                 None => column.slice_mut(ndarray::s![range]).fill(alpha),
             }
         }
+    }
+
+    /// `c ← a op b`, element by element, three blocks of one shape.
+    ///
+    /// The default runs on host views.
+    fn elementwise<T: Scalar>(
+        &self,
+        op: Elementwise,
+        a: ArrayView2<'_, T>,
+        b: ArrayView2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        ndarray::Zip::from(c)
+            .and(&a)
+            .and(&b)
+            .for_each(|c, &a, &b| *c = op.apply(a, b));
+    }
+
+    /// `a ← a op b`, element by element, two blocks of one shape (the `+=` family).
+    ///
+    /// The default runs on host views.
+    fn elementwise_assign<T: Scalar>(&self, op: Elementwise, a: ArrayViewMut2<'_, T>, b: ArrayView2<'_, T>) {
+        ndarray::Zip::from(a)
+            .and(&b)
+            .for_each(|a, &b| *a = op.apply(*a, b));
+    }
+
+    /// `c ← a op α` for every element, `a` and `c` of one shape.
+    ///
+    /// The default runs on host views.
+    fn elementwise_scalar<T: Scalar>(
+        &self,
+        op: Elementwise,
+        a: ArrayView2<'_, T>,
+        alpha: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        ndarray::Zip::from(c)
+            .and(&a)
+            .for_each(|c, &a| *c = op.apply(a, alpha));
+    }
+
+    /// `a ← a op α` for every element (BLAS `scal` for `Mul`).
+    ///
+    /// The default runs on host views.
+    fn elementwise_scalar_assign<T: Scalar>(&self, op: Elementwise, mut a: ArrayViewMut2<'_, T>, alpha: T) {
+        a.mapv_inplace(|x| op.apply(x, alpha));
     }
 
     /// `b ← a`, two blocks of one shape (LAPACK's `lacpy` of the whole block).

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::{Backend, Cpu, Diag, Side, Trans, Uplo};
+use super::{Backend, Cpu, Diag, Elementwise, Side, Trans, Uplo};
 use crate::Scalar;
 
 /// Counts kernel calls by name (`"gemm"`, `"potrf"`, …) and forwards them to `B`.
@@ -155,6 +155,34 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         t: ArrayView2<'_, T>,
     ) {
         self.record("ttmqr").ttmqr(trans, c1, c2, v2, t)
+    }
+
+    fn elementwise<T: Scalar>(
+        &self,
+        op: Elementwise,
+        a: ArrayView2<'_, T>,
+        b: ArrayView2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("elementwise").elementwise(op, a, b, c)
+    }
+
+    fn elementwise_assign<T: Scalar>(&self, op: Elementwise, a: ArrayViewMut2<'_, T>, b: ArrayView2<'_, T>) {
+        self.record("elementwise").elementwise_assign(op, a, b)
+    }
+
+    fn elementwise_scalar<T: Scalar>(
+        &self,
+        op: Elementwise,
+        a: ArrayView2<'_, T>,
+        alpha: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("elementwise").elementwise_scalar(op, a, alpha, c)
+    }
+
+    fn elementwise_scalar_assign<T: Scalar>(&self, op: Elementwise, a: ArrayViewMut2<'_, T>, alpha: T) {
+        self.record("elementwise").elementwise_scalar_assign(op, a, alpha)
     }
 
     fn laset<T: Scalar>(&self, uplo: Option<Uplo>, alpha: T, a: ArrayViewMut2<'_, T>) {

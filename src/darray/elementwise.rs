@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ndarray::s;
 
 use super::DArray;
-use crate::backend::{Backend, Cpu};
+use crate::backend::{Backend, Cpu, Elementwise};
 use crate::datadeps::{spawn_with, In, InOut, Out};
 use crate::runtime::TaskOptions;
 use crate::Scalar;
@@ -111,33 +111,22 @@ impl<T: Scalar> DArray<T> {
         out
     }
 
-    /// `f(a, b)` element by element, in a new matrix cut like `self`; `other` may be cut
-    /// differently. Panics (naming `op` and both shapes) if the shapes differ.
+    /// `a op b` element by element (the backend's `elementwise` kernel), in a new matrix
+    /// cut like `self`; `other` may be cut differently. Panics (naming `name` and both
+    /// shapes) if the shapes differ.
     #[track_caller]
-    pub(crate) fn zip_map(
-        &self,
-        other: &Self,
-        op: &'static str,
-        f: impl Fn(T, T) -> T + Send + Sync + 'static,
-    ) -> Self {
-        assert_same_shape(op, self, other);
+    pub(crate) fn zip_map(&self, other: &Self, name: &'static str, op: Elementwise) -> Self {
+        assert_same_shape(name, self, other);
         let b = self.aligned(other);
-        let f = Arc::new(f);
         let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
-            let f = f.clone();
-            let task = move |(a, b, mut c): (
+            let task = move |(a, b, c): (
                 ndarray::ArrayView2<'_, T>,
                 ndarray::ArrayView2<'_, T>,
                 ndarray::ArrayViewMut2<'_, T>,
-            )| {
-                ndarray::Zip::from(&mut c)
-                    .and(&a)
-                    .and(&b)
-                    .for_each(|c, &a, &b| *c = f(a, b));
-            };
+            )| Cpu.elementwise(op, a, b, c);
             drop(spawn_with(
-                TaskOptions::named(op).kernel(),
+                TaskOptions::named(name).kernel(),
                 (In(self.tile(i, j)), In(b.tile(i, j)), Out(out.tile(i, j))),
                 task,
             ));
@@ -145,38 +134,63 @@ impl<T: Scalar> DArray<T> {
         out
     }
 
-    /// `self ← f(self, other)` element by element, in place (the `+=` family).
+    /// `self ← self op other` element by element, in place (the `+=` family).
     #[track_caller]
-    pub(crate) fn zip_assign(
-        &mut self,
-        other: &Self,
-        op: &'static str,
-        f: impl Fn(T, T) -> T + Send + Sync + 'static,
-    ) {
-        assert_same_shape(op, self, other);
+    pub(crate) fn zip_assign(&mut self, other: &Self, name: &'static str, op: Elementwise) {
+        assert_same_shape(name, self, other);
         let b = self.aligned(other);
-        let f = Arc::new(f);
         for (i, j) in self.tile_indices() {
-            let f = f.clone();
-            let task = move |(mut a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
-                ndarray::Zip::from(&mut a).and(&b).for_each(|a, &b| *a = f(*a, b));
+            let task = move |(a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
+                Cpu.elementwise_assign(op, a, b)
             };
             drop(spawn_with(
-                TaskOptions::named(op).kernel(),
+                TaskOptions::named(name).kernel(),
                 (InOut(self.tile(i, j)), In(b.tile(i, j))),
                 task,
             ));
         }
     }
 
-    /// `self ← f(self)` element by element, in place.
-    pub(crate) fn map_assign(&mut self, op: &'static str, f: impl Fn(T) -> T + Send + Sync + 'static) {
-        let f = Arc::new(f);
+    /// `self ← other`, tile by tile (`other` may be cut differently); panics (naming `name`
+    /// and both shapes) if the shapes differ.
+    #[track_caller]
+    pub(crate) fn copy_from(&mut self, other: &Self, name: &'static str) {
+        assert_same_shape(name, self, other);
+        let b = self.aligned(other);
         for (i, j) in self.tile_indices() {
-            let f = f.clone();
-            let task = move |(mut a,): (ndarray::ArrayViewMut2<'_, T>,)| a.mapv_inplace(|x| f(x));
+            let task =
+                move |(a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| Cpu.lacpy(b, a);
             drop(spawn_with(
-                TaskOptions::named(op).kernel(),
+                TaskOptions::named(name).kernel(),
+                (Out(self.tile(i, j)), In(b.tile(i, j))),
+                task,
+            ));
+        }
+    }
+
+    /// `self op alpha` element by element, in a new matrix cut like `self`.
+    pub(crate) fn scalar_map(&self, name: &'static str, op: Elementwise, alpha: T) -> Self {
+        let out = self.for_overwrite_like();
+        for (i, j) in self.tile_indices() {
+            let task = move |(a, c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
+                Cpu.elementwise_scalar(op, a, alpha, c)
+            };
+            drop(spawn_with(
+                TaskOptions::named(name).kernel(),
+                (In(self.tile(i, j)), Out(out.tile(i, j))),
+                task,
+            ));
+        }
+        out
+    }
+
+    /// `self ← self op alpha` element by element, in place.
+    pub(crate) fn scalar_assign(&mut self, name: &'static str, op: Elementwise, alpha: T) {
+        for (i, j) in self.tile_indices() {
+            let task =
+                move |(a,): (ndarray::ArrayViewMut2<'_, T>,)| Cpu.elementwise_scalar_assign(op, a, alpha);
+            drop(spawn_with(
+                TaskOptions::named(name).kernel(),
                 (InOut(self.tile(i, j)),),
                 task,
             ));
@@ -186,7 +200,7 @@ impl<T: Scalar> DArray<T> {
     /// The elementwise (Hadamard) product. `*` between two `DArray`s is the matrix product.
     #[track_caller]
     pub fn hadamard(&self, other: &Self) -> Self {
-        self.zip_map(other, "hadamard", |a, b| a * b)
+        self.zip_map(other, "hadamard", Elementwise::Mul)
     }
 
     /// The transpose, as a new matrix (tile `(j, i)` is the transpose of tile `(i, j)`).

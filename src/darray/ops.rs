@@ -5,6 +5,7 @@
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use super::DArray;
+use crate::backend::Elementwise;
 use crate::Scalar;
 
 impl<T: Scalar> Add for &DArray<T> {
@@ -12,7 +13,7 @@ impl<T: Scalar> Add for &DArray<T> {
     /// Elementwise sum; panics with both shapes if they differ.
     #[track_caller]
     fn add(self, rhs: Self) -> DArray<T> {
-        self.zip_map(rhs, "+", |a, b| a + b)
+        self.zip_map(rhs, "+", Elementwise::Add)
     }
 }
 
@@ -21,47 +22,47 @@ impl<T: Scalar> Sub for &DArray<T> {
     /// Elementwise difference; panics with both shapes if they differ.
     #[track_caller]
     fn sub(self, rhs: Self) -> DArray<T> {
-        self.zip_map(rhs, "-", |a, b| a - b)
+        self.zip_map(rhs, "-", Elementwise::Sub)
     }
 }
 
 impl<T: Scalar> Mul<T> for &DArray<T> {
     type Output = DArray<T>;
     fn mul(self, rhs: T) -> DArray<T> {
-        self.map(move |a| a * rhs)
+        self.scalar_map("*", Elementwise::Mul, rhs)
     }
 }
 
 impl<T: Scalar> Div<T> for &DArray<T> {
     type Output = DArray<T>;
     fn div(self, rhs: T) -> DArray<T> {
-        self.map(move |a| a / rhs)
+        self.scalar_map("/", Elementwise::Div, rhs)
     }
 }
 
 impl<T: Scalar> AddAssign<&DArray<T>> for DArray<T> {
     #[track_caller]
     fn add_assign(&mut self, rhs: &DArray<T>) {
-        self.zip_assign(rhs, "+=", |a, b| a + b);
+        self.zip_assign(rhs, "+=", Elementwise::Add);
     }
 }
 
 impl<T: Scalar> SubAssign<&DArray<T>> for DArray<T> {
     #[track_caller]
     fn sub_assign(&mut self, rhs: &DArray<T>) {
-        self.zip_assign(rhs, "-=", |a, b| a - b);
+        self.zip_assign(rhs, "-=", Elementwise::Sub);
     }
 }
 
 impl<T: Scalar> MulAssign<T> for DArray<T> {
     fn mul_assign(&mut self, rhs: T) {
-        self.map_assign("*=", move |a| a * rhs);
+        self.scalar_assign("*=", Elementwise::Mul, rhs);
     }
 }
 
 impl<T: Scalar> DivAssign<T> for DArray<T> {
     fn div_assign(&mut self, rhs: T) {
-        self.map_assign("/=", move |a| a / rhs);
+        self.scalar_assign("/=", Elementwise::Div, rhs);
     }
 }
 

@@ -64,7 +64,7 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
         } else {
             let mut work = c.recut(b, c.block_size().1);
             self.sweep(trans, &mut work);
-            c.zip_assign(&work, "copy", |_, w| w);
+            c.copy_from(&work, "copy");
         }
         Ok(())
     }
