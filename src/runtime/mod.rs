@@ -92,6 +92,10 @@ const THROTTLE_CHECK_EVERY: u64 = 32;
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         crate::scratch::install(memory::budget::count_scratch);
+        memory::device::install_trace(memory::device::CopyTrace {
+            now: || tracer().now_if_enabled(),
+            record: |name, start, bytes| tracer().record_transfer(name, start, bytes),
+        });
         let sim = *lock_sim();
         let _ = STARTED_SIM.set(sim);
         let devices = memory::device::install_simulated(sim);
@@ -194,8 +198,8 @@ pub fn on<R>(target: Target, f: impl FnOnce() -> R) -> crate::Result<R> {
     Ok(f())
 }
 
-/// The runtime's tracer (the runtime is started: a device copy happens inside it).
-pub(crate) fn tracer() -> &'static trace::Tracer {
+/// The runtime's tracer (for the memory layer's copies: the runtime is started by then).
+fn tracer() -> &'static trace::Tracer {
     &runtime().trace
 }
 

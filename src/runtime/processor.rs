@@ -193,6 +193,23 @@ impl Placed {
     }
 }
 
+/// A policy's answer: where, and how long the policy expects the task to take there
+/// (seconds; 0 when it does not estimate), told back to it when the task has run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Decision {
+    pub(crate) placed: Placed,
+    pub(crate) estimate: f64,
+}
+
+impl From<Placed> for Decision {
+    fn from(placed: Placed) -> Self {
+        Decision {
+            placed,
+            estimate: 0.0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

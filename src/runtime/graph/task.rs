@@ -24,8 +24,7 @@ use std::cell::UnsafeCell;
 use super::access::{AccessRecord, Granted};
 use crate::error::Error;
 use crate::runtime::latch::Group;
-use crate::runtime::processor::{Placed, Target};
-use crate::runtime::sched::placement::Decision;
+use crate::runtime::processor::{Decision, Placed, Target};
 use crate::sync::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex};
 use std::sync::atomic::Ordering;
 

@@ -202,7 +202,8 @@ pub(crate) unsafe fn copy(
     bytes: usize,
 ) -> Result<()> {
     let start = Instant::now();
-    let trace_start = crate::runtime::tracer().now_if_enabled();
+    let trace = TRACE.get();
+    let trace_start = trace.and_then(|t| (t.now)());
     // SAFETY: the caller's contract; two replicas of one object never share storage.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
     let modelled: Duration = [from, to]
@@ -223,10 +224,29 @@ pub(crate) unsafe fn copy(
             (Some(_), None) => "copy to host",
             _ => "copy between devices",
         };
-        crate::runtime::tracer().record_transfer(name, trace_start, bytes as u64);
+        if let Some(t) = trace {
+            (t.record)(name, trace_start, bytes as u64);
+        }
     }
     debug_assert!(from == HOST || device_of(from).is_some());
     Ok(())
+}
+
+/// How copies reach the trace, which sits above the memory layer: the runtime installs
+/// its tracer's two entry points when it starts.
+#[derive(Debug)]
+pub(crate) struct CopyTrace {
+    /// The time now, if tracing is on.
+    pub(crate) now: fn() -> Option<u64>,
+    /// Records a copy named so, from that time to now, of so many bytes.
+    pub(crate) record: fn(&'static str, u64, u64),
+}
+
+static TRACE: OnceLock<CopyTrace> = OnceLock::new();
+
+/// Installs the trace's entry points (once, at the runtime's start).
+pub(crate) fn install_trace(trace: CopyTrace) {
+    let _ = TRACE.set(trace);
 }
 
 thread_local! {

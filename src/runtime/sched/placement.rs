@@ -28,6 +28,7 @@ use crate::runtime::graph::AccessRecord;
 use crate::runtime::memory::replica::Contents;
 use crate::runtime::memory::space::HOST;
 use crate::runtime::memory::MemorySpace;
+pub(crate) use crate::runtime::processor::Decision;
 use crate::runtime::processor::{Placed, Processor, ProcessorKind, Target};
 
 /// What a placement policy is told about a task.
@@ -41,23 +42,6 @@ pub(crate) struct TaskInfo<'a> {
     pub(crate) follows_data: bool,
     pub(crate) cuda: bool,
     pub(crate) accesses: &'a [AccessRecord],
-}
-
-/// A policy's answer: where, and how long the policy expects the task to take there
-/// (seconds; 0 when it does not estimate), told back to it when the task has run.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Decision {
-    pub(crate) placed: Placed,
-    pub(crate) estimate: f64,
-}
-
-impl From<Placed> for Decision {
-    fn from(placed: Placed) -> Self {
-        Decision {
-            placed,
-            estimate: 0.0,
-        }
-    }
 }
 
 /// A placement policy.
