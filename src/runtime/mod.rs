@@ -37,7 +37,7 @@ use graph::deps;
 use graph::task::TaskRef;
 use graph::AccessRecord;
 use sched::device::Device;
-use sched::placement::{CpuOnly, Decision, DeviceFirst, Eft, Placement, RoundRobin, TaskInfo};
+use sched::placement::{CpuOnly, DeviceFirst, Eft, Placement, RoundRobin, TaskInfo};
 use sched::queue::{Prioritized, ReadyQueue};
 use sched::throttle::Throttle;
 use sched::{compensation, worker};
@@ -463,9 +463,8 @@ impl Runtime {
         }
         // SAFETY: the submission guard is still held (task.rs, invariant 4).
         let accesses = unsafe { task.accesses() };
-        let decision: Decision = self
-            .placement
-            .place(&self.task_info(header, accesses), &self.processors);
+        let info = self.task_info(header, accesses);
+        let decision = sched::placement::decide(&*self.placement, &info, &self.processors);
         header.set_placed(decision);
         if let Some(group) = &header.group {
             group.add_task();

@@ -110,11 +110,6 @@ impl Target {
         Target(TargetKind::Cuda(i))
     }
 
-    /// Is it [`Target::any`]?
-    pub fn is_any(&self) -> bool {
-        self.0 == TargetKind::Any
-    }
-
     /// May a task with this target run on `p`?
     pub fn admits(&self, p: &Processor) -> bool {
         match self.0 {

@@ -15,7 +15,8 @@
 //!
 //! Only tile kernels go to accelerators: a task that runs a closure is CPU code. A task
 //! whose target admits no processor that can run it is placed on the CPUs and fails there
-//! with `Error::NoProcessor` (`worker.rs`).
+//! with `Error::NoProcessor` (`worker.rs`). A task that only orders after its data
+//! (`DArray::wait`) runs where the data is, whatever the policy ([`decide`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -89,15 +90,14 @@ fn runs_on(task: &TaskInfo<'_>, p: &Processor) -> bool {
 
 /// The processors a task may run on ([`runs_on`]), the CPU workers as one (the first).
 fn admitted<'p>(
-    task: &TaskInfo<'_>,
+    task: &'p TaskInfo<'_>,
     processors: &'p [Processor],
 ) -> impl Iterator<Item = &'p Processor> + 'p {
     let first_cpu = processors.iter().position(|p| p.kind == ProcessorKind::Cpu);
-    let ok: Vec<bool> = processors.iter().map(|p| runs_on(task, p)).collect();
     processors
         .iter()
         .enumerate()
-        .filter(move |&(i, p)| ok[i] && (p.kind != ProcessorKind::Cpu || Some(i) == first_cpu))
+        .filter(move |&(i, p)| (p.kind != ProcessorKind::Cpu || Some(i) == first_cpu) && runs_on(task, p))
         .map(|(_, p)| p)
 }
 
@@ -116,15 +116,21 @@ fn note_plan(task: &TaskInfo<'_>, p: &Processor, finish: f64) -> Decision {
     Placed::on(p).into()
 }
 
-/// For a task that only orders after its data's writers (`follows_data`): the processor
-/// its target admits whose memory its first access will be valid in (the CPUs first).
-fn where_data_is(task: &TaskInfo<'_>, processors: &[Processor]) -> Option<Decision> {
-    if !task.follows_data {
-        return None;
+/// Where `policy` places `task`, except a task that only orders after its data's writers
+/// (`follows_data`, with accelerators present): that one goes to the processor its target
+/// admits whose memory its first access will be valid in (the CPUs first), whatever the
+/// policy, so that it moves nothing.
+pub(crate) fn decide(policy: &dyn Placement, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
+    let devices = processors.last().is_some_and(|p| p.kind != ProcessorKind::Cpu);
+    if task.follows_data && devices {
+        if let Some(a) = task.accesses.first() {
+            let slots = a.object.plan().0;
+            if let Some(p) = admitted(task, processors).find(|p| slots & (1 << p.memory.index()) != 0) {
+                return Placed::on(p).into();
+            }
+        }
     }
-    let slots = task.accesses.first()?.object.plan().0;
-    let p = admitted(task, processors).find(|p| slots & (1 << p.memory.index()) != 0)?;
-    Some(Placed::on(p).into())
+    policy.place(task, processors)
 }
 
 /// Earliest estimated finish time (HEFT's rule, applied online as tasks are submitted):
@@ -181,13 +187,24 @@ impl Eft {
         self.epoch.elapsed().as_secs_f64()
     }
 
-    /// The entry of `backlog` for processor `p`.
-    fn group(p: &Processor) -> usize {
-        p.device_index().map_or(0, |d| d + 1)
+    /// The entry of `backlog` for the processor of memory `memory`.
+    fn group(memory: MemorySpace) -> usize {
+        match memory {
+            MemorySpace::Device(d) => d + 1,
+            MemorySpace::Host => 0,
+        }
     }
 
-    fn estimate(&self, task: &TaskInfo<'_>, p: &Processor, shape: u64, now: f64) -> Estimate {
-        let g = Self::group(p);
+    /// `task`'s estimate on `p`; `shape` and `bytes`: its operands' shapes
+    /// ([`cost::shape_key`]) and their bytes.
+    fn estimate(
+        &self,
+        task: &TaskInfo<'_>,
+        p: &Processor,
+        (shape, bytes): (u64, usize),
+        now: f64,
+    ) -> Estimate {
+        let g = Self::group(p.memory);
         let ahead: u64 = lock(&self.backlog[g])
             .range(task.priority..)
             .map(|(_, ns)| ns)
@@ -212,7 +229,6 @@ impl Eft {
             };
             inputs = inputs.max(ready + there);
         }
-        let bytes = task.accesses.iter().map(|a| a.object.bytes()).sum();
         let exec = self.cost.kernel((task.name, shape, p.kind), task.flops, bytes);
         Estimate {
             finish: free.max(inputs) + exec,
@@ -223,15 +239,15 @@ impl Eft {
 
 impl Placement for Eft {
     fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
-        if let Some(d) = where_data_is(task, processors) {
-            return d;
-        }
         let now = self.now();
-        let shape = cost::shape_key(task.accesses);
+        let operands = (
+            cost::shape_key(task.accesses),
+            task.accesses.iter().map(|a| a.object.bytes()).sum(),
+        );
         // The first of the earliest (to a nanosecond: sums of the same times in another
         // order must still tie).
         let best = admitted(task, processors)
-            .map(|p| (p, self.estimate(task, p, shape, now)))
+            .map(|p| (p, self.estimate(task, p, operands, now)))
             .reduce(|best, next| {
                 if next.1.finish < best.1.finish - 1e-9 {
                     next
@@ -242,7 +258,7 @@ impl Placement for Eft {
         let Some((p, e)) = best else {
             return Placed::CPU.into();
         };
-        *lock(&self.backlog[Self::group(p)])
+        *lock(&self.backlog[Self::group(p.memory)])
             .entry(task.priority)
             .or_default() += (e.exec * 1e9) as u64;
         note_plan(task, p, e.finish);
@@ -253,11 +269,7 @@ impl Placement for Eft {
     }
 
     fn finished(&self, task: &TaskInfo<'_>, decision: Decision, took: Duration) {
-        let g = match decision.placed.memory {
-            MemorySpace::Device(d) => d + 1,
-            MemorySpace::Host => 0,
-        };
-        let mut backlog = lock(&self.backlog[g]);
+        let mut backlog = lock(&self.backlog[Self::group(decision.placed.memory)]);
         if let Some(ns) = backlog.get_mut(&task.priority) {
             *ns = ns.saturating_sub((decision.estimate * 1e9) as u64);
             if *ns == 0 {
@@ -287,15 +299,13 @@ impl Placement for RoundRobin {
         if !task.kernel {
             return note_plan(task, &processors[0], 0.0);
         }
-        if let Some(d) = where_data_is(task, processors) {
-            return d;
-        }
-        let admitted: Vec<&Processor> = processors.iter().filter(|p| runs_on(task, p)).collect();
-        if admitted.is_empty() {
+        let admitted = || processors.iter().filter(|p| runs_on(task, p));
+        let count = admitted().count();
+        if count == 0 {
             return note_plan(task, &processors[0], 0.0);
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % admitted.len();
-        note_plan(task, admitted[i], 0.0)
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        note_plan(task, admitted().nth(i).expect("i < count"), 0.0)
     }
 }
 
@@ -305,9 +315,6 @@ pub(crate) struct DeviceFirst;
 
 impl Placement for DeviceFirst {
     fn place(&self, task: &TaskInfo<'_>, processors: &[Processor]) -> Decision {
-        if let Some(d) = where_data_is(task, processors) {
-            return d;
-        }
         let device = processors
             .iter()
             .find(|p| p.kind != ProcessorKind::Cpu && runs_on(task, p));

@@ -209,7 +209,8 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
     // task is to be held (simulated time).
     let measures = rt.placement.measures();
     let timed = slowdown > 1.0 || measures;
-    let copied_before = memory::device::copied_here();
+    // Bytes copied at its start, for the trace only.
+    let copied_before = start.map(|_| memory::device::copied_here());
     let failed = if cancelled {
         task.execute(Start::Cancelled)
     } else if placed.kind == ProcessorKind::Cpu && !header.target.admits_cpu() {
@@ -239,7 +240,7 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
     };
     CURRENT.with(|c| *c.borrow_mut() = outer);
     if let Some(start) = start {
-        let bytes = memory::device::copied_here() - copied_before;
+        let bytes = memory::device::copied_here() - copied_before.unwrap_or(0);
         rt.trace
             .record(header, row.unwrap_or(usize::MAX), start, cancelled, bytes);
     }

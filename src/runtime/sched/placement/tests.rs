@@ -23,6 +23,20 @@ fn access(object: &Arc<DataObject>, mode: Mode) -> AccessRecord {
     }
 }
 
+/// A tile kernel `k` of no flops on `accesses`, target any processor, priority 0.
+fn kernel_task<'a>(accesses: &'a [AccessRecord]) -> TaskInfo<'a> {
+    TaskInfo {
+        name: "k",
+        priority: 0,
+        flops: 0.0,
+        target: Target::any(),
+        kernel: true,
+        follows_data: false,
+        cuda: false,
+        accesses,
+    }
+}
+
 /// The forecast of `object`: valid in `slots` from `ready` (to within the milliseconds the
 /// test itself takes).
 #[track_caller]
@@ -65,14 +79,8 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
     let objects: Vec<Arc<DataObject>> = (0..5).map(|_| Arc::new(DataObject::for_tests(4))).collect();
     let place = |accesses: &[AccessRecord], kernel: bool| {
         let info = TaskInfo {
-            name: "k",
-            priority: 0,
-            flops: 0.0,
-            target: Target::any(),
             kernel,
-            follows_data: false,
-            cuda: false,
-            accesses,
+            ..kernel_task(accesses)
         };
         eft.place(&info, &processors)
     };
@@ -108,16 +116,7 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
     // Finished tasks leave the backlogs: with all four device tasks done, a new one
     // finishes there at 1 again.
     for i in 0..4 {
-        let info = TaskInfo {
-            name: "k",
-            priority: 0,
-            flops: 0.0,
-            target: Target::any(),
-            kernel: true,
-            follows_data: false,
-            cuda: false,
-            accesses: &[],
-        };
+        let info = kernel_task(&[]);
         let took = std::time::Duration::from_millis(900 + i);
         eft.finished(
             &info,
@@ -133,15 +132,10 @@ fn earliest_finish_time_matches_the_schedule_worked_out_by_hand() {
     assert_eq!(d.placed, device);
     assert_plan(&fresh, 1 << 2, 1.0);
     // A target narrows the choice: pinned to the CPUs, the same task goes there.
+    let accesses = [access(&fresh, Mode::Write)];
     let info = TaskInfo {
-        name: "k",
-        priority: 0,
-        flops: 0.0,
         target: Target::cpu(),
-        kernel: true,
-        follows_data: false,
-        cuda: false,
-        accesses: &[access(&fresh, Mode::Write)],
+        ..kernel_task(&accesses)
     };
     assert_eq!(eft.place(&info, &processors).placed, Placed::CPU);
     // The measured times are the figure for `k` with no operands now (a running mean
@@ -168,14 +162,8 @@ fn only_work_of_a_tasks_priority_or_higher_is_ahead_of_it() {
         let object = Arc::new(DataObject::for_tests(4));
         let accesses = [access(&object, Mode::Write)];
         let info = TaskInfo {
-            name: "k",
             priority,
-            flops: 0.0,
-            target: Target::any(),
-            kernel: true,
-            follows_data: false,
-            cuda: false,
-            accesses: &accesses,
+            ..kernel_task(&accesses)
         };
         (eft.place(&info, &processors).placed, object.plan().1)
     };
@@ -208,14 +196,8 @@ fn round_robin_and_device_first_place_kernels_as_they_say() {
         Processor::device(2, ProcessorKind::Simulated, 0),
     ];
     let info = |kernel| TaskInfo {
-        name: "k",
-        priority: 0,
-        flops: 0.0,
-        target: Target::any(),
         kernel,
-        follows_data: false,
-        cuda: false,
-        accesses: &[],
+        ..kernel_task(&[])
     };
     let rr = RoundRobin::default();
     let kinds: Vec<ProcessorKind> = (0..6)
@@ -232,14 +214,10 @@ fn round_robin_and_device_first_place_kernels_as_they_say() {
 fn a_cuda_device_takes_only_kernels_with_a_cuda_implementation() {
     let processors = [Processor::cpu(0), Processor::device(1, ProcessorKind::Cuda, 0)];
     let info = |kernel, cuda, target| TaskInfo {
-        name: "k",
-        priority: 0,
-        flops: 0.0,
         target,
         kernel,
-        follows_data: false,
         cuda,
-        accesses: &[],
+        ..kernel_task(&[])
     };
     let device = Placed::on(&processors[1]);
     for policy in [&DeviceFirst as &dyn Placement, &RoundRobin::default()] {
@@ -276,4 +254,27 @@ fn a_cuda_device_takes_only_kernels_with_a_cuda_implementation() {
             .placed,
         device
     );
+}
+
+#[test]
+fn a_task_that_only_orders_after_its_data_runs_where_the_data_will_be() {
+    let processors = [
+        Processor::cpu(0),
+        Processor::device(1, ProcessorKind::Simulated, 0),
+    ];
+    let (on_device, on_host) = (
+        Arc::new(DataObject::for_tests(4)),
+        Arc::new(DataObject::for_tests(4)),
+    );
+    on_device.set_plan(1 << processors[1].memory.index(), 0.0);
+    for policy in [&DeviceFirst as &dyn Placement, &RoundRobin::default(), &CpuOnly] {
+        for (object, want) in [(&on_device, Placed::on(&processors[1])), (&on_host, Placed::CPU)] {
+            let accesses = [access(object, Mode::Read)];
+            let info = TaskInfo {
+                follows_data: true,
+                ..kernel_task(&accesses)
+            };
+            assert_eq!(decide(policy, &info, &processors).placed, want, "{policy:?}");
+        }
+    }
 }
