@@ -3,15 +3,27 @@
 // written, by one thread. IEEE operations in the CPU's order and no fused multiply-add
 // (NVRTC runs with --fmad=false), so the results equal the CPU's bitwise.
 
-enum BinaryOp { Add, Sub, Mul };
+enum BinaryOp { Add, Sub, Mul, Div };
 
+template <BinaryOp op, typename T>
+__device__ T apply(T x, T y) {
+    return op == Add ? x + y : op == Sub ? x - y : op == Mul ? x * y : x / y;
+}
+
+// c ← a op b.
 template <BinaryOp op, typename T>
 __device__ void binary(long long m, long long n, const T* a, long long lda, const T* b,
                        long long ldb, T* c, long long ldc) {
     FOR_COLS(j, n) FOR_ROWS(i, m) {
-        T x = AT(a, i, j, lda), y = AT(b, i, j, ldb);
-        AT(c, i, j, ldc) = op == Add ? x + y : op == Sub ? x - y : x * y;
+        AT(c, i, j, ldc) = apply<op>(AT(a, i, j, lda), AT(b, i, j, ldb));
     }
+}
+
+// c ← a op alpha.
+template <BinaryOp op, typename T>
+__device__ void binary_scalar(long long m, long long n, const T* a, long long lda, T alpha, T* c,
+                              long long ldc) {
+    FOR_COLS(j, n) FOR_ROWS(i, m) { AT(c, i, j, ldc) = apply<op>(AT(a, i, j, lda), alpha); }
 }
 
 // y ← alpha·x + beta·y (y is read even when beta is 0, as the CPU's `alpha * x + beta * y`).
@@ -54,6 +66,26 @@ __device__ void copy(long long m, long long n, const T* src, long long lds, T* d
                                               long long lda, const T* b, long long ldb, T* c,    \
                                               long long ldc) {                                    \
         binary<Mul>(m, n, a, lda, b, ldb, c, ldc);                                               \
+    }                                                                                             \
+    extern "C" __global__ void div_##SFX(long long m, long long n, const T* a, long long lda,     \
+                                         const T* b, long long ldb, T* c, long long ldc) {       \
+        binary<Div>(m, n, a, lda, b, ldb, c, ldc);                                               \
+    }                                                                                             \
+    extern "C" __global__ void add_scalar_##SFX(long long m, long long n, const T* a,            \
+                                                long long lda, T alpha, T* c, long long ldc) {   \
+        binary_scalar<Add>(m, n, a, lda, alpha, c, ldc);                                         \
+    }                                                                                             \
+    extern "C" __global__ void sub_scalar_##SFX(long long m, long long n, const T* a,            \
+                                                long long lda, T alpha, T* c, long long ldc) {   \
+        binary_scalar<Sub>(m, n, a, lda, alpha, c, ldc);                                         \
+    }                                                                                             \
+    extern "C" __global__ void mul_scalar_##SFX(long long m, long long n, const T* a,            \
+                                                long long lda, T alpha, T* c, long long ldc) {   \
+        binary_scalar<Mul>(m, n, a, lda, alpha, c, ldc);                                         \
+    }                                                                                             \
+    extern "C" __global__ void div_scalar_##SFX(long long m, long long n, const T* a,            \
+                                                long long lda, T alpha, T* c, long long ldc) {   \
+        binary_scalar<Div>(m, n, a, lda, alpha, c, ldc);                                         \
     }                                                                                             \
     extern "C" __global__ void axpby_##SFX(long long m, long long n, T alpha, const T* x,        \
                                            long long ldx, T beta, T* y, long long ldy) {          \

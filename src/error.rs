@@ -84,6 +84,15 @@ pub enum Error {
         /// The target, e.g. "CUDA device 0".
         target: String,
     },
+    /// A CUDA device failed an operation of the runtime's (an allocation or a copy the
+    /// budget allowed, a driver error); the tasks that needed it fail with this.
+    #[error("CUDA device {device}: {message}")]
+    Device {
+        /// The device number (`MemorySpace::Device(device)`).
+        device: usize,
+        /// What failed, as the driver or library reported it.
+        message: String,
+    },
     /// A factorization met an exactly zero pivot at this global index.
     #[error("matrix is singular: zero pivot at index {index}")]
     Singular {

@@ -12,7 +12,20 @@ use std::collections::BTreeSet;
 const EXPECTED: &[(&str, &[&str])] = &[
     (
         "elementwise",
-        &["add", "sub", "hadamard", "axpby", "scale", "fill", "copy"],
+        &[
+            "add",
+            "sub",
+            "hadamard",
+            "div",
+            "add_scalar",
+            "sub_scalar",
+            "mul_scalar",
+            "div_scalar",
+            "axpby",
+            "scale",
+            "fill",
+            "copy",
+        ],
     ),
     ("laswp", &["laswp", "laswp_tiles", "laswp_i32", "laswp_tiles_i32"]),
     ("random", &["rand_uniform", "rand_normal", "eye"]),

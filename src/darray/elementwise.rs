@@ -8,6 +8,7 @@ use ndarray::s;
 use super::DArray;
 use crate::backend::{Backend, Cpu, Elementwise};
 use crate::datadeps::{spawn_with, In, InOut, Out};
+use crate::linalg::tasks;
 use crate::runtime::TaskOptions;
 use crate::Scalar;
 
@@ -120,16 +121,7 @@ impl<T: Scalar> DArray<T> {
         let b = self.aligned(other);
         let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
-            let task = move |(a, b, c): (
-                ndarray::ArrayView2<'_, T>,
-                ndarray::ArrayView2<'_, T>,
-                ndarray::ArrayViewMut2<'_, T>,
-            )| Cpu.elementwise(op, a, b, c);
-            drop(spawn_with(
-                TaskOptions::named(name).kernel(),
-                (In(self.tile(i, j)), In(b.tile(i, j)), Out(out.tile(i, j))),
-                task,
-            ));
+            tasks::elementwise(name, op, self.tile(i, j), b.tile(i, j), out.tile(i, j));
         }
         out
     }
@@ -140,14 +132,7 @@ impl<T: Scalar> DArray<T> {
         assert_same_shape(name, self, other);
         let b = self.aligned(other);
         for (i, j) in self.tile_indices() {
-            let task = move |(a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| {
-                Cpu.elementwise_assign(op, a, b)
-            };
-            drop(spawn_with(
-                TaskOptions::named(name).kernel(),
-                (InOut(self.tile(i, j)), In(b.tile(i, j))),
-                task,
-            ));
+            tasks::elementwise_assign(name, op, self.tile(i, j), b.tile(i, j));
         }
     }
 
@@ -158,13 +143,7 @@ impl<T: Scalar> DArray<T> {
         assert_same_shape(name, self, other);
         let b = self.aligned(other);
         for (i, j) in self.tile_indices() {
-            let task =
-                move |(a, b): (ndarray::ArrayViewMut2<'_, T>, ndarray::ArrayView2<'_, T>)| Cpu.lacpy(b, a);
-            drop(spawn_with(
-                TaskOptions::named(name).kernel(),
-                (Out(self.tile(i, j)), In(b.tile(i, j))),
-                task,
-            ));
+            tasks::lacpy(name, b.tile(i, j), self.tile(i, j));
         }
     }
 
@@ -172,14 +151,7 @@ impl<T: Scalar> DArray<T> {
     pub(crate) fn scalar_map(&self, name: &'static str, op: Elementwise, alpha: T) -> Self {
         let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
-            let task = move |(a, c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
-                Cpu.elementwise_scalar(op, a, alpha, c)
-            };
-            drop(spawn_with(
-                TaskOptions::named(name).kernel(),
-                (In(self.tile(i, j)), Out(out.tile(i, j))),
-                task,
-            ));
+            tasks::elementwise_scalar(name, op, self.tile(i, j), alpha, out.tile(i, j));
         }
         out
     }
@@ -187,13 +159,7 @@ impl<T: Scalar> DArray<T> {
     /// `self ← self op alpha` element by element, in place.
     pub(crate) fn scalar_assign(&mut self, name: &'static str, op: Elementwise, alpha: T) {
         for (i, j) in self.tile_indices() {
-            let task =
-                move |(a,): (ndarray::ArrayViewMut2<'_, T>,)| Cpu.elementwise_scalar_assign(op, a, alpha);
-            drop(spawn_with(
-                TaskOptions::named(name).kernel(),
-                (InOut(self.tile(i, j)),),
-                task,
-            ));
+            tasks::elementwise_scalar_assign(name, op, self.tile(i, j), alpha);
         }
     }
 

@@ -50,6 +50,8 @@ mod future;
 #[doc(hidden)]
 mod guarantees;
 mod handle;
+#[macro_use]
+pub(crate) mod kernel;
 mod masked;
 #[cfg(all(test, not(loom)))]
 mod protocol_tests;

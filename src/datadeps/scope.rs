@@ -13,6 +13,7 @@ use super::future::{Outcome, ScopedFuture, Slot, SlotOwner, TaskFuture};
 use super::handle::{Handle, HandleDim, ReadHandle, WriteHandle};
 use super::raw::RawParts;
 use crate::error::{panic_message, Error};
+use crate::runtime::graph::access::Granted;
 use crate::runtime::graph::task::{Job, Start, TaskCell, TaskHeader, TaskOptions, TaskRef};
 use crate::runtime::graph::{AccessRecord, DataObject};
 use crate::runtime::latch::Group;
@@ -142,7 +143,19 @@ impl<'scope> Scope<'scope, '_> {
             worker::blocking(runtime(), || self.group.wait_below_resume());
         }
         let group = Some(self.group.clone());
-        let submitted = submit(options, accesses, f, group, HeldPolicy::Panic, false);
+        let name = options.name.unwrap_or_else(type_name::<F>);
+        let body = on_host::<X, F, R>(f);
+        let submitted = submit(
+            TaskOptions {
+                name: Some(name),
+                ..options
+            },
+            accesses,
+            body,
+            group,
+            HeldPolicy::Panic,
+            false,
+        );
         ScopedFuture {
             cell: submitted.cell,
             group: &self.group,
@@ -180,7 +193,19 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    let submitted = submit(options, accesses, f, None, HeldPolicy::Record, false);
+    let name = options.name.unwrap_or_else(type_name::<F>);
+    let body = on_host::<X, F, R>(f);
+    let submitted = submit(
+        TaskOptions {
+            name: Some(name),
+            ..options
+        },
+        accesses,
+        body,
+        None,
+        HeldPolicy::Record,
+        false,
+    );
     TaskFuture {
         cell: submitted.cell,
         name: submitted.name,
@@ -198,7 +223,19 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    let submitted = submit(options, accesses, f, None, HeldPolicy::Record, true);
+    let name = options.name.unwrap_or_else(type_name::<F>);
+    let body = on_host::<X, F, R>(f);
+    let submitted = submit(
+        TaskOptions {
+            name: Some(name),
+            ..options
+        },
+        accesses,
+        body,
+        None,
+        HeldPolicy::Record,
+        true,
+    );
     TaskFuture {
         cell: submitted.cell,
         name: submitted.name,
@@ -206,9 +243,31 @@ where
     }
 }
 
+/// The body of a task that runs `f`, CPU code, on views of its accesses in host-addressable
+/// memory (the placement never puts such a task on a CUDA device: `sched/placement.rs`).
+pub(super) fn on_host<'a, X, F, R>(f: F) -> impl FnOnce(&Granted<'_>) -> R + Send + 'a
+where
+    X: Accesses,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'a,
+{
+    move |granted: &Granted<'_>| {
+        assert!(
+            granted.exec.is_host(),
+            "a task without a device body was started on a device"
+        );
+        // SAFETY: the runtime calls a task's body once, after every conflicting earlier
+        // task has finished and before any conflicting later task starts, with the accesses
+        // `declare` made acquired in the task's memory space (and released only after this
+        // returns), so the views it makes are exclusive (or shared-read) for the call; that
+        // space is host-addressable (checked above).
+        let views = unsafe { X::views(granted) };
+        f(views)
+    }
+}
+
 /// What to do when a task spawned inside a running task needs data that task holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum HeldPolicy {
+pub(super) enum HeldPolicy {
     /// A region would wait for it forever: refuse.
     Panic,
     /// A future may be a continuation that runs after the holder: remember, and refuse
@@ -216,29 +275,30 @@ enum HeldPolicy {
     Record,
 }
 
-struct Submitted<'a, R> {
-    cell: std::sync::Arc<dyn SlotOwner<R> + 'a>,
-    id: u64,
-    name: &'static str,
-    held: Option<(u64, &'static str)>,
+pub(super) struct Submitted<'a, R> {
+    pub(super) cell: std::sync::Arc<dyn SlotOwner<R> + 'a>,
+    pub(super) id: u64,
+    pub(super) name: &'static str,
+    pub(super) held: Option<(u64, &'static str)>,
 }
 
+/// Submits a task whose `body` runs on its granted accesses (options.name set).
 #[track_caller]
-fn submit<'a, X, F, R>(
+pub(super) fn submit<'a, X, B, R>(
     options: TaskOptions,
     accesses: X,
-    f: F,
+    body: B,
     group: Option<Arc<Group>>,
     policy: HeldPolicy,
     here: bool,
 ) -> Submitted<'a, R>
 where
     X: Accesses,
-    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'a,
+    B: FnOnce(&Granted<'_>) -> R + Send + 'a,
     R: Send + 'a,
 {
     let rt = runtime();
-    let name = options.name.unwrap_or_else(type_name::<F>);
+    let name = options.name.unwrap_or("task");
     let records = accesses.declare();
     check_self_conflicts(records.as_ref());
     let parent = worker::current_task();
@@ -255,7 +315,7 @@ where
         let granted = match start {
             Start::Run(granted) => granted,
             Start::Cancelled => {
-                drop(f);
+                drop(body);
                 if let Some(error) = header.resource_error() {
                     // Not run for want of memory or a spill file: the same error, so that
                     // every result of the program says what to change.
@@ -277,7 +337,7 @@ where
                 return true;
             }
             Start::Failed(error) => {
-                drop(f);
+                drop(body);
                 header.set_cause(format!("task `{}` could not start: {error}", header.name));
                 if matches!(error, Error::OutOfMemory { .. } | Error::File { .. }) {
                     header.set_resource_error(error.clone());
@@ -287,12 +347,7 @@ where
                 return true;
             }
         };
-        // SAFETY: the runtime calls the job once, after every conflicting earlier task has
-        // finished and before any conflicting later task starts, with the accesses
-        // `declare` made acquired in the task's memory space (and released only after this
-        // returns), so the views it makes are exclusive (or shared-read) for the call.
-        let views = unsafe { X::views(&granted) };
-        match catch_unwind(AssertUnwindSafe(move || f(views))) {
+        match catch_unwind(AssertUnwindSafe(move || body(&granted))) {
             Ok(r) => {
                 slot.finish(Outcome::Done(r));
                 false
@@ -323,7 +378,7 @@ where
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;
     // SAFETY: erasing `'a` is sound because nothing borrowed for `'a` is used after `'a`
-    // ends: the job (with `f`) is consumed by its single execution, and a
+    // ends: the job (with the body) is consumed by its single execution, and a
     // scoped task always executes before its region returns (the region waits for its
     // group, which counts the task); its result never stays in the cell once its future is
     // gone (see `Slot`), and the futures cannot outlive the region. A global task is

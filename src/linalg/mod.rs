@@ -10,7 +10,7 @@ mod cholesky;
 mod lu;
 mod matmul;
 mod qr;
-mod tasks;
+pub(crate) mod tasks;
 mod tiling;
 mod triangular;
 

@@ -1,13 +1,28 @@
-//! One task per tile kernel: the accesses each kernel declares, its flop count and the
-//! priorities of the factorizations' critical paths, in one place, so every algorithm
-//! emits them the same way.
+//! One task per tile kernel: the accesses each kernel declares, its flop count, its
+//! bodies (the backend's kernel on host views; with the `cuda` feature, the cuBLAS or
+//! cuSOLVER kernel on device tiles where there is one) and the priorities of the
+//! factorizations' critical paths, in one place, so every algorithm emits them the same way.
+//!
+//! A CUDA body (`device_body!`) gets the task's accesses as device tiles in declaration
+//! order and the launch (device and stream) its executor thread owns. Every unsafe call in
+//! one rests on the same argument: the tiles are the task's own accesses, acquired in that
+//! device's memory and held by the task until its body returns and the runtime has waited
+//! for the stream (`datadeps/kernel.rs`), so nothing else reads or writes what the kernel
+//! writes, or writes what it reads, meanwhile; the element type is the tiles' `T`.
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-use crate::backend::{Backend, Diag, Side, Trans, Uplo};
-use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
+use crate::backend::{Backend, Cpu, Diag, Elementwise, Side, Trans, Uplo};
+use crate::datadeps::kernel::{device_body, spawn_kernel};
+use crate::datadeps::{In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
+
+/// The value of a CUDA library call, or a panic with its message (which fails the task).
+#[cfg(feature = "cuda")]
+fn checked<V>(result: Result<V, String>) -> V {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// The critical-path priority of a task of step (panel) `k` of a factorization of `steps`
 /// steps: an earlier step before a later one, and within a step by `level` (0 to 3:
@@ -28,13 +43,19 @@ pub(crate) fn potrf<T: Scalar, B: Backend>(
 ) -> TaskFuture<std::result::Result<(), usize>> {
     let be = be.clone();
     let n = a.shape().0 as f64;
-    spawn_with(
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        let r =
+            checked(unsafe { crate::backend::cuda::solver::potrf::<T>(l.gpu, l.stream, Uplo::Lower, t[0]) });
+        r.map_err(|i| row0 + i)
+    });
+    spawn_kernel(
         TaskOptions::named("potrf")
-            .kernel()
             .priority(priority)
             .flops(n * n * n / 3.0),
         (InOut(a),),
         move |(a,)| be.potrf(Uplo::Lower, a).map_err(|i| row0 + i),
+        device,
     )
 }
 
@@ -42,12 +63,114 @@ pub(crate) fn potrf<T: Scalar, B: Backend>(
 /// `alpha`, as a task. Setting all of them overwrites the tile without reading it.
 pub(crate) fn laset<T: Scalar, B: Backend>(be: &B, uplo: Option<Uplo>, alpha: T, a: Tile<T>) {
     let be = be.clone();
-    let options = TaskOptions::named("laset").kernel();
+    let options = TaskOptions::named("laset");
     let task = move |(a,): (ArrayViewMut2<'_, T>,)| be.laset(uplo, alpha, a);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        checked(unsafe { crate::backend::cuda::launch::laset::<T>(l.gpu, l.stream, uplo, alpha, t[0]) })
+    });
     match uplo {
-        None => drop(spawn_with(options, (Out(a),), task)),
-        Some(_) => drop(spawn_with(options, (InOut(a),), task)),
+        None => drop(spawn_kernel(options, (Out(a),), task, device)),
+        Some(_) => drop(spawn_kernel(options, (InOut(a),), task, device)),
     }
+}
+
+/// `c ← a op b` element by element ([`Backend::elementwise`]), as a task named `name`.
+pub(crate) fn elementwise<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    b: Tile<T>,
+    c: Tile<T>,
+) {
+    let task = move |(a, b, c): (ArrayView2<'_, T>, ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| {
+        Cpu.elementwise(op, a, b, c)
+    };
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[2])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (In(a), In(b), Out(c)),
+        task,
+        device,
+    ));
+}
+
+/// `a ← a op b` element by element ([`Backend::elementwise_assign`]), as a task.
+pub(crate) fn elementwise_assign<T: Scalar>(name: &'static str, op: Elementwise, a: Tile<T>, b: Tile<T>) {
+    let task = move |(a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.elementwise_assign(op, a, b);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs (the output is the first input, allowed there).
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[0])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (InOut(a), In(b)),
+        task,
+        device,
+    ));
+}
+
+/// `c ← a op α` element by element ([`Backend::elementwise_scalar`]), as a task.
+pub(crate) fn elementwise_scalar<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    alpha: T,
+    c: Tile<T>,
+) {
+    let task =
+        move |(a, c): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| Cpu.elementwise_scalar(op, a, alpha, c);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[1])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (In(a), Out(c)),
+        task,
+        device,
+    ));
+}
+
+/// `a ← a op α` element by element ([`Backend::elementwise_scalar_assign`]), as a task.
+pub(crate) fn elementwise_scalar_assign<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    alpha: T,
+) {
+    let task = move |(a,): (ArrayViewMut2<'_, T>,)| Cpu.elementwise_scalar_assign(op, a, alpha);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs (the output is the input, allowed there).
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[0])
+        })
+    });
+    drop(spawn_kernel(TaskOptions::named(name), (InOut(a),), task, device));
+}
+
+/// `b ← a`, two tiles of one shape ([`Backend::lacpy`]), as a task named `name`.
+pub(crate) fn lacpy<T: Scalar>(name: &'static str, a: Tile<T>, b: Tile<T>) {
+    let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.lacpy(a, b);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs; two distinct tiles do not overlap.
+        checked(unsafe { crate::backend::cuda::launch::lacpy::<T>(l.gpu, l.stream, t[1], t[0]) })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (Out(b), In(a)),
+        task,
+        device,
+    ));
 }
 
 /// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b`, updates `c`.
@@ -67,16 +190,21 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
     let task = move |(c, a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        checked(unsafe {
+            crate::backend::cuda::blas::gemm::<T>(l.gpu, l.stream, alpha, t[1], ta, t[2], tb, beta, t[0])
+        })
+    });
     let options = TaskOptions::named("gemm")
-        .kernel()
         .priority(priority)
         .flops(2.0 * (m * n * k) as f64);
     // BLAS: with β = 0, C is not read, so the task declares it write-only: it still orders
     // after C's earlier readers and writers, but a failed old C does not fail the product.
     if beta == T::zero() {
-        drop(spawn_with(options, (Out(c), In(a), In(b)), task));
+        drop(spawn_kernel(options, (Out(c), In(a), In(b)), task, device));
     } else {
-        drop(spawn_with(options, (InOut(c), In(a), In(b)), task));
+        drop(spawn_kernel(options, (InOut(c), In(a), In(b)), task, device));
     }
 }
 
@@ -99,13 +227,19 @@ pub(crate) fn trsm<T: Scalar, B: Backend>(
     let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| {
         be.trsm(side, uplo, trans, diag, alpha, a.slice_move(s![..k, ..k]), b)
     };
-    drop(spawn_with(
-        TaskOptions::named("trsm")
-            .kernel()
-            .priority(priority)
-            .flops(flops),
+    let device = device_body!(move |l: crate::backend::cuda::Launch,
+                                    t: &[crate::backend::cuda::DeviceTile]| {
+        let a = t[1].leading(k, k);
+        // SAFETY: see the module docs.
+        checked(unsafe {
+            crate::backend::cuda::blas::trsm::<T>(l.gpu, l.stream, side, uplo, trans, diag, alpha, a, t[0])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named("trsm").priority(priority).flops(flops),
         (InOut(b), In(a)),
         task,
+        device,
     ));
 }
 
@@ -128,12 +262,18 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
     };
     let task =
         move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
-    drop(spawn_with(
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see the module docs.
+        checked(unsafe {
+            crate::backend::cuda::blas::syrk::<T>(l.gpu, l.stream, uplo, trans, alpha, t[1], beta, t[0])
+        })
+    });
+    drop(spawn_kernel(
         TaskOptions::named("syrk")
-            .kernel()
             .priority(priority)
             .flops((n * n * k) as f64),
         (InOut(c), In(a)),
         task,
+        device,
     ));
 }

@@ -98,8 +98,12 @@ pub(crate) fn runtime() -> &'static Runtime {
         });
         let sim = *lock_sim();
         let _ = STARTED_SIM.set(sim);
-        let devices = memory::device::install_simulated(sim);
-        let kinds = vec![ProcessorKind::Simulated; devices];
+        let kinds: Vec<ProcessorKind> = (0..memory::device::install(sim))
+            .map(|d| match memory::device::is_cuda(d) {
+                true => ProcessorKind::Cuda,
+                false => ProcessorKind::Simulated,
+            })
+            .collect();
         let slowdowns = (sim.cpu_slowdown.max(1.0), sim.slowdown.max(1.0));
         let rt = Runtime::start_with(configured_threads(), &kinds, slowdowns, |processors| {
             default_placement(processors, slowdowns)
@@ -410,7 +414,16 @@ impl Runtime {
             queue: ReadyQueue::new(),
             devices: processors[n..]
                 .iter()
-                .map(|&p| Device::new(p, slowdown))
+                .map(|&p| {
+                    Device::new(
+                        p,
+                        if p.kind == ProcessorKind::Simulated {
+                            slowdown
+                        } else {
+                            1.0
+                        },
+                    )
+                })
                 .collect(),
             pool: compensation::Pool::new(n),
             trace: trace::Tracer::new(processors.len()),
@@ -424,7 +437,7 @@ impl Runtime {
             worker::spawn_worker(rt, index);
         }
         for d in 0..rt.devices.len() {
-            sched::device::spawn_executor(rt, d);
+            sched::device::spawn_executors(rt, d);
         }
         rt
     }

@@ -11,21 +11,24 @@
 //!   overlap kernels (and each other). [`Gpu::to_device`] and [`Gpu::to_host`] use them.
 //! - a private memory stream on which allocations, zeroing and frees are ordered.
 //!
-//! Streams are not ordered with one another: [`Gpu::record_event`] and
-//! [`Gpu::wait_event`] order one after another, [`Gpu::synchronize`] waits on the host.
+//! Streams are not ordered with one another on the device. The runtime orders them from
+//! the host: a copy returns once its copy stream has run it, and a task's executor waits
+//! for its compute stream ([`Launch::finish`], [`Gpu::synchronize`]) before the task's data
+//! is released to the next task or copy.
 //!
 //! # Device memory
 //! Device memory is handled as raw pointers (`NonNull<u8>`), which the host never
 //! dereferences. A tile's device replica follows these invariants, which the kernels in
 //! `blas.rs` and `solver.rs` rely on:
-//! 1. it is column-major: element `(i, j)` lies at `ptr + (i + j·ld)·size_of::<T>()`;
-//! 2. its leading dimension is [`padded_ld`]`(rows, size_of::<T>())`, so that every column
-//!    starts on a 256-byte boundary (the allocation itself is at least that aligned), and
-//!    its allocation is [`padded_bytes`] long; the padding rows are never read;
+//! 1. it is the byte image of the tile's host replica: column-major, element `(i, j)` at
+//!    `ptr + (i + j·ld)·size_of::<T>()` with the host's (padded) leading dimension `ld`, so
+//!    that a transfer is one contiguous copy ([`Gpu::upload`], [`Gpu::download`]) and a
+//!    task's view geometry means the same in every memory space;
+//! 2. the allocation is aligned to 256 bytes;
 //! 3. an empty tile (0 rows or 0 columns) has no allocation: its pointer is dangling and
 //!    no kernel or copy touches it.
 //!
-//! [`DeviceTile`] is the view kernels take.
+//! [`DeviceTile`] is the view kernels take; [`Launch`] says where a task's kernels go.
 //!
 //! # Copies: pinned staging
 //! A copy from pageable host memory is slow and synchronous in the driver, so copies go
@@ -56,7 +59,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::sys::{self, CUdeviceptr};
-use cudarc::driver::{result, CudaContext, CudaEvent, CudaModule, CudaStream, DriverError};
+use cudarc::driver::{result, CudaContext, CudaModule, CudaStream, DriverError};
 
 use super::blas::to_int;
 use super::kernels::ModuleCache;
@@ -75,35 +78,14 @@ pub(crate) const D2H_STREAM: usize = COMPUTE_STREAMS + 1;
 /// Every stream an index names: the compute streams, then the two copy streams.
 const STREAMS: usize = COMPUTE_STREAMS + 2;
 
-/// The alignment of every column of a device tile, in bytes.
-const COLUMN_ALIGN: usize = 256;
 /// The size of one pinned staging buffer, hence of one chunk of a copy: small enough that
 /// a tile of a few MiB is cut into several chunks (so the `memcpy` and the DMA overlap
 /// within one tile), large enough for each DMA to run near the link's bandwidth.
 const STAGING_BYTES: usize = 4 << 20;
 
-/// The leading dimension (in elements of `elem` bytes) of a device tile of `rows` rows:
-/// `rows` rounded up so that a column is a multiple of 256 bytes. `elem` is a power of two
-/// of at most 256 (f32, f64, and complex types later).
-pub(crate) fn padded_ld(rows: usize, elem: usize) -> usize {
-    assert!(
-        elem.is_power_of_two() && elem <= COLUMN_ALIGN,
-        "padded_ld: element size {elem} is not a power of two ≤ {COLUMN_ALIGN}"
-    );
-    (rows * elem).div_ceil(COLUMN_ALIGN) * COLUMN_ALIGN / elem
-}
-
-/// The bytes of a device tile of `rows × cols` elements of `elem` bytes, columns padded
-/// to [`padded_ld`].
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
-pub(crate) fn padded_bytes(rows: usize, cols: usize, elem: usize) -> usize {
-    padded_ld(rows, elem) * elem * cols
-}
-
 /// A column-major tile in device memory, the view the cuBLAS and cuSOLVER kernels take:
 /// element `(i, j)` is at `ptr + (i + j·ld)·size_of::<T>()`, `ld ≥ rows`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) struct DeviceTile {
     /// The first element, in device memory (dangling for an empty tile).
     pub ptr: NonNull<u8>,
@@ -122,17 +104,16 @@ unsafe impl Send for DeviceTile {}
 // SAFETY: as for `Send`: shared references give only the address and the shape.
 unsafe impl Sync for DeviceTile {}
 
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 impl DeviceTile {
-    /// The tile of `rows × cols` elements of `elem` bytes at `ptr`, laid out as the runtime
-    /// allocates device replicas (leading dimension [`padded_ld`]).
-    pub(crate) fn padded(ptr: NonNull<u8>, rows: usize, cols: usize, elem: usize) -> Self {
-        DeviceTile {
-            ptr,
-            rows,
-            cols,
-            ld: padded_ld(rows, elem),
-        }
+    /// The leading `rows × cols` block of this tile (the triangle a `trsm` uses).
+    pub(crate) fn leading(self, rows: usize, cols: usize) -> Self {
+        assert!(
+            rows <= self.rows && cols <= self.cols,
+            "a {rows}×{cols} block of a {}×{} tile",
+            self.rows,
+            self.cols
+        );
+        DeviceTile { rows, cols, ..self }
     }
 
     /// The first element as a typed pointer, for cuBLAS and cuSOLVER.
@@ -151,6 +132,25 @@ impl DeviceTile {
             self.ld
         );
         to_int(self.ld.max(1))
+    }
+}
+
+/// Where a task's kernels go: a device and one of its compute streams, which the runtime's
+/// executor thread for that stream hands to the task it runs (`sched/device.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Launch {
+    /// The device.
+    pub gpu: &'static Gpu,
+    /// A compute stream of it (`< COMPUTE_STREAMS`), used by this executor thread alone.
+    pub stream: usize,
+}
+
+impl Launch {
+    /// Waits until every kernel the task enqueued on the stream has run; `Err` with the
+    /// first asynchronous error. The runtime releases a task's data only after this, so
+    /// a copy of what it wrote (on a copy stream) starts after the kernels that wrote it.
+    pub(crate) fn finish(&self) -> Result<(), String> {
+        self.gpu.synchronize(self.stream)
     }
 }
 
@@ -189,7 +189,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 impl Gpu {
     /// Opens device `ordinal`: its primary context, [`COMPUTE_STREAMS`] compute streams
     /// with a cuBLAS and a cuSOLVER handle each, the two copy streams. `Err` says why (no
@@ -236,11 +235,6 @@ impl Gpu {
     /// The device's ordinal.
     pub(crate) fn ordinal(&self) -> usize {
         self.ctx.ordinal()
-    }
-
-    /// The device's context (current on the calling thread after any method of `Gpu`).
-    pub(crate) fn context(&self) -> &Arc<CudaContext> {
-        &self.ctx
     }
 
     /// Stream `stream`: a compute stream, [`H2D_STREAM`] or [`D2H_STREAM`].
@@ -351,21 +345,6 @@ impl Gpu {
         self.ctx.record_err(freed);
     }
 
-    /// An event recorded on `stream` now: work enqueued later elsewhere can wait for what
-    /// `stream` has enqueued so far ([`Gpu::wait_event`]).
-    pub(crate) fn record_event(&self, stream: usize) -> Result<CudaEvent, String> {
-        self.streams[stream]
-            .record_event(None)
-            .map_err(|e| self.error("recording an event", e))
-    }
-
-    /// Makes `stream` wait (on the device) for the work recorded in `event`.
-    pub(crate) fn wait_event(&self, stream: usize, event: &CudaEvent) -> Result<(), String> {
-        self.streams[stream]
-            .wait(event)
-            .map_err(|e| self.error("waiting for an event", e))
-    }
-
     /// Blocks the calling thread until the work enqueued on `stream` is done; reports the
     /// asynchronous errors of that work.
     pub(crate) fn synchronize(&self, stream: usize) -> Result<(), String> {
@@ -405,29 +384,5 @@ fn libraries_present() -> Result<(), String> {
         (true, true) => Ok(()),
         (false, _) => Err("cannot use CUDA devices: libcublas not found".to_owned()),
         (_, false) => Err("cannot use CUDA devices: libcusolver not found".to_owned()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn padded_columns_are_multiples_of_256_bytes_and_hold_the_rows() {
-        for elem in [4, 8, 16] {
-            for rows in [0, 1, 31, 32, 33, 1000, 1024, 4097] {
-                let ld = padded_ld(rows, elem);
-                assert!(
-                    ld >= rows && (ld * elem) % 256 == 0,
-                    "rows {rows}, elem {elem}: ld {ld}"
-                );
-                assert!(
-                    ld * elem < rows * elem + 256,
-                    "no more than one alignment unit added"
-                );
-                assert_eq!(padded_bytes(rows, 3, elem), 3 * ld * elem);
-            }
-        }
-        assert_eq!(padded_ld(1000, 8), 1024);
     }
 }

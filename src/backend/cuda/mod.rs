@@ -14,7 +14,9 @@
 //! 4. [`blas`]: the cuBLAS tile kernels `gemm`, `syrk`, `trsm` on device tiles, with the
 //!    contracts of their [`Backend`](crate::backend::Backend) namesakes;
 //! 5. [`solver`]: the cuSOLVER tile kernels `potrf`, `getrf`, `geqrf`, `ormqr`, with
-//!    per-stream workspaces that only grow.
+//!    per-stream workspaces that only grow;
+//! 6. [`launch`]: the `kernels/*.cu` tile kernels the runtime runs (`laset`, `lacpy`, the
+//!    elementwise operations), launched on a compute stream.
 //!
 //! The build needs no CUDA toolkit and no GPU. Compiling the kernels needs only libnvrtc
 //! (the pip wheel `nvidia-cuda-nvrtc` is enough, see `kernels/README.md`); running them
@@ -23,14 +25,16 @@
 pub(crate) mod blas;
 pub(crate) mod gpu;
 pub(crate) mod kernels;
+pub(crate) mod launch;
 pub(crate) mod solver;
+
+pub(crate) use gpu::{DeviceTile, Gpu, Launch, COMPUTE_STREAMS};
 
 use std::panic;
 use std::sync::OnceLock;
 
 /// The number of CUDA devices: 0 when the CUDA driver library is absent or fails to
 /// initialise (no GPU, no driver, a driver too old for CUDA 13). Probed once per process.
-#[allow(dead_code)] // the runtime's processor list calls it (next step)
 pub(crate) fn device_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {

@@ -90,11 +90,60 @@ impl AccessRecord {
 }
 
 /// What a task's closure is given when it starts: its accesses, in declaration order,
-/// each with the base pointer of the object's replica in the task's memory space.
+/// each with the base pointer of the object's replica in the task's memory space, and
+/// what runs it.
 #[derive(Debug)]
 pub struct Granted<'a> {
     pub(crate) accesses: &'a [AccessRecord],
     pub(crate) bases: &'a [NonNull<u8>],
+    pub(crate) exec: Exec,
+}
+
+/// What runs a task, as its body needs to know.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Exec {
+    /// A thread of this process on host-addressable memory: a CPU worker, or a simulated
+    /// device's executor (whose replicas are buffers of this process). The bases are
+    /// addresses the task may dereference.
+    Host,
+    /// A CUDA device's executor thread: the bases are device addresses, which the host
+    /// must never dereference; kernels go on the launch's stream.
+    #[cfg(feature = "cuda")]
+    Cuda(crate::backend::cuda::Launch),
+}
+
+impl Exec {
+    /// Are the bases host addresses?
+    pub(crate) fn is_host(self) -> bool {
+        matches!(self, Exec::Host)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl Granted<'_> {
+    /// The accesses as device tiles, for a task on a CUDA device: each a column-major
+    /// block (unit row stride) at its base plus its offset, with its column stride as the
+    /// leading dimension.
+    pub(crate) fn device_tiles(&self) -> smallvec::SmallVec<[crate::backend::cuda::DeviceTile; 4]> {
+        self.accesses
+            .iter()
+            .zip(self.bases)
+            .map(|(a, &base)| {
+                let g = &a.geometry;
+                assert!(
+                    g.ndim == 2 && (g.stride[0] == 1 || g.len[0] <= 1) && g.stride[1] >= g.len[0] as isize,
+                    "a CUDA kernel needs column-major tiles, not {g:?}"
+                );
+                let at = base.as_ptr().wrapping_offset(g.offset * g.elem_size as isize);
+                crate::backend::cuda::DeviceTile {
+                    ptr: NonNull::new(at).expect("a device address is not 0"),
+                    rows: g.len[0],
+                    cols: g.len[1],
+                    ld: g.stride[1].max(1) as usize,
+                }
+            })
+            .collect()
+    }
 }
 
 /// Acquires every access of a task in `space` (`memory/replica.rs`, steps 1 and 2). On a

@@ -8,6 +8,11 @@
 //! `latency + bytes / bandwidth` (the copying thread sleeps for the rest), so that
 //! coherence, budgets, eviction and the cost of transfers are all exercised without a
 //! GPU. Its default memory budget is [`SimulatedDevices::memory`].
+//!
+//! A **CUDA** device (feature `cuda`, found at start-up) keeps its replicas in device
+//! memory, each the byte image of the host replica (`backend/cuda/gpu.rs`), and copies
+//! through pinned staging buffers on its copy streams. Its default budget is its free
+//! memory at start-up minus a margin for the libraries' workspaces ([`cuda_budget`]).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -97,7 +102,13 @@ impl SimulatedDevices {
 #[derive(Debug)]
 enum Device {
     Simulated(SimulatedDevices),
+    /// Opened once, kept for the life of the process (as the runtime is).
+    #[cfg(feature = "cuda")]
+    Cuda(&'static Gpu),
 }
+
+#[cfg(feature = "cuda")]
+use crate::backend::cuda::{self, Gpu};
 
 static DEVICES: OnceLock<Vec<Device>> = OnceLock::new();
 
@@ -110,27 +121,88 @@ pub(crate) fn count() -> usize {
     devices().len()
 }
 
-/// Installs `sim.count` simulated devices (once, at the runtime's start; capped at
-/// [`MAX_DEVICES`]); returns how many there are.
-pub(crate) fn install_simulated(sim: SimulatedDevices) -> usize {
-    let count = sim.count.min(MAX_DEVICES);
-    if sim.count > MAX_DEVICES {
-        eprintln!(
-            "mosaic: {} simulated devices asked for, using {MAX_DEVICES}",
-            sim.count
-        );
-    }
-    let installed = DEVICES.get_or_init(|| (0..count).map(|_| Device::Simulated(sim)).collect());
-    for d in 0..installed.len() {
-        budget::of(FIRST_DEVICE + d).set_limit(Some(sim.memory));
+/// Installs the devices (once, at the runtime's start): the CUDA devices found (feature
+/// `cuda`; none when `MOSAIC_CUDA=0`), then `sim.count` simulated ones, [`MAX_DEVICES`] at
+/// most in all; returns how many there are.
+pub(crate) fn install(sim: SimulatedDevices) -> usize {
+    let installed = DEVICES.get_or_init(|| {
+        #[allow(unused_mut)] // without `cuda`
+        let mut found: Vec<Device> = Vec::new();
+        #[cfg(feature = "cuda")]
+        found.extend(open_cuda());
+        let room = MAX_DEVICES - found.len().min(MAX_DEVICES);
+        if sim.count > room {
+            eprintln!("mosaic: {} simulated devices asked for, using {room}", sim.count);
+        }
+        found.extend((0..sim.count.min(room)).map(|_| Device::Simulated(sim)));
+        found
+    });
+    for (d, device) in installed.iter().enumerate() {
+        let limit = match device {
+            Device::Simulated(sim) => sim.memory,
+            #[cfg(feature = "cuda")]
+            Device::Cuda(gpu) => cuda_budget(gpu.memory()),
+        };
+        budget::of(FIRST_DEVICE + d).set_limit(Some(limit));
     }
     installed.len()
 }
 
-/// The link model of device `d`.
+/// The CUDA devices of this machine, opened (up to [`MAX_DEVICES`]); a device that cannot
+/// be opened is left out with a message.
+#[cfg(feature = "cuda")]
+fn open_cuda() -> Vec<Device> {
+    if std::env::var("MOSAIC_CUDA").is_ok_and(|v| v.trim() == "0") {
+        return Vec::new();
+    }
+    let count = cuda::device_count();
+    if count > MAX_DEVICES {
+        eprintln!("mosaic: {count} CUDA devices found, using {MAX_DEVICES}");
+    }
+    (0..count.min(MAX_DEVICES))
+        .filter_map(|i| match Gpu::open(i) {
+            Ok(gpu) => Some(Device::Cuda(Box::leak(Box::new(gpu)))),
+            Err(e) => {
+                eprintln!("mosaic: not using CUDA device {i}: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The default budget of a CUDA device with `(free, total)` bytes: the free memory less a
+/// margin for cuBLAS/cuSOLVER workspaces and the context's own allocations (1/16 of the
+/// device, at least 512 MiB).
+#[cfg(any(feature = "cuda", test))]
+pub(crate) fn cuda_budget((free, total): (usize, usize)) -> usize {
+    free.saturating_sub((total / 16).max(512 << 20))
+}
+
+/// Whether device `d` is a CUDA device.
+pub(crate) fn is_cuda(d: usize) -> bool {
+    #[cfg(feature = "cuda")]
+    if let Some(Device::Cuda(_)) = devices().get(d) {
+        return true;
+    }
+    let _ = d;
+    false
+}
+
+/// Device `d`, if it is a CUDA device.
+#[cfg(feature = "cuda")]
+pub(crate) fn gpu(d: usize) -> Option<&'static Gpu> {
+    match devices().get(d)? {
+        Device::Cuda(gpu) => Some(gpu),
+        Device::Simulated(_) => None,
+    }
+}
+
+/// The link model of device `d` (a simulated one's).
 pub(crate) fn link(d: usize) -> Option<SimulatedDevices> {
     match devices().get(d)? {
         Device::Simulated(sim) => Some(*sim),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(_) => None,
     }
 }
 
@@ -141,7 +213,7 @@ fn layout(bytes: usize) -> Layout {
 /// `bytes` of storage on device `d`, counted against its budget; when it is full, other
 /// replicas are evicted to the host first (`evict.rs`).
 pub(crate) fn allocate(d: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u8>> {
-    let Some(Device::Simulated(_)) = devices().get(d) else {
+    let Some(device) = devices().get(d) else {
         return Err(Error::MemorySpaceUnavailable {
             space: format!("device {d} (this runtime has {} devices)", devices().len()),
         });
@@ -162,29 +234,43 @@ pub(crate) fn allocate(d: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u
         }
         made_room = true;
     }
-    // SAFETY: `bytes > 0` (checked above), so the layout has a non-zero size.
-    let raw = unsafe {
-        if zeroed {
-            std::alloc::alloc_zeroed(layout(bytes))
-        } else {
-            std::alloc::alloc(layout(bytes))
+    match device {
+        Device::Simulated(_) => {
+            // SAFETY: `bytes > 0` (checked above), so the layout has a non-zero size.
+            let raw = unsafe {
+                if zeroed {
+                    std::alloc::alloc_zeroed(layout(bytes))
+                } else {
+                    std::alloc::alloc(layout(bytes))
+                }
+            };
+            Ok(NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout(bytes))))
         }
-    };
-    NonNull::new(raw)
-        .ok_or(())
-        .or_else(|()| std::alloc::handle_alloc_error(layout(bytes)))
+        #[cfg(feature = "cuda")]
+        Device::Cuda(gpu) => gpu.alloc(bytes, zeroed).map_err(|message| {
+            b.uncharge(bytes);
+            Error::Device { device: d, message }
+        }),
+    }
 }
 
 /// Frees storage of device `d`.
 ///
 /// # Safety
-/// `p` came from [`allocate`] on `d` with `bytes`, and nobody uses it any more.
+/// `p` came from [`allocate`] on `d` with `bytes`, and nobody uses it any more (no task
+/// holds it; a CUDA task's stream has finished with it before its release).
 pub(crate) unsafe fn free(d: usize, p: NonNull<u8>, bytes: usize) {
     if bytes == 0 {
         return;
     }
-    // SAFETY: allocated by `allocate` with this layout (the caller's contract).
-    unsafe { std::alloc::dealloc(p.as_ptr(), layout(bytes)) };
+    match devices().get(d) {
+        // SAFETY: allocated by `allocate` with this layout (the caller's contract).
+        Some(Device::Simulated(_)) => unsafe { std::alloc::dealloc(p.as_ptr(), layout(bytes)) },
+        // SAFETY: from `gpu.alloc(bytes, _)` in `allocate`, unused (the caller's contract).
+        #[cfg(feature = "cuda")]
+        Some(Device::Cuda(gpu)) => unsafe { gpu.free(p, bytes) },
+        None => unreachable!("storage of device {d}, which does not exist"),
+    }
     budget::of(FIRST_DEVICE + d).uncharge(bytes);
 }
 
@@ -204,8 +290,8 @@ pub(crate) unsafe fn copy(
     let start = Instant::now();
     let trace = TRACE.get();
     let trace_start = trace.and_then(|t| (t.now)());
-    // SAFETY: the caller's contract; two replicas of one object never share storage.
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
+    // SAFETY: the caller's contract.
+    unsafe { move_bytes(from, src, to, dst, bytes) }?;
     let modelled: Duration = [from, to]
         .into_iter()
         .filter_map(device_of)
@@ -229,6 +315,44 @@ pub(crate) unsafe fn copy(
         }
     }
     debug_assert!(from == HOST || device_of(from).is_some());
+    Ok(())
+}
+
+/// The copy itself: a `memcpy` between host-addressable storage (the host's, a simulated
+/// device's), a DMA through pinned staging buffers with a CUDA device at one end, through a
+/// host buffer between two CUDA devices.
+///
+/// # Safety
+/// As [`copy`]'s.
+unsafe fn move_bytes(from: usize, src: NonNull<u8>, to: usize, dst: NonNull<u8>, bytes: usize) -> Result<()> {
+    #[cfg(feature = "cuda")]
+    {
+        let (df, dt) = (device_of(from), device_of(to));
+        let failed = |d: Option<usize>| {
+            move |message| Error::Device {
+                device: d.unwrap_or(0),
+                message,
+            }
+        };
+        // SAFETY (every arm): the caller's contract gives `bytes` bytes at each end, the
+        // source unwritten and the destination untouched by anyone else during the call;
+        // a CUDA replica's last writer synchronized its stream before releasing it.
+        match (df.and_then(gpu), dt.and_then(gpu)) {
+            (None, Some(g)) => return unsafe { g.upload(dst, src.as_ptr(), bytes) }.map_err(failed(dt)),
+            (Some(g), None) => return unsafe { g.download(dst.as_ptr(), src, bytes) }.map_err(failed(df)),
+            (Some(a), Some(b)) => {
+                let mut staged = vec![0u8; bytes];
+                unsafe { a.download(staged.as_mut_ptr(), src, bytes) }.map_err(failed(df))?;
+                return unsafe { b.upload(dst, staged.as_ptr(), bytes) }.map_err(failed(dt));
+            }
+            (None, None) => {}
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    let _ = (from, to);
+    // SAFETY: host-addressable storage at both ends (the caller's contract); two replicas
+    // of one object never share storage.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
     Ok(())
 }
 

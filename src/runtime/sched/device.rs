@@ -11,9 +11,15 @@
 //! replicas, on its executor thread, then, if its configured slowdown is above 1, holds
 //! the task for the rest of the modelled kernel time (`memory/device.rs` has the rest of
 //! the simulation: separate memory, copies that take the link's time).
+//!
+//! A CUDA device has one executor thread per compute stream (`COMPUTE_STREAMS`), all
+//! popping from its queue: each runs a task's CUDA kernels on its own stream and waits for
+//! them before releasing the task's data, so up to that many kernels run on the device at
+//! once, and the copies of the transfer thread (on the copy streams) overlap them.
 
 use super::queue::ReadyQueue;
 use super::worker;
+use crate::runtime::graph::access::Exec;
 use crate::runtime::graph::task::TaskRef;
 use crate::runtime::processor::Processor;
 use crate::runtime::Runtime;
@@ -39,16 +45,32 @@ impl Device {
 /// How many empty polls an idle executor makes before sleeping.
 const SPIN_ROUNDS: u32 = 16;
 
-/// Starts the executor thread of device `d` of `rt`.
-pub(crate) fn spawn_executor(rt: &'static Runtime, d: usize) {
-    std::thread::Builder::new()
-        .name(format!("mosaic-device-{d}"))
-        .stack_size(4 << 20)
-        .spawn(move || executor_main(rt, d))
-        .expect("mosaic: failed to start a device executor");
+/// Starts the executor threads of device `d` of `rt`: one per stream of a CUDA device,
+/// one for a simulated device.
+pub(crate) fn spawn_executors(rt: &'static Runtime, d: usize) {
+    for exec in executors(d) {
+        std::thread::Builder::new()
+            .name(format!("mosaic-device-{d}"))
+            .stack_size(4 << 20)
+            .spawn(move || executor_main(rt, d, exec))
+            .expect("mosaic: failed to start a device executor");
+    }
 }
 
-fn executor_main(rt: &'static Runtime, d: usize) {
+/// What each executor thread of device `d` hands its tasks.
+fn executors(d: usize) -> Vec<Exec> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = crate::runtime::memory::device::gpu(d) {
+        use crate::backend::cuda::{Launch, COMPUTE_STREAMS};
+        return (0..COMPUTE_STREAMS)
+            .map(|stream| Exec::Cuda(Launch { gpu, stream }))
+            .collect();
+    }
+    let _ = d;
+    vec![Exec::Host]
+}
+
+fn executor_main(rt: &'static Runtime, d: usize, exec: Exec) {
     let device = &rt.devices[d];
     let mut next = None;
     loop {
@@ -66,6 +88,6 @@ fn executor_main(rt: &'static Runtime, d: usize) {
                 found.unwrap_or_else(|| device.queue.sleep_pop())
             }
         };
-        next = worker::execute_on_device(rt, task, device);
+        next = worker::execute_on_device(rt, task, device, exec);
     }
 }

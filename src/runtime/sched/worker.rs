@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use super::compensation::Compensation;
 use super::device::Device;
 use crate::error::Error;
-use crate::runtime::graph::access::{acquire_all, dequeue_all, release_all, Granted};
+use crate::runtime::graph::access::{acquire_all, dequeue_all, release_all, Exec, Granted};
 use crate::runtime::graph::deps;
 use crate::runtime::graph::task::{Start, TaskRef};
 use crate::runtime::latch::Latch;
@@ -150,7 +150,7 @@ fn execute(
     may_keep: impl Fn(&TaskRef) -> bool,
 ) -> Option<TaskRef> {
     let mut next = None;
-    run(rt, task, worker, rt.cpu_slowdown, &mut |t| {
+    run(rt, task, worker, (Exec::Host, rt.cpu_slowdown), &mut |t| {
         let cpu = t.header().placed().kind == ProcessorKind::Cpu;
         if next.is_none() && cpu && may_keep(&t) && !rt.queue.looks_nonempty() {
             next = Some(t);
@@ -161,16 +161,17 @@ fn execute(
     next
 }
 
-/// Steps 3 and 4 for a task placed on `device`, on its executor thread; returns a
-/// successor placed on the same device to run next, as [`execute`] does for workers.
-pub(crate) fn execute_on_device(rt: &Runtime, task: TaskRef, device: &Device) -> Option<TaskRef> {
+/// Steps 3 and 4 for a task placed on `device`, on one of its executor threads (`exec`:
+/// what that thread hands the task); returns a successor placed on the same device to run
+/// next, as [`execute`] does for workers.
+pub(crate) fn execute_on_device(rt: &Runtime, task: TaskRef, device: &Device, exec: Exec) -> Option<TaskRef> {
     let mut next = None;
     let here = Placed::on(&device.processor);
     run(
         rt,
         task,
         Some(device.processor.index),
-        device.slowdown,
+        (exec, device.slowdown),
         &mut |t| {
             if next.is_none() && t.header().placed() == here && !device.queue.looks_nonempty() {
                 next = Some(t);
@@ -185,13 +186,26 @@ pub(crate) fn execute_on_device(rt: &Runtime, task: TaskRef, device: &Device) ->
 /// Steps 3 and 4 for a task that became ready at its submission, on the submitting thread
 /// (see `Runtime::submit`); its successors go to the queue.
 pub(crate) fn execute_here(rt: &Runtime, task: TaskRef) {
-    run(rt, task, current_worker(), rt.cpu_slowdown, &mut |t| rt.push(t));
+    run(
+        rt,
+        task,
+        current_worker(),
+        (Exec::Host, rt.cpu_slowdown),
+        &mut |t| rt.push(t),
+    );
 }
 
-/// Runs `task` on this thread (`row`: its processor's index, for the trace) and completes
-/// it, handing the successors it makes ready to `ready`. `slowdown`: the task is held
-/// until it has lasted this many times its own time (simulated devices' time model).
-fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &mut impl FnMut(TaskRef)) {
+/// Runs `task` on this thread (`row`: its processor's index, for the trace; `exec`: what
+/// runs its body) and completes it, handing the successors it makes ready to `ready`.
+/// `slowdown`: the task is held until it has lasted this many times its own time
+/// (simulated devices' time model).
+fn run(
+    rt: &Runtime,
+    task: TaskRef,
+    row: Option<usize>,
+    (exec, slowdown): (Exec, f64),
+    ready: &mut impl FnMut(TaskRef),
+) {
     let guard = AbortIfPanic;
     let header = task.header();
     if !header.claim() {
@@ -225,6 +239,7 @@ fn run(rt: &Runtime, task: TaskRef, row: Option<usize>, slowdown: f64, ready: &m
                 let failed = task.execute(Start::Run(Granted {
                     accesses,
                     bases: &bases,
+                    exec,
                 }));
                 took = t0.map_or(Duration::ZERO, |t0| t0.elapsed());
                 if slowdown > 1.0 {

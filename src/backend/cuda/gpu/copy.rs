@@ -9,8 +9,39 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream, DriverError, PinnedHost
 
 use super::{lock, Gpu, D2H_STREAM, H2D_STREAM, STAGING_BYTES};
 
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 impl Gpu {
+    /// Copies `bytes` contiguous bytes from host memory at `src` to device memory at `dst`
+    /// (a replica's byte image, see the parent module's "Device memory"), in chunks of one
+    /// staging buffer. Returns when the data is on the device.
+    ///
+    /// # Safety
+    /// As [`Gpu::to_device`]'s, for `bytes` bytes at each end.
+    pub(crate) unsafe fn upload(&self, dst: NonNull<u8>, src: *const u8, bytes: usize) -> Result<(), String> {
+        let (whole, rest) = (bytes / STAGING_BYTES, bytes % STAGING_BYTES);
+        let done = whole * STAGING_BYTES;
+        // SAFETY: the caller's contract covers all `bytes`; the two calls cover the first
+        // `done` bytes as `whole` columns of one staging buffer each, then the rest.
+        unsafe {
+            self.to_device(dst, STAGING_BYTES, src, STAGING_BYTES, STAGING_BYTES, whole)?;
+            self.to_device(offset(dst, done), rest, src.add(done), rest, rest, 1)
+        }
+    }
+
+    /// Copies `bytes` contiguous bytes from device memory at `src` to host memory at `dst`,
+    /// the converse of [`Gpu::upload`]. Returns when the data is on the host.
+    ///
+    /// # Safety
+    /// As [`Gpu::to_host`]'s, for `bytes` bytes at each end.
+    pub(crate) unsafe fn download(&self, dst: *mut u8, src: NonNull<u8>, bytes: usize) -> Result<(), String> {
+        let (whole, rest) = (bytes / STAGING_BYTES, bytes % STAGING_BYTES);
+        let done = whole * STAGING_BYTES;
+        // SAFETY: as in `upload`.
+        unsafe {
+            self.to_host(dst, STAGING_BYTES, src, STAGING_BYTES, STAGING_BYTES, whole)?;
+            self.to_host(dst.add(done), rest, offset(src, done), rest, rest, 1)
+        }
+    }
+
     /// Copies `cols` columns of `width_bytes` from host memory (`src`, columns
     /// `src_ld_bytes` apart) to device memory (`dst`, columns `dst_ld_bytes` apart), through
     /// the pinned staging buffers (see the module docs). Returns when the data is on the
@@ -276,4 +307,10 @@ impl Copy2d {
         // driver reads it before returning); the memory it names is the caller's contract.
         unsafe { sys::cuMemcpy2DAsync_v2(&self.0, stream.cu_stream()) }.result()
     }
+}
+
+/// `p + bytes` for a device address (never dereferenced on the host, so plain address
+/// arithmetic).
+fn offset(p: NonNull<u8>, bytes: usize) -> NonNull<u8> {
+    NonNull::new(p.as_ptr().wrapping_add(bytes)).expect("a device address does not wrap to 0")
 }
