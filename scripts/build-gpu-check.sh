@@ -11,11 +11,12 @@ out=target/gpu-check
 rm -rf "$out" && mkdir -p "$out"
 msg=$(cargo build --release --features cuda --lib --tests --benches --examples --message-format=json 2>/dev/null)
 # The executables cargo reports, by target name: test binaries (the library's own tests
-# as `lib`), the vendor-peer benchmark, the examples.
+# as `lib`), the vendor-peer and mosaic GPU benchmarks, the examples.
 echo "$msg" | python3 -c '
 import json, shutil, sys
 want = {"lib": "lib", "sim_devices": "sim_devices", "nvrtc_kernels": "nvrtc_kernels",
-        "gpu_peers": "gpu_peers", "placement": "placement", "demo": "demo"}
+        "cuda_devices": "cuda_devices", "gpu_peers": "gpu_peers", "gpu_mosaic": "gpu_mosaic",
+        "placement": "placement", "demo": "demo"}
 for line in sys.stdin:
     m = json.loads(line)
     exe = m.get("executable")

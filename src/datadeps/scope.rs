@@ -367,7 +367,7 @@ where
     header.flops = options.flops;
     // An `on` scope places kernels; closures are CPU code wherever they are spawned.
     let scoped = || match options.kernel {
-        true => crate::runtime::scope_target(),
+        true => crate::runtime::scoped_target(options.cuda),
         false => crate::runtime::Target::any(),
     };
     header.target = options.target.unwrap_or_else(scoped);

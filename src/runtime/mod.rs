@@ -172,6 +172,17 @@ pub(crate) fn scope_target() -> Target {
     SCOPE.with(|s| s.get())
 }
 
+/// The target of a kernel task submitted by this thread that names none (a kernel with a
+/// CUDA body when `cuda`): the innermost [`on`]'s, or the CPUs when no processor it admits
+/// has a body for the kernel (`sched/placement.rs`, `scoped_target`).
+pub(crate) fn scoped_target(cuda: bool) -> Target {
+    let target = scope_target();
+    if target == Target::any() {
+        return target;
+    }
+    sched::placement::scoped_target(target, (true, cuda), &runtime().processors)
+}
+
 /// Runs `f` with `target` as the default target of every task it submits from this
 /// thread (`DArray` operations included), and returns its value; `Err(NoProcessor)`
 /// without running it when no processor matches `target` (a CUDA device on a machine

@@ -334,15 +334,19 @@ unsafe fn move_bytes(from: usize, src: NonNull<u8>, to: usize, dst: NonNull<u8>,
                 message,
             }
         };
-        // SAFETY (every arm): the caller's contract gives `bytes` bytes at each end, the
-        // source unwritten and the destination untouched by anyone else during the call;
-        // a CUDA replica's last writer synchronized its stream before releasing it.
+        // The caller's contract gives `bytes` bytes at each end, the source unwritten and
+        // the destination untouched by anyone else during the call; a CUDA replica's last
+        // writer waited for its stream before releasing it.
         match (df.and_then(gpu), dt.and_then(gpu)) {
+            // SAFETY: see above.
             (None, Some(g)) => return unsafe { g.upload(dst, src.as_ptr(), bytes) }.map_err(failed(dt)),
+            // SAFETY: see above.
             (Some(g), None) => return unsafe { g.download(dst.as_ptr(), src, bytes) }.map_err(failed(df)),
             (Some(a), Some(b)) => {
                 let mut staged = vec![0u8; bytes];
+                // SAFETY: see above; `staged` is `bytes` bytes of this thread's own.
                 unsafe { a.download(staged.as_mut_ptr(), src, bytes) }.map_err(failed(df))?;
+                // SAFETY: as the line above.
                 return unsafe { b.upload(dst, staged.as_ptr(), bytes) }.map_err(failed(dt));
             }
             (None, None) => {}
@@ -382,4 +386,19 @@ thread_local! {
 /// trace event reports the difference across its start).
 pub(crate) fn copied_here() -> u64 {
     COPIED_HERE.with(|c| c.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cuda_budget_is_the_free_memory_less_a_margin() {
+        const GIB: usize = 1 << 30;
+        // An 80 GiB device with 79 GiB free keeps 5 GiB (1/16) for the libraries.
+        assert_eq!(cuda_budget((79 * GIB, 80 * GIB)), 74 * GIB);
+        // A small device keeps at least 512 MiB; less free than that leaves nothing.
+        assert_eq!(cuda_budget((4 * GIB, 4 * GIB)), 4 * GIB - (512 << 20));
+        assert_eq!(cuda_budget((256 << 20, 4 * GIB)), 0);
+    }
 }

@@ -80,12 +80,36 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// kernels, so it takes every tile kernel; a CUDA device only those with a CUDA
 /// implementation. A closure (not a kernel) is CPU code.
 fn runs_on(task: &TaskInfo<'_>, p: &Processor) -> bool {
-    let backend_has_it = match p.kind {
+    has_body(p.kind, task.kernel, task.cuda) && task.target.admits(p)
+}
+
+/// Can a processor of `kind` run a task that is a kernel (`kernel`) with a CUDA body
+/// (`cuda`) or not? ([`runs_on`] without the target.)
+fn has_body(kind: ProcessorKind, kernel: bool, cuda: bool) -> bool {
+    match kind {
         ProcessorKind::Cpu => true,
-        ProcessorKind::Simulated => task.kernel,
-        ProcessorKind::Cuda => task.kernel && task.cuda,
-    };
-    backend_has_it && task.target.admits(p)
+        ProcessorKind::Simulated => kernel,
+        ProcessorKind::Cuda => kernel && cuda,
+    }
+}
+
+/// The target a kernel submitted in an `on(target)` scope gets: `target`, or the CPUs when
+/// no processor `target` admits has a body for it (a kernel without a CUDA implementation
+/// in an `on(Target::cuda(0))` scope runs on the CPUs, its data brought home, rather than
+/// failing). A target a task names itself (`TaskOptions::target`) is kept as it is.
+pub(crate) fn scoped_target(
+    target: Target,
+    (kernel, cuda): (bool, bool),
+    processors: &[Processor],
+) -> Target {
+    let somewhere = processors
+        .iter()
+        .any(|p| target.admits(p) && has_body(p.kind, kernel, cuda));
+    if somewhere {
+        target
+    } else {
+        Target::cpu()
+    }
 }
 
 /// The processors a task may run on ([`runs_on`]), the CPU workers as one (the first).

@@ -257,6 +257,24 @@ fn a_cuda_device_takes_only_kernels_with_a_cuda_implementation() {
 }
 
 #[test]
+fn a_kernel_in_an_on_scope_that_cannot_run_there_goes_to_the_cpus() {
+    let processors = [
+        Processor::cpu(0),
+        Processor::device(1, ProcessorKind::Cuda, 0),
+        Processor::device(2, ProcessorKind::Simulated, 1),
+    ];
+    let scoped = |target, cuda| scoped_target(target, (true, cuda), &processors);
+    // A kernel with a CUDA body keeps a CUDA target; one without goes to the CPUs.
+    assert_eq!(scoped(Target::cuda(0), true), Target::cuda(0));
+    assert_eq!(scoped(Target::cuda(0), false), Target::cpu());
+    assert_eq!(scoped(Target::device(0), false), Target::cpu());
+    // A simulated device runs every kernel; the CPUs and `any` are kept as they are.
+    assert_eq!(scoped(Target::device(1), false), Target::device(1));
+    assert_eq!(scoped(Target::cpu(), false), Target::cpu());
+    assert_eq!(scoped(Target::any(), false), Target::any());
+}
+
+#[test]
 fn a_task_that_only_orders_after_its_data_runs_where_the_data_will_be() {
     let processors = [
         Processor::cpu(0),
