@@ -9,13 +9,9 @@
 
 use std::ops::Mul;
 
-use ndarray::ArrayViewMut2;
-
 use super::{tasks, Linalg};
-use crate::backend::{Backend, Trans};
+use crate::backend::{Backend, Elementwise, Trans};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, InOut, Out};
-use crate::runtime::TaskOptions;
 use crate::Scalar;
 
 /// `op(A)`: `A` or its transpose, as the tiles of `A` plus a flag.
@@ -114,14 +110,10 @@ impl<B: Backend> Linalg<B> {
             for i in 0..gr {
                 if kt == 0 {
                     // BLAS: with β = 0, C's old values (NaN included) are not read.
-                    let options = TaskOptions::named("scal").kernel();
                     if beta == T::zero() {
-                        drop(spawn_with(options, (Out(c.tile(i, j)),), |(mut ct,)| {
-                            ct.fill(T::zero())
-                        }));
+                        tasks::laset(&self.backend, None, T::zero(), c.tile(i, j));
                     } else {
-                        let task = move |(mut ct,): (ArrayViewMut2<'_, T>,)| ct.mapv_inplace(|x| x * beta);
-                        drop(spawn_with(options, (InOut(c.tile(i, j)),), task));
+                        tasks::elementwise_scalar_assign("scal", Elementwise::Mul, c.tile(i, j), beta);
                     }
                 }
                 for p in 0..kt {

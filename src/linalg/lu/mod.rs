@@ -30,14 +30,11 @@ mod solve;
 
 use std::sync::Arc;
 
-use ndarray::{ArrayViewMut1, ArrayViewMut2};
-
-use super::tasks::{self, priority};
+use super::tasks::{self, priority, Panel, Swaps};
 use super::tiling::{self, Factorization, Input};
 use super::Linalg;
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut, Out, TaskFuture};
 use crate::error::{Error, Result};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
@@ -53,17 +50,6 @@ pub struct Lu<T, B = Cpu> {
     ipiv: Vec<usize>,
     linalg: Linalg<B>,
 }
-
-/// The swaps of one panel: a `width × 1` tile of global row indices (step `i` of the panel
-/// swapped rows `row0 + i` and `swaps[i]`), written by the panel task.
-type Swaps = Tile<usize>;
-
-/// What a panel task returns: a copy of its swaps for the factorization's `ipiv` (none
-/// without pivoting), and its zero-pivot report (`Err`: the global index).
-type PanelResult = (Option<Vec<usize>>, std::result::Result<(), usize>);
-
-/// A submitted panel.
-type Panel = TaskFuture<PanelResult>;
 
 /// How LU chooses its pivots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -231,39 +217,25 @@ impl<B: Backend> Linalg<B> {
         let minus_one = T::zero() - T::one();
         let mut panels = Vec::with_capacity(kt);
         for k in 0..kt {
-            let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, k))).collect();
-            let (be, row0) = (self.backend.clone(), k * b);
-            let (pm, pn) = (
-                (k..mt).map(|i| lu.tile(i, k).shape().0).sum::<usize>(),
-                lu.tile(k, k).shape().1,
-            );
-            let width = pm.min(pn);
+            let column: Vec<_> = (k..mt).map(|i| lu.tile(i, k)).collect();
+            let row0 = k * b;
+            let width = column
+                .iter()
+                .map(|t| t.shape().0)
+                .sum::<usize>()
+                .min(lu.tile(k, k).shape().1);
             let swaps: Swaps = Tile::filled(width, 1, width.max(1), 0);
-            let (pm, pn) = (pm as f64, pn as f64);
-            let panel = spawn_with(
-                TaskOptions::named("getrf")
-                    .kernel()
-                    .priority(priority(kt, k, 3))
-                    .flops(pm * pn * pn - pn.powi(3) / 3.0),
-                (column, Out(swaps.clone())),
-                move |(mut tiles, mut swaps)| getrf_panel(&be, &mut tiles, row0, swaps.column_mut(0)),
-            );
-            panels.push(panel);
+            panels.push(tasks::getrf(
+                &self.backend,
+                priority(kt, k, 3),
+                column,
+                row0,
+                swaps.clone(),
+            ));
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
-                let column: Vec<_> = (k..mt).map(|i| InOut(lu.tile(i, j))).collect();
-                let be = self.backend.clone();
-                drop(spawn_with(
-                    TaskOptions::named("laswp")
-                        .kernel()
-                        .priority(priority(kt, k, level)),
-                    (column, In(swaps.clone())),
-                    move |(mut tiles, swaps)| {
-                        // Global rows to rows of the stack, which starts at the panel's.
-                        let ipiv: Vec<usize> = swaps.column(0).iter().map(|&p| p - row0).collect();
-                        be.laswp(&mut tiles, &ipiv);
-                    },
-                ));
+                let column: Vec<_> = (k..mt).map(|i| lu.tile(i, j)).collect();
+                tasks::laswp_after(&self.backend, priority(kt, k, level), column, swaps.clone(), row0);
             }
             for j in k + 1..nt {
                 let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
@@ -286,15 +258,13 @@ impl<B: Backend> Linalg<B> {
         let minus_one = T::zero() - T::one();
         let mut panels = Vec::with_capacity(nt);
         for k in 0..nt {
-            let (be, row0) = (self.backend.clone(), k * lu.block_size().0);
-            let panel = spawn_with(
-                TaskOptions::named("getrf_nopiv")
-                    .kernel()
-                    .priority(priority(nt, k, 3)),
-                (InOut(lu.tile(k, k)),),
-                move |(a,)| (None, be.getrf_nopiv(a).map_err(|i| row0 + i)),
-            );
-            panels.push(panel);
+            let row0 = k * lu.block_size().0;
+            panels.push(tasks::getrf_nopiv(
+                &self.backend,
+                priority(nt, k, 3),
+                lu.tile(k, k),
+                row0,
+            ));
             for i in k + 1..nt {
                 let prio = priority(nt, k, 2);
                 let lower = (Side::Right, Uplo::Upper, Trans::No, Diag::NonUnit);
@@ -312,25 +282,6 @@ impl<B: Backend> Linalg<B> {
         }
         panels
     }
-}
-
-/// The panel task: the column's tiles factored (the backend's `getrf_tiles`), the swaps
-/// (global rows) written to `swaps` for the row-swap tasks, and returned for `ipiv`.
-fn getrf_panel<T: Scalar, B: Backend>(
-    be: &B,
-    tiles: &mut [ArrayViewMut2<'_, T>],
-    row0: usize,
-    mut swaps: ArrayViewMut1<'_, usize>,
-) -> PanelResult {
-    let width = tiles[0].ncols();
-    let height: usize = tiles.iter().map(|t| t.nrows()).sum();
-    let mut ipiv = vec![0; width.min(height)];
-    let result = be.getrf_tiles(tiles, &mut ipiv);
-    for (s, p) in swaps.iter_mut().zip(ipiv.iter_mut()) {
-        *p += row0;
-        *s = *p;
-    }
-    (Some(ipiv), result.map_err(|i| row0 + i))
 }
 
 impl<T: Scalar, B: Backend> Lu<T, B> {
@@ -386,13 +337,8 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         let tb = self.lu.block_size().0;
         // Global rows to rows of the stack, which starts at the panel's.
         let ipiv: Vec<usize> = swaps.iter().map(|&p| p - k * tb).collect();
-        let column: Vec<_> = (k..x.tile_grid().0).map(|i| InOut(x.tile(i, j))).collect();
-        let be = self.linalg.backend().clone();
-        drop(spawn_with(
-            TaskOptions::named("laswp").kernel(),
-            column,
-            move |mut tiles| be.laswp(&mut tiles, &ipiv),
-        ));
+        let column: Vec<_> = (k..x.tile_grid().0).map(|i| x.tile(i, j)).collect();
+        tasks::laswp(self.linalg.backend(), column, ipiv);
     }
 
     /// The upper triangular (trapezoidal when `m < n`) factor `U`, `min(m, n) × n`.

@@ -22,17 +22,13 @@
 
 mod solve;
 
-use ndarray::s;
-
-use super::tasks::priority;
+use super::tasks::{self, priority};
 use super::tiling::{self, Input};
 use super::Linalg;
 use crate::backend::{Backend, Cpu, Trans};
 use crate::darray::DArray;
-use crate::datadeps::{spawn_with, In, InOut, Out, UnitLowerTriangular, UpperTriangular};
 use crate::error::Result;
-use crate::runtime::TaskOptions;
-use crate::{Blocks, Scalar, Tile};
+use crate::{Blocks, Scalar};
 
 /// Reflectors per compact-WY block (faer's `blocksize`): the row count of a `T` tile.
 const IB: usize = 32;
@@ -97,18 +93,6 @@ impl<T: Scalar> DArray<T> {
     }
 }
 
-/// Flops of a dense Householder QR of an `m × n` block (LAPACK's count).
-fn qr_flops((m, n): (usize, usize)) -> f64 {
-    let (m, n, k) = (m as f64, n as f64, m.min(n) as f64);
-    2.0 * m * n * k - (m + n) * k * k + 2.0 * k.powi(3) / 3.0
-}
-
-/// Flops of applying the reflectors of an `m × k` basis to `nc` columns.
-fn apply_flops((m, k): (usize, usize), nc: usize) -> f64 {
-    let (m, k, nc) = (m as f64, m.min(k) as f64, nc as f64);
-    4.0 * m * k * nc - 2.0 * k * k * nc
-}
-
 impl<B: Backend> Linalg<B> {
     /// The QR factorization of `a` (see [`DArray::qr`]), kernels on this backend.
     pub fn qr<T: Scalar>(&self, a: &DArray<T>) -> Result<Qr<T, B>> {
@@ -133,30 +117,66 @@ impl<B: Backend> Linalg<B> {
             let level = |j: usize| priority(kt, k, if j == k + 1 { 2 } else { 1 });
             match &tree {
                 None => {
-                    self.geqrt(&a, &t, k, k, priority(kt, k, 3));
+                    tasks::geqrt(&self.backend, priority(kt, k, 3), a.tile(k, k), t.tile(k, k));
                     for j in k + 1..nt {
-                        self.unmqr(Trans::Yes, (a.tile(k, k), t.tile(k, k)), a.tile(k, j), level(j));
+                        tasks::unmqr(
+                            &self.backend,
+                            level(j),
+                            Trans::Yes,
+                            (a.tile(k, k), t.tile(k, k)),
+                            a.tile(k, j),
+                        );
                     }
                     for i in k + 1..mt {
-                        self.tsqrt(&a, &t, i, k, priority(kt, k, 3));
+                        tasks::tsqrt(
+                            &self.backend,
+                            priority(kt, k, 3),
+                            a.tile(k, k),
+                            a.tile(i, k),
+                            t.tile(i, k),
+                        );
                         for j in k + 1..nt {
                             let reflectors = (a.tile(i, k), t.tile(i, k));
-                            self.tsmqr(Trans::Yes, reflectors, (a.tile(k, j), a.tile(i, j)), level(j));
+                            tasks::tsmqr(
+                                &self.backend,
+                                level(j),
+                                Trans::Yes,
+                                reflectors,
+                                (a.tile(k, j), a.tile(i, j)),
+                            );
                         }
                     }
                 }
                 Some(t2) => {
                     for i in k..mt {
-                        self.geqrt(&a, &t, i, k, priority(kt, k, 3));
+                        tasks::geqrt(&self.backend, priority(kt, k, 3), a.tile(i, k), t.tile(i, k));
                         for j in k + 1..nt {
-                            self.unmqr(Trans::Yes, (a.tile(i, k), t.tile(i, k)), a.tile(i, j), level(j));
+                            tasks::unmqr(
+                                &self.backend,
+                                level(j),
+                                Trans::Yes,
+                                (a.tile(i, k), t.tile(i, k)),
+                                a.tile(i, j),
+                            );
                         }
                     }
                     for (p, q) in tree_levels(k, mt).into_iter().flatten() {
-                        self.ttqrt(&a, t2, (p, q), k, priority(kt, k, 3));
+                        tasks::ttqrt(
+                            &self.backend,
+                            priority(kt, k, 3),
+                            a.tile(p, k),
+                            a.tile(q, k),
+                            t2.tile(q, k),
+                        );
                         for j in k + 1..nt {
                             let reflectors = (a.tile(q, k), t2.tile(q, k));
-                            self.ttmqr(Trans::Yes, reflectors, (a.tile(p, j), a.tile(q, j)), level(j));
+                            tasks::ttmqr(
+                                &self.backend,
+                                level(j),
+                                Trans::Yes,
+                                reflectors,
+                                (a.tile(p, j), a.tile(q, j)),
+                            );
                         }
                     }
                 }
@@ -168,150 +188,5 @@ impl<B: Backend> Linalg<B> {
             tree,
             linalg: self.clone(),
         })
-    }
-
-    fn geqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
-        let be = self.backend.clone();
-        drop(spawn_with(
-            TaskOptions::named("geqrt")
-                .kernel()
-                .priority(priority)
-                .flops(qr_flops(a.tile(i, k).shape())),
-            (InOut(a.tile(i, k)), Out(t.tile(i, k))),
-            move |(a, mut t)| {
-                let kmin = a.nrows().min(a.ncols());
-                be.geqrt(a, t.slice_mut(s![.., ..kmin]))
-            },
-        ));
-    }
-
-    fn tsqrt<T: Scalar>(&self, a: &DArray<T>, t: &DArray<T>, i: usize, k: usize, priority: i32) {
-        let be = self.backend.clone();
-        drop(spawn_with(
-            TaskOptions::named("tsqrt")
-                .kernel()
-                .priority(priority)
-                .flops(qr_flops((
-                    a.tile(i, k).shape().0 + a.tile(k, k).shape().1,
-                    a.tile(k, k).shape().1,
-                ))),
-            (
-                InOut(UpperTriangular(a.tile(k, k))),
-                InOut(a.tile(i, k)),
-                Out(t.tile(i, k)),
-            ),
-            move |(mut r, v2, t)| {
-                // SAFETY: the task holds the upper triangle of tile (k, k) (declared above),
-                // and `tsqrt` reads and writes only that part of `r` (its contract, which
-                // every `Backend` implementation promises to keep).
-                let full = unsafe { r.full_view_mut() };
-                let n = full.ncols();
-                be.tsqrt(full.slice_move(s![..n, ..]), v2, t)
-            },
-        ));
-    }
-
-    /// Merges the triangle of tile row `q` into that of `p` (both in tile column `k`).
-    fn ttqrt<T: Scalar>(
-        &self,
-        a: &DArray<T>,
-        t2: &DArray<T>,
-        (p, q): (usize, usize),
-        k: usize,
-        priority: i32,
-    ) {
-        let be = self.backend.clone();
-        let (r1, r2) = (UpperTriangular(a.tile(p, k)), UpperTriangular(a.tile(q, k)));
-        drop(spawn_with(
-            TaskOptions::named("ttqrt")
-                .kernel()
-                .priority(priority)
-                .flops(qr_flops((
-                    a.tile(q, k).shape().0 + a.tile(p, k).shape().1,
-                    a.tile(p, k).shape().1,
-                ))),
-            (InOut(r1), InOut(r2), Out(t2.tile(q, k))),
-            move |(mut r1, mut r2, t)| {
-                // SAFETY: the task holds the upper triangles of both tiles (declared above),
-                // the only parts `ttqrt` reads or writes (its contract).
-                let (r1, r2) = unsafe { (r1.full_view_mut(), r2.full_view_mut()) };
-                let n = r1.ncols();
-                be.ttqrt(r1.slice_move(s![..n, ..]), r2, t)
-            },
-        ));
-    }
-
-    /// `[C₁; C₂] ← op(Q)·[C₁; C₂]` with `Q` from `ttqrt`'s reflectors.
-    fn ttmqr<T: Scalar>(
-        &self,
-        trans: Trans,
-        (v2, t): (Tile<T>, Tile<T>),
-        (c1, c2): (Tile<T>, Tile<T>),
-        priority: i32,
-    ) {
-        let be = self.backend.clone();
-        drop(spawn_with(
-            TaskOptions::named("ttmqr")
-                .kernel()
-                .priority(priority)
-                .flops(apply_flops(
-                    (v2.shape().0 + v2.shape().1, v2.shape().1),
-                    c1.shape().1,
-                )),
-            (InOut(c1), InOut(c2), In(UpperTriangular(v2)), In(t)),
-            move |(c1, c2, v2, t)| {
-                // SAFETY: the task holds read access to the upper triangle of the tile
-                // (declared above), the only part `ttmqr` reads of `v2` (its contract).
-                let v2 = unsafe { v2.full_view() };
-                let n = v2.ncols();
-                be.ttmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
-            },
-        ));
-    }
-
-    /// `C ← op(Q)·C` with `Q` from a diagonal tile's reflectors.
-    fn unmqr<T: Scalar>(&self, trans: Trans, (v, t): (Tile<T>, Tile<T>), c: Tile<T>, priority: i32) {
-        let be = self.backend.clone();
-        drop(spawn_with(
-            TaskOptions::named("unmqr")
-                .kernel()
-                .priority(priority)
-                .flops(apply_flops(v.shape(), c.shape().1)),
-            (In(UnitLowerTriangular(v)), In(t), InOut(c)),
-            move |(v, t, c)| {
-                // SAFETY: the task holds read access to the strictly lower part of the tile
-                // (declared above), the only part `unmqr` reads of `v` (its contract).
-                let v = unsafe { v.full_view() };
-                let kmin = v.nrows().min(v.ncols());
-                be.unmqr(trans, v, t.slice(s![.., ..kmin]), c)
-            },
-        ));
-    }
-
-    /// `[C₁; C₂] ← op(Q)·[C₁; C₂]` with `Q` from `tsqrt`'s reflectors.
-    fn tsmqr<T: Scalar>(
-        &self,
-        trans: Trans,
-        (v2, t): (Tile<T>, Tile<T>),
-        (c1, c2): (Tile<T>, Tile<T>),
-        priority: i32,
-    ) {
-        let be = self.backend.clone();
-        drop(spawn_with(
-            TaskOptions::named("tsmqr")
-                .kernel()
-                .priority(priority)
-                .flops(apply_flops(
-                    (v2.shape().0 + v2.shape().1, v2.shape().1),
-                    c1.shape().1,
-                )),
-            (InOut(c1), InOut(c2), In(v2), In(t)),
-            move |(c1, c2, v2, t)| {
-                // The reflectors reach the first `n` rows of the top tile (all of them but
-                // for a tall diagonal tile in the last tile column).
-                let n = v2.ncols();
-                be.tsmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
-            },
-        ));
     }
 }

@@ -8,6 +8,7 @@ use crate::backend::{Backend, Trans};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, InOut, UpperTriangular};
 use crate::error::{Error, Result};
+use crate::linalg::tasks;
 use crate::runtime::TaskOptions;
 use crate::{Blocks, Scalar};
 
@@ -76,16 +77,13 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
         let mt = a.tile_grid().0;
         let ct = c.tile_grid().1;
         let step = |k: usize| {
-            let unmqr = |i, j| la.unmqr(trans, (a.tile(i, k), t.tile(i, k)), c.tile(i, j), 0);
+            let unmqr =
+                |i, j| tasks::unmqr(la.backend(), 0, trans, (a.tile(i, k), t.tile(i, k)), c.tile(i, j));
             match &self.tree {
                 None => {
                     let below = |i, j| {
-                        la.tsmqr(
-                            trans,
-                            (a.tile(i, k), t.tile(i, k)),
-                            (c.tile(k, j), c.tile(i, j)),
-                            0,
-                        )
+                        let reflectors = (a.tile(i, k), t.tile(i, k));
+                        tasks::tsmqr(la.backend(), 0, trans, reflectors, (c.tile(k, j), c.tile(i, j)))
                     };
                     if trans == Trans::Yes {
                         (0..ct).for_each(|j| unmqr(k, j));
@@ -98,12 +96,8 @@ impl<T: Scalar, B: Backend> Qr<T, B> {
                 Some(t2) => {
                     let merge = |(p, q): (usize, usize)| {
                         for j in 0..ct {
-                            la.ttmqr(
-                                trans,
-                                (a.tile(q, k), t2.tile(q, k)),
-                                (c.tile(p, j), c.tile(q, j)),
-                                0,
-                            );
+                            let reflectors = (a.tile(q, k), t2.tile(q, k));
+                            tasks::ttmqr(la.backend(), 0, trans, reflectors, (c.tile(p, j), c.tile(q, j)));
                         }
                     };
                     let levels = super::tree_levels(k, mt);

@@ -12,15 +12,25 @@
 
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-use crate::backend::{Backend, Cpu, Diag, Elementwise, Side, Trans, Uplo};
+use crate::backend::{Backend, Diag, Side, Trans, Uplo};
 use crate::datadeps::kernel::{device_body, spawn_kernel};
 use crate::datadeps::{In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
 
+mod elementwise;
+mod lu;
+mod qr;
+
+pub(crate) use elementwise::{
+    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, lacpy,
+};
+pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, Swaps};
+pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
+
 /// The value of a CUDA library call, or a panic with its message (which fails the task).
 #[cfg(feature = "cuda")]
-fn checked<V>(result: Result<V, String>) -> V {
+pub(super) fn checked<V>(result: Result<V, String>) -> V {
     result.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -73,104 +83,6 @@ pub(crate) fn laset<T: Scalar, B: Backend>(be: &B, uplo: Option<Uplo>, alpha: T,
         None => drop(spawn_kernel(options, (Out(a),), task, device)),
         Some(_) => drop(spawn_kernel(options, (InOut(a),), task, device)),
     }
-}
-
-/// `c ← a op b` element by element ([`Backend::elementwise`]), as a task named `name`.
-pub(crate) fn elementwise<T: Scalar>(
-    name: &'static str,
-    op: Elementwise,
-    a: Tile<T>,
-    b: Tile<T>,
-    c: Tile<T>,
-) {
-    let task = move |(a, b, c): (ArrayView2<'_, T>, ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| {
-        Cpu.elementwise(op, a, b, c)
-    };
-    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
-        // SAFETY: see the module docs.
-        checked(unsafe {
-            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[2])
-        })
-    });
-    drop(spawn_kernel(
-        TaskOptions::named(name),
-        (In(a), In(b), Out(c)),
-        task,
-        device,
-    ));
-}
-
-/// `a ← a op b` element by element ([`Backend::elementwise_assign`]), as a task.
-pub(crate) fn elementwise_assign<T: Scalar>(name: &'static str, op: Elementwise, a: Tile<T>, b: Tile<T>) {
-    let task = move |(a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.elementwise_assign(op, a, b);
-    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
-        // SAFETY: see the module docs (the output is the first input, allowed there).
-        checked(unsafe {
-            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[0])
-        })
-    });
-    drop(spawn_kernel(
-        TaskOptions::named(name),
-        (InOut(a), In(b)),
-        task,
-        device,
-    ));
-}
-
-/// `c ← a op α` element by element ([`Backend::elementwise_scalar`]), as a task.
-pub(crate) fn elementwise_scalar<T: Scalar>(
-    name: &'static str,
-    op: Elementwise,
-    a: Tile<T>,
-    alpha: T,
-    c: Tile<T>,
-) {
-    let task =
-        move |(a, c): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| Cpu.elementwise_scalar(op, a, alpha, c);
-    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
-        // SAFETY: see the module docs.
-        checked(unsafe {
-            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[1])
-        })
-    });
-    drop(spawn_kernel(
-        TaskOptions::named(name),
-        (In(a), Out(c)),
-        task,
-        device,
-    ));
-}
-
-/// `a ← a op α` element by element ([`Backend::elementwise_scalar_assign`]), as a task.
-pub(crate) fn elementwise_scalar_assign<T: Scalar>(
-    name: &'static str,
-    op: Elementwise,
-    a: Tile<T>,
-    alpha: T,
-) {
-    let task = move |(a,): (ArrayViewMut2<'_, T>,)| Cpu.elementwise_scalar_assign(op, a, alpha);
-    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
-        // SAFETY: see the module docs (the output is the input, allowed there).
-        checked(unsafe {
-            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[0])
-        })
-    });
-    drop(spawn_kernel(TaskOptions::named(name), (InOut(a),), task, device));
-}
-
-/// `b ← a`, two tiles of one shape ([`Backend::lacpy`]), as a task named `name`.
-pub(crate) fn lacpy<T: Scalar>(name: &'static str, a: Tile<T>, b: Tile<T>) {
-    let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.lacpy(a, b);
-    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
-        // SAFETY: see the module docs; two distinct tiles do not overlap.
-        checked(unsafe { crate::backend::cuda::launch::lacpy::<T>(l.gpu, l.stream, t[1], t[0]) })
-    });
-    drop(spawn_kernel(
-        TaskOptions::named(name),
-        (Out(b), In(a)),
-        task,
-        device,
-    ));
 }
 
 /// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b`, updates `c`.

@@ -1,0 +1,111 @@
+//! The elementwise tile kernels and whole-tile copies of `DArray`'s arithmetic: the CPU
+//! backend's on host views, mosaic's own CUDA kernels (`kernels/elementwise.cu`) on a GPU,
+//! bitwise equal.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+#[cfg(feature = "cuda")]
+use super::checked;
+use crate::backend::{Backend, Cpu, Elementwise};
+use crate::datadeps::kernel::{device_body, spawn_kernel};
+use crate::datadeps::{In, InOut, Out};
+use crate::runtime::TaskOptions;
+use crate::{Scalar, Tile};
+
+/// `c ← a op b` element by element ([`Backend::elementwise`]), as a task named `name`.
+pub(crate) fn elementwise<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    b: Tile<T>,
+    c: Tile<T>,
+) {
+    let task = move |(a, b, c): (ArrayView2<'_, T>, ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| {
+        Cpu.elementwise(op, a, b, c)
+    };
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs`.
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[2])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (In(a), In(b), Out(c)),
+        task,
+        device,
+    ));
+}
+
+/// `a ← a op b` element by element ([`Backend::elementwise_assign`]), as a task.
+pub(crate) fn elementwise_assign<T: Scalar>(name: &'static str, op: Elementwise, a: Tile<T>, b: Tile<T>) {
+    let task = move |(a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.elementwise_assign(op, a, b);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs` (the output is the first input, allowed there).
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise::<T>(l.gpu, l.stream, op, t[0], t[1], t[0])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (InOut(a), In(b)),
+        task,
+        device,
+    ));
+}
+
+/// `c ← a op α` element by element ([`Backend::elementwise_scalar`]), as a task.
+pub(crate) fn elementwise_scalar<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    alpha: T,
+    c: Tile<T>,
+) {
+    let task =
+        move |(a, c): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| Cpu.elementwise_scalar(op, a, alpha, c);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs`.
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[1])
+        })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (In(a), Out(c)),
+        task,
+        device,
+    ));
+}
+
+/// `a ← a op α` element by element ([`Backend::elementwise_scalar_assign`]), as a task.
+pub(crate) fn elementwise_scalar_assign<T: Scalar>(
+    name: &'static str,
+    op: Elementwise,
+    a: Tile<T>,
+    alpha: T,
+) {
+    let task = move |(a,): (ArrayViewMut2<'_, T>,)| Cpu.elementwise_scalar_assign(op, a, alpha);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs` (the output is the input, allowed there).
+        checked(unsafe {
+            crate::backend::cuda::launch::elementwise_scalar::<T>(l.gpu, l.stream, op, t[0], alpha, t[0])
+        })
+    });
+    drop(spawn_kernel(TaskOptions::named(name), (InOut(a),), task, device));
+}
+
+/// `b ← a`, two tiles of one shape ([`Backend::lacpy`]), as a task named `name`.
+pub(crate) fn lacpy<T: Scalar>(name: &'static str, a: Tile<T>, b: Tile<T>) {
+    let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.lacpy(a, b);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs`; two distinct tiles do not overlap.
+        checked(unsafe { crate::backend::cuda::launch::lacpy::<T>(l.gpu, l.stream, t[1], t[0]) })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named(name),
+        (Out(b), In(a)),
+        task,
+        device,
+    ));
+}

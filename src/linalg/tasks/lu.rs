@@ -1,0 +1,118 @@
+//! The tile kernels of LU with partial pivoting that are not BLAS: the panel factorization
+//! (`getrf` on a column of tiles), the row interchanges (`laswp`), and the panel of LU
+//! without pivoting (`getrf_nopiv`). None has a CUDA body yet: on a CUDA machine they run
+//! on the CPUs, the `trsm` and `gemm` updates on the GPU.
+
+use ndarray::{ArrayViewMut1, ArrayViewMut2};
+
+use crate::backend::Backend;
+use crate::datadeps::kernel::spawn_kernel;
+use crate::datadeps::{In, InOut, Out, TaskFuture};
+use crate::runtime::TaskOptions;
+use crate::{Scalar, Tile};
+
+/// The swaps of one panel: a `width × 1` tile of global row indices (step `i` of the panel
+/// swapped rows `row0 + i` and `swaps[i]`), written by the panel task.
+pub(crate) type Swaps = Tile<usize>;
+
+/// What a panel task returns: a copy of its swaps for the factorization's `ipiv` (none
+/// without pivoting), and its zero-pivot report (`Err`: the global index).
+pub(crate) type PanelResult = (Option<Vec<usize>>, std::result::Result<(), usize>);
+
+/// A submitted panel.
+pub(crate) type Panel = TaskFuture<PanelResult>;
+
+/// The panel whose top row is global row `row0`, a column of tiles, factored with partial
+/// pivoting ([`Backend::getrf_tiles`]); its swaps (global rows) written to `swaps` for the
+/// row-interchange tasks and returned for `ipiv`.
+pub(crate) fn getrf<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    column: Vec<Tile<T>>,
+    row0: usize,
+    swaps: Swaps,
+) -> Panel {
+    let be = be.clone();
+    let (pm, pn) = (
+        column.iter().map(|t| t.shape().0).sum::<usize>() as f64,
+        column[0].shape().1 as f64,
+    );
+    let column: Vec<_> = column.into_iter().map(InOut).collect();
+    spawn_kernel(
+        TaskOptions::named("getrf")
+            .priority(priority)
+            .flops(pm * pn * pn - pn.powi(3) / 3.0),
+        (column, Out(swaps)),
+        move |(mut tiles, mut swaps)| getrf_panel(&be, &mut tiles, row0, swaps.column_mut(0)),
+        None,
+    )
+}
+
+fn getrf_panel<T: Scalar, B: Backend>(
+    be: &B,
+    tiles: &mut [ArrayViewMut2<'_, T>],
+    row0: usize,
+    mut swaps: ArrayViewMut1<'_, usize>,
+) -> PanelResult {
+    let width = tiles[0].ncols();
+    let height: usize = tiles.iter().map(|t| t.nrows()).sum();
+    let mut ipiv = vec![0; width.min(height)];
+    let result = be.getrf_tiles(tiles, &mut ipiv);
+    for (s, p) in swaps.iter_mut().zip(ipiv.iter_mut()) {
+        *p += row0;
+        *s = *p;
+    }
+    (Some(ipiv), result.map_err(|i| row0 + i))
+}
+
+/// The interchanges of the panel whose top row is global row `row0`, read from its `swaps`
+/// when they are written, applied to a column of tiles from that row down
+/// ([`Backend::laswp`]).
+pub(crate) fn laswp_after<T: Scalar, B: Backend>(
+    be: &B,
+    priority: i32,
+    column: Vec<Tile<T>>,
+    swaps: Swaps,
+    row0: usize,
+) {
+    let be = be.clone();
+    let column: Vec<_> = column.into_iter().map(InOut).collect();
+    drop(spawn_kernel(
+        TaskOptions::named("laswp").priority(priority),
+        (column, In(swaps)),
+        move |(mut tiles, swaps)| {
+            // Global rows to rows of the stack, which starts at the panel's.
+            let ipiv: Vec<usize> = swaps.column(0).iter().map(|&p| p - row0).collect();
+            be.laswp(&mut tiles, &ipiv);
+        },
+        None,
+    ));
+}
+
+/// Known interchanges `ipiv` (rows of the stack) applied to a column of tiles
+/// ([`Backend::laswp`]).
+pub(crate) fn laswp<T: Scalar, B: Backend>(be: &B, column: Vec<Tile<T>>, ipiv: Vec<usize>) {
+    let be = be.clone();
+    let column: Vec<_> = column.into_iter().map(InOut).collect();
+    drop(spawn_kernel(
+        TaskOptions::named("laswp"),
+        column,
+        move |mut tiles| be.laswp(&mut tiles, &ipiv),
+        None,
+    ));
+}
+
+/// The diagonal tile `a`, whose top row is global row `row0`, factored without pivoting
+/// ([`Backend::getrf_nopiv`]).
+pub(crate) fn getrf_nopiv<T: Scalar, B: Backend>(be: &B, priority: i32, a: Tile<T>, row0: usize) -> Panel {
+    let be = be.clone();
+    let n = a.shape().0 as f64;
+    spawn_kernel(
+        TaskOptions::named("getrf_nopiv")
+            .priority(priority)
+            .flops(2.0 * n * n * n / 3.0),
+        (InOut(a),),
+        move |(a,)| (None, be.getrf_nopiv(a).map_err(|i| row0 + i)),
+        None,
+    )
+}
