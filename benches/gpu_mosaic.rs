@@ -1,7 +1,7 @@
 //! mosaic on a CUDA GPU, for the comparison with the vendor peers (`gpu_peers`): the
 //! product, Cholesky, LU and QR of n×n f64 matrices cut into b×b tiles, with every kernel
-//! that has a CUDA implementation on GPU 0 (`on(Target::cuda(0))`: LU's and QR's panels
-//! and QR's updates have none and run on the CPUs) and placed freely over the CPUs and the
+//! that has a CUDA implementation on GPU 0 (`on(Target::cuda(0))`: QR's kernels have
+//! none and run on the CPUs) and placed freely over the CPUs and the
 //! GPU (`Target::any()`, the earliest-finish-time policy), and Cholesky out of core: under
 //! a device budget of 1/1.5 of the matrix. One line per (routine, target, n):
 //!

@@ -104,7 +104,7 @@ fn factorizations_on_the_gpu_have_small_residuals() {
     let r = scaled_difference(&a, &on(Target::cpu(), || &l * &l.t()).unwrap(), n);
     println!("cholesky: ‖A − L·Lᵀ‖ / (‖A‖ n ε) = {r:.3}");
     assert!(r < 10.0, "{r}");
-    // LU and QR: their panels have no CUDA kernel and run on the CPUs, the updates on the GPU.
+    // LU runs on the GPU whole; QR's kernels have no CUDA body and run on the CPUs.
     let g = DArray::<f64>::rand_seeded(Blocks(256, 256), n, n, 6);
     let (p, l, u) = on(Target::cuda(0), || g.lu().map(|f| (f.p(), f.l(), f.u())))
         .unwrap()

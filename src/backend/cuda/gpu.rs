@@ -354,6 +354,46 @@ impl Gpu {
     }
 }
 
+/// Device memory for the duration of one kernel task on one compute stream (a gathered
+/// panel, a pivot array): freed when dropped, after waiting for that stream, so no kernel
+/// enqueued on it still uses the memory.
+pub(crate) struct Scratch<'g> {
+    gpu: &'g Gpu,
+    stream: usize,
+    ptr: NonNull<u8>,
+    bytes: usize,
+}
+
+impl<'g> Scratch<'g> {
+    /// `bytes` of device memory for work on compute stream `stream`.
+    pub(crate) fn new(gpu: &'g Gpu, stream: usize, bytes: usize) -> Result<Self, String> {
+        let ptr = gpu.alloc(bytes, false)?;
+        Ok(Scratch {
+            gpu,
+            stream,
+            ptr,
+            bytes,
+        })
+    }
+
+    /// The memory's address.
+    pub(crate) fn ptr(&self) -> NonNull<u8> {
+        self.ptr
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        // Whatever the stream's state, nothing may use the memory after the free: if the
+        // wait fails, the memory is leaked rather than freed under a kernel.
+        if self.gpu.synchronize(self.stream).is_ok() {
+            // SAFETY: from `gpu.alloc(bytes, _)` in `new`, freed once (here), after the
+            // only stream that used it has run everything enqueued on it.
+            unsafe { self.gpu.free(self.ptr, self.bytes) };
+        }
+    }
+}
+
 impl Drop for Gpu {
     fn drop(&mut self) {
         // Nothing may still run on the device when its buffers and handles go.

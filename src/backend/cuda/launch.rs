@@ -1,5 +1,5 @@
 //! mosaic's own CUDA kernels (`kernels/*.cu`) on [`DeviceTile`]s, for what cuBLAS and
-//! cuSOLVER lack: `laset`, `lacpy` and the elementwise operations, with the contracts of
+//! cuSOLVER lack: `laset`, `lacpy`, `laswp` and the elementwise operations, with the contracts of
 //! their [`Backend`](crate::backend::Backend) namesakes and results equal to the CPU's
 //! bitwise (IEEE operations, no contraction: `kernels/elementwise.cu`).
 //!
@@ -13,14 +13,17 @@
 //! other device work writes what it reads or touches what it writes. An output may be the
 //! same tile as an input (`a ← a op b`): each element is read, then written, by one thread.
 
+use std::ptr::NonNull;
+
 use cudarc::driver::{LaunchArgs, LaunchConfig, PushKernelArg};
 
 use super::blas::Precision;
-use super::gpu::{DeviceTile, Gpu};
+use super::gpu::{DeviceTile, Gpu, Scratch};
 use crate::backend::{Elementwise, Uplo};
 use crate::Scalar;
 
 /// A scalar argument in the kernel's element type.
+#[derive(Clone, Copy)]
 enum Value {
     F64(f64),
     F32(f32),
@@ -37,6 +40,7 @@ impl Value {
 }
 
 /// One argument of a kernel: a size, a device address, or a scalar.
+#[derive(Clone, Copy)]
 enum Arg {
     Int(i64),
     Ptr(u64),
@@ -52,13 +56,22 @@ fn tile(t: DeviceTile) -> [Arg; 2] {
     ]
 }
 
-/// Launches `<name>_<f32|f64>` of module `module` over an `m × n` tile with `args` after
-/// `(m, n)`, with the launch shape of `kernels/common.cuh`: (32, 8) threads a block,
-/// ⌈m/32⌉ × min(⌈n/8⌉, 65535) blocks (the kernels stride over the rest).
+/// The launch shape of a kernel over an `m × n` tile (`kernels/common.cuh`): (32, 8)
+/// threads a block, ⌈m/32⌉ × min(⌈n/8⌉, 65535) blocks (the kernels stride over the rest).
+fn over_tile(m: usize, n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (m.div_ceil(32) as u32, n.div_ceil(8).min(65535) as u32, 1),
+        block_dim: (32, 8, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Launches `<name>_<f32|f64>` of module `module` over an `m × n` tile, with `args`
+/// after `(m, n)`, shaped by [`over_tile`].
 ///
 /// # Safety
-/// The arguments match the kernel's parameters in number and type, and the module docs'
-/// conditions hold for the tiles they name.
+/// The arguments match the kernel's parameters after `(m, n)` in number and type, and
+/// the module docs' conditions hold for the tiles they name.
 unsafe fn launch<T: Scalar>(
     gpu: &Gpu,
     stream: usize,
@@ -69,6 +82,25 @@ unsafe fn launch<T: Scalar>(
     if m == 0 || n == 0 {
         return Ok(());
     }
+    let all: Vec<Arg> = [Arg::Int(m as i64), Arg::Int(n as i64)]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    // SAFETY: the caller's contract, with `(m, n)` in front.
+    unsafe { launch_with::<T>(gpu, stream, (module, name), over_tile(m, n), &all) }
+}
+
+/// Launches `<name>_<f32|f64>` of module `module` with `config` and all its `args`.
+///
+/// # Safety
+/// As [`launch`]'s, for all the arguments.
+unsafe fn launch_with<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    (module, name): (&'static str, &str),
+    config: LaunchConfig,
+    args: &[Arg],
+) -> Result<(), String> {
     gpu.bind()?;
     let suffix = match Precision::of::<T>() {
         Precision::F64 => "f64",
@@ -79,9 +111,7 @@ unsafe fn launch<T: Scalar>(
         .load_function(&format!("{name}_{suffix}"))
         .map_err(|e| gpu.error(&format!("kernel {name}_{suffix}"), e))?;
     let s = gpu.stream(stream);
-    let (m64, n64) = (m as i64, n as i64);
     let mut builder: LaunchArgs<'_> = s.launch_builder(&function);
-    builder.arg(&m64).arg(&n64);
     for a in args {
         match a {
             Arg::Int(x) => builder.arg(x),
@@ -90,17 +120,60 @@ unsafe fn launch<T: Scalar>(
             Arg::Value(Value::F32(x)) => builder.arg(x),
         };
     }
-    let config = LaunchConfig {
-        grid_dim: (m.div_ceil(32) as u32, n.div_ceil(8).min(65535) as u32, 1),
-        block_dim: (32, 8, 1),
-        shared_mem_bytes: 0,
-    };
     // SAFETY: the arguments match the kernel's parameters (the caller's contract), each
     // pushed by reference to a value that lives until `launch` returns (the driver copies
     // them at the launch); the tiles' conditions are the caller's.
     unsafe { builder.launch(config) }
         .map(drop)
         .map_err(|e| gpu.error(&format!("launching {name}_{suffix}"), e))
+}
+
+/// `Backend::laswp` on a column of device tiles stacked into one block (`tiles[0]` on top,
+/// one width, all but the last as tall as the first): for `k` in `0..count`, rows `k` and
+/// `ipiv[k] − base` of the stack swapped, in order. `ipiv` is device memory holding
+/// `count` `long long`s (mosaic's pivots, `usize` on a 64-bit host).
+///
+/// # Safety
+/// See the module docs; `ipiv` as said, unwritten while the stream runs the kernel.
+pub(crate) unsafe fn laswp<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    tiles: &[DeviceTile],
+    (ipiv, count, base): (NonNull<u8>, usize, usize),
+) -> Result<(), String> {
+    let n = tiles.first().map_or(0, |t| t.cols);
+    if n == 0 || count == 0 {
+        return Ok(());
+    }
+    // The tiles' addresses, then their leading dimensions, in device memory for the kernel.
+    let table: Vec<u64> = tiles
+        .iter()
+        .map(|t| t.ptr.as_ptr() as usize as u64)
+        .chain(tiles.iter().map(|t| t.ld.max(1) as u64))
+        .collect();
+    let scratch = Scratch::new(gpu, stream, table.len() * 8)?;
+    // SAFETY: the scratch holds the table, and only this stream uses it.
+    unsafe { gpu.write_small(stream, scratch.ptr(), &table) }?;
+    let lds = scratch.ptr().as_ptr() as usize as u64 + (tiles.len() * 8) as u64;
+    let args = [
+        Arg::Int(n as i64),
+        Arg::Ptr(scratch.ptr().as_ptr() as usize as u64),
+        Arg::Ptr(lds),
+        Arg::Int(tiles[0].rows as i64),
+        Arg::Int(0),
+        Arg::Int(count as i64),
+        Arg::Ptr(ipiv.as_ptr() as usize as u64),
+        Arg::Int(base as i64),
+    ];
+    // One thread per column, along x (kernels/laswp.cu).
+    let config = LaunchConfig {
+        grid_dim: (n.div_ceil(128).min(65535) as u32, 1, 1),
+        block_dim: (128, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    // SAFETY: (n, tiles, lds, tb, k1, k2, ipiv, base), as `laswp_tiles` declares; the
+    // table lives in `scratch`, freed after the stream has run the kernel (its drop).
+    unsafe { launch_with::<T>(gpu, stream, ("laswp", "laswp_tiles"), config, &args) }
 }
 
 /// `Backend::laset`: `a`'s elements (all, or the strictly upper or lower part) set to

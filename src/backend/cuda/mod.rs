@@ -28,7 +28,7 @@ pub(crate) mod kernels;
 pub(crate) mod launch;
 pub(crate) mod solver;
 
-pub(crate) use gpu::{DeviceTile, Gpu, Launch, COMPUTE_STREAMS};
+pub(crate) use gpu::{DeviceTile, Gpu, Launch, Scratch, COMPUTE_STREAMS};
 
 use std::panic;
 use std::sync::OnceLock;

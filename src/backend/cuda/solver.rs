@@ -25,7 +25,7 @@ use cudarc::driver::sys::CUdeviceptr;
 use cudarc::driver::{result, CudaStream};
 
 use super::blas::{to_int, Precision};
-use super::gpu::{DeviceTile, Gpu};
+use super::gpu::{DeviceTile, Gpu, Scratch};
 use crate::backend::{Side, Trans, Uplo};
 use crate::Scalar;
 
@@ -468,4 +468,73 @@ pub(crate) unsafe fn ormqr<T: Scalar>(
         }
     };
     status.result().map_err(|e| gpu.error("cuSOLVER ormqr", e))
+}
+
+/// `getrf` of a panel stored as a column of device tiles, `tiles[0]` on top (as
+/// `Backend::getrf_tiles`): the tiles are gathered into one block on the device, factored
+/// by cuSOLVER, and scattered back; `ipiv_out` gets the pivots, rows from the top of the
+/// stack, from 0. A single tile is factored where it is. Synchronizes `stream`.
+///
+/// # Safety
+/// See the module docs, for every tile.
+pub(crate) unsafe fn getrf_tiles<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    tiles: &[DeviceTile],
+    ipiv_out: &mut [usize],
+) -> Result<Result<(), usize>, String> {
+    if let [tile] = tiles {
+        // SAFETY: the caller's contract.
+        return unsafe { getrf::<T>(gpu, stream, *tile, ipiv_out) };
+    }
+    let width = tiles.first().map_or(0, |t| t.cols);
+    let height: usize = tiles.iter().map(|t| t.rows).sum();
+    let elem = size_of::<T>();
+    let panel = Scratch::new(gpu, stream, (height * width * elem).max(1))?;
+    let block = DeviceTile {
+        ptr: panel.ptr(),
+        rows: height,
+        cols: width,
+        ld: height.max(1),
+    };
+    let at_row = |r: usize| {
+        NonNull::new(panel.ptr().as_ptr().wrapping_add(r * elem)).expect("a device address is not 0")
+    };
+    let mut r = 0;
+    for t in tiles {
+        // SAFETY: the tile is the caller's, the block's rows r..r + t.rows are this
+        // call's scratch; both hold `width` columns of `t.rows` elements.
+        unsafe {
+            gpu.copy_on_device(
+                stream,
+                at_row(r),
+                height * elem,
+                t.ptr,
+                t.ld * elem,
+                t.rows * elem,
+                width,
+            )
+        }?;
+        r += t.rows;
+    }
+    // SAFETY: the block is this call's own device memory, gathered above on this stream.
+    let result = unsafe { getrf::<T>(gpu, stream, block, ipiv_out) }?;
+    let mut r = 0;
+    for t in tiles {
+        // SAFETY: as the gather, the other way.
+        unsafe {
+            gpu.copy_on_device(
+                stream,
+                t.ptr,
+                t.ld * elem,
+                at_row(r),
+                height * elem,
+                t.rows * elem,
+                width,
+            )
+        }?;
+        r += t.rows;
+    }
+    gpu.synchronize(stream)?;
+    Ok(result)
 }

@@ -1,12 +1,15 @@
 //! The tile kernels of LU with partial pivoting that are not BLAS: the panel factorization
 //! (`getrf` on a column of tiles), the row interchanges (`laswp`), and the panel of LU
-//! without pivoting (`getrf_nopiv`). None has a CUDA body yet: on a CUDA machine they run
-//! on the CPUs, the `trsm` and `gemm` updates on the GPU.
+//! without pivoting (`getrf_nopiv`). The panel (cuSOLVER's `getrf` on the gathered
+//! column) and the interchanges (`kernels/laswp.cu`) have CUDA bodies; `getrf_nopiv` has
+//! none (cuSOLVER has no LU without pivoting) and runs on the CPUs.
 
 use ndarray::{ArrayViewMut1, ArrayViewMut2};
 
+#[cfg(feature = "cuda")]
+use super::checked;
 use crate::backend::Backend;
-use crate::datadeps::kernel::spawn_kernel;
+use crate::datadeps::kernel::{device_body, spawn_kernel};
 use crate::datadeps::{In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
@@ -38,13 +41,27 @@ pub(crate) fn getrf<T: Scalar, B: Backend>(
         column[0].shape().1 as f64,
     );
     let column: Vec<_> = column.into_iter().map(InOut).collect();
+    let device = device_body!(move |l: crate::backend::cuda::Launch,
+                                    t: &[crate::backend::cuda::DeviceTile]| {
+        let (column, swaps) = t.split_at(t.len() - 1);
+        let mut ipiv = vec![0; swaps[0].rows];
+        // SAFETY: see `linalg/tasks/mod.rs`.
+        let result = checked(unsafe {
+            crate::backend::cuda::solver::getrf_tiles::<T>(l.gpu, l.stream, column, &mut ipiv)
+        });
+        ipiv.iter_mut().for_each(|p| *p += row0);
+        // SAFETY: the swaps tile is the task's own output (see `linalg/tasks/mod.rs`),
+        // `ipiv.len()` elements of `usize`, as its host replica stores them.
+        checked(unsafe { l.gpu.write_small(l.stream, swaps[0].ptr, &ipiv) });
+        (Some(ipiv), result.map_err(|i| row0 + i))
+    });
     spawn_kernel(
         TaskOptions::named("getrf")
             .priority(priority)
             .flops(pm * pn * pn - pn.powi(3) / 3.0),
         (column, Out(swaps)),
         move |(mut tiles, mut swaps)| getrf_panel(&be, &mut tiles, row0, swaps.column_mut(0)),
-        None,
+        device,
     )
 }
 
@@ -77,6 +94,14 @@ pub(crate) fn laswp_after<T: Scalar, B: Backend>(
 ) {
     let be = be.clone();
     let column: Vec<_> = column.into_iter().map(InOut).collect();
+    let device = device_body!(move |l: crate::backend::cuda::Launch,
+                                    t: &[crate::backend::cuda::DeviceTile]| {
+        let (column, swaps) = t.split_at(t.len() - 1);
+        let ipiv = (swaps[0].ptr, swaps[0].rows, row0);
+        // SAFETY: see `linalg/tasks/mod.rs`; the pivots are the task's input, global rows
+        // (`base` = the stack's first row).
+        checked(unsafe { crate::backend::cuda::launch::laswp::<T>(l.gpu, l.stream, column, ipiv) })
+    });
     drop(spawn_kernel(
         TaskOptions::named("laswp").priority(priority),
         (column, In(swaps)),
@@ -85,7 +110,7 @@ pub(crate) fn laswp_after<T: Scalar, B: Backend>(
             let ipiv: Vec<usize> = swaps.column(0).iter().map(|&p| p - row0).collect();
             be.laswp(&mut tiles, &ipiv);
         },
-        None,
+        device,
     ));
 }
 
@@ -94,11 +119,27 @@ pub(crate) fn laswp_after<T: Scalar, B: Backend>(
 pub(crate) fn laswp<T: Scalar, B: Backend>(be: &B, column: Vec<Tile<T>>, ipiv: Vec<usize>) {
     let be = be.clone();
     let column: Vec<_> = column.into_iter().map(InOut).collect();
+    #[cfg(feature = "cuda")]
+    let on_device = ipiv.clone();
+    let device = device_body!(move |l: crate::backend::cuda::Launch,
+                                    t: &[crate::backend::cuda::DeviceTile]| {
+        let pivots = checked(crate::backend::cuda::Scratch::new(
+            l.gpu,
+            l.stream,
+            on_device.len() * 8,
+        ));
+        // SAFETY: the scratch holds the pivots and only this stream uses it; then see
+        // `linalg/tasks/mod.rs` (rows of the stack: `base` 0).
+        checked(unsafe { l.gpu.write_small(l.stream, pivots.ptr(), &on_device) });
+        let ipiv = (pivots.ptr(), on_device.len(), 0);
+        // SAFETY: as above.
+        checked(unsafe { crate::backend::cuda::launch::laswp::<T>(l.gpu, l.stream, t, ipiv) })
+    });
     drop(spawn_kernel(
         TaskOptions::named("laswp"),
         column,
         move |mut tiles| be.laswp(&mut tiles, &ipiv),
-        None,
+        device,
     ));
 }
 

@@ -160,6 +160,68 @@ impl Gpu {
         self.settle(stream, copied, "copying to the host")
     }
 
+    /// Enqueues on compute stream `stream` a copy of `cols` columns of `width_bytes` between
+    /// two places of this device's memory (`src`, columns `src_ld_bytes` apart, to `dst`,
+    /// `dst_ld_bytes` apart); returns at once.
+    ///
+    /// # Safety
+    /// Both sides lie in allocations of this device that hold the columns, do not overlap,
+    /// and no other device work touches them until `stream` has run the copy.
+    #[allow(clippy::too_many_arguments)] // a 2-D copy's geometry
+    pub(crate) unsafe fn copy_on_device(
+        &self,
+        stream: usize,
+        dst: NonNull<u8>,
+        dst_ld_bytes: usize,
+        src: NonNull<u8>,
+        src_ld_bytes: usize,
+        width_bytes: usize,
+        cols: usize,
+    ) -> Result<(), String> {
+        if width_bytes == 0 || cols == 0 {
+            return Ok(());
+        }
+        self.bind()?;
+        let (src, dst) = (
+            src.as_ptr() as usize as CUdeviceptr,
+            dst.as_ptr() as usize as CUdeviceptr,
+        );
+        let mut p = Copy2d::blank(width_bytes, cols);
+        (p.srcMemoryType, p.srcDevice, p.srcPitch) = (CUmemorytype::CU_MEMORYTYPE_DEVICE, src, src_ld_bytes);
+        (p.dstMemoryType, p.dstDevice, p.dstPitch) = (CUmemorytype::CU_MEMORYTYPE_DEVICE, dst, dst_ld_bytes);
+        // SAFETY: the caller's contract covers both sides until the stream has run it.
+        unsafe { Copy2d(p).enqueue(&self.streams[stream]) }
+            .map_err(|e| self.error("copying on the device", e))
+    }
+
+    /// Copies `data` from the host to device memory at `dst` on compute stream `stream`,
+    /// ordered after the work enqueued there, and waits for the stream (so `data` may go
+    /// when this returns). For small arrays (pivots, tile addresses): no staging.
+    ///
+    /// # Safety
+    /// `dst` lies in an allocation of this device that holds `size_of_val(data)` bytes,
+    /// which no other device work touches until the stream has run the copy.
+    pub(crate) unsafe fn write_small<T>(
+        &self,
+        stream: usize,
+        dst: NonNull<u8>,
+        data: &[T],
+    ) -> Result<(), String> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        let s = &self.streams[stream];
+        let dst = dst.as_ptr() as usize as CUdeviceptr;
+        // SAFETY: `data` lives until the stream is synchronized below (also on an error
+        // of the copy: the stream is waited for before returning); `dst` is the caller's.
+        let copied = unsafe { cudarc::driver::result::memcpy_htod_async(dst, data, s.cu_stream()) };
+        let synced = s.synchronize();
+        copied
+            .and(synced)
+            .map_err(|e| self.error("copying to the device", e))
+    }
+
     /// The end of a copy: on an error, waits for the copy stream (so that no DMA still
     /// touches a staging buffer, step 5 of the module docs) and describes the error.
     fn settle(&self, stream: &CudaStream, copied: Result<(), DriverError>, what: &str) -> Result<(), String> {
