@@ -50,6 +50,18 @@ fn entries(ptx: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The parameter types of kernel `name` in a PTX text (`.param .u64 …`: `u64`, `f64`, …).
+fn parameters(ptx: &str, name: &str) -> Option<Vec<String>> {
+    let start = ptx.find(&format!(".entry {name}("))?;
+    let list = &ptx[start..start + ptx[start..].find(')')?];
+    Some(
+        list.lines()
+            .filter_map(|line| line.trim().strip_prefix(".param ."))
+            .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+            .collect(),
+    )
+}
+
 /// The module names, from the `.cu` files of `kernels/`.
 fn kernel_files() -> BTreeSet<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
@@ -112,4 +124,37 @@ fn every_kernel_module_compiles_with_nvrtc_and_exports_its_kernels() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_kernel_the_runtime_launches_takes_the_arguments_it_is_given() {
+    let Some(compiled) = mosaic::backend::cuda_kernels_compile() else {
+        if std::env::var("MOSAIC_REQUIRE_NVRTC").as_deref() == Ok("1") {
+            panic!("MOSAIC_REQUIRE_NVRTC=1 but libnvrtc cannot be loaded: {HOW_TO_GET_NVRTC}");
+        }
+        println!("skipped: libnvrtc not found ({HOW_TO_GET_NVRTC})");
+        return;
+    };
+    let mut failures = Vec::new();
+    for &(module, kernel, letters) in mosaic::backend::cuda_kernels_launched() {
+        let Some((_, Ok(ptx))) = compiled.iter().find(|(m, _)| *m == module) else {
+            failures.push(format!("{module}.cu did not compile"));
+            continue;
+        };
+        for (suffix, scalar) in [("f64", "f64"), ("f32", "f32")] {
+            let name = format!("{kernel}_{suffix}");
+            // A `long long` and a pointer are both 64-bit integers in PTX.
+            let want: Vec<String> = letters
+                .chars()
+                .map(|c| if c == 'v' { scalar } else { "u64" }.to_owned())
+                .collect();
+            match parameters(ptx, &name) {
+                Some(have) if have == want => {}
+                have => failures.push(format!(
+                    "{module}.cu {name}: launched with {want:?}, declares {have:?}"
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

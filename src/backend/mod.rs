@@ -22,6 +22,9 @@ pub use cpu::Cpu;
 #[cfg(feature = "cuda")]
 #[doc(hidden)]
 pub use cuda::compile_all_kernels_for_tests as cuda_kernels_compile;
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+pub use cuda::launched_kernels_for_tests as cuda_kernels_launched;
 pub use recording::Recording;
 
 use crate::Scalar;

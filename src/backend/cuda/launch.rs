@@ -47,8 +47,38 @@ enum Arg {
     Value(Value),
 }
 
-/// The arguments `(m, n, tile)` every tile operand contributes: its address and its leading
-/// dimension.
+/// The parameters of every kernel this module launches, as (module, kernel without its
+/// `_f64`/`_f32` suffix, one letter per parameter: `i` a `long long`, `p` a device
+/// address, `v` a scalar of the element type). Each launch is checked against it, and
+/// `tests/nvrtc_kernels.rs` checks it against the compiled kernels' parameter lists.
+pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
+    ("elementwise", "fill", "iivpi"),
+    ("triangle", "laset_upper", "iivpi"),
+    ("triangle", "laset_lower", "iivpi"),
+    ("elementwise", "copy", "iipipi"),
+    ("elementwise", "add", "iipipipi"),
+    ("elementwise", "sub", "iipipipi"),
+    ("elementwise", "hadamard", "iipipipi"),
+    ("elementwise", "div", "iipipipi"),
+    ("elementwise", "add_scalar", "iipivpi"),
+    ("elementwise", "sub_scalar", "iipivpi"),
+    ("elementwise", "mul_scalar", "iipivpi"),
+    ("elementwise", "div_scalar", "iipivpi"),
+    ("laswp", "laswp_tiles", "ippiiipi"),
+];
+
+impl Arg {
+    /// The letter of [`SIGNATURES`] for this argument.
+    fn letter(self) -> char {
+        match self {
+            Arg::Int(_) => 'i',
+            Arg::Ptr(_) => 'p',
+            Arg::Value(_) => 'v',
+        }
+    }
+}
+
+/// The arguments every tile operand contributes: its address and its leading dimension.
 fn tile(t: DeviceTile) -> [Arg; 2] {
     [
         Arg::Ptr(t.ptr.as_ptr() as usize as u64),
@@ -56,76 +86,254 @@ fn tile(t: DeviceTile) -> [Arg; 2] {
     ]
 }
 
-/// The launch shape of a kernel over an `m × n` tile (`kernels/common.cuh`): (32, 8)
-/// threads a block, ⌈m/32⌉ × min(⌈n/8⌉, 65535) blocks (the kernels stride over the rest).
-fn over_tile(m: usize, n: usize) -> LaunchConfig {
-    LaunchConfig {
-        grid_dim: (m.div_ceil(32) as u32, n.div_ceil(8).min(65535) as u32, 1),
-        block_dim: (32, 8, 1),
-        shared_mem_bytes: 0,
-    }
-}
-
-/// Launches `<name>_<f32|f64>` of module `module` over an `m × n` tile, with `args`
-/// after `(m, n)`, shaped by [`over_tile`].
-///
-/// # Safety
-/// The arguments match the kernel's parameters after `(m, n)` in number and type, and
-/// the module docs' conditions hold for the tiles they name.
-unsafe fn launch<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    (module, name): (&'static str, &str),
-    (m, n): (usize, usize),
-    args: &[Arg],
-) -> Result<(), String> {
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    let all: Vec<Arg> = [Arg::Int(m as i64), Arg::Int(n as i64)]
-        .into_iter()
-        .chain(args.iter().copied())
-        .collect();
-    // SAFETY: the caller's contract, with `(m, n)` in front.
-    unsafe { launch_with::<T>(gpu, stream, (module, name), over_tile(m, n), &all) }
-}
-
-/// Launches `<name>_<f32|f64>` of module `module` with `config` and all its `args`.
-///
-/// # Safety
-/// As [`launch`]'s, for all the arguments.
-unsafe fn launch_with<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    (module, name): (&'static str, &str),
+/// One kernel launch, built on the host (and checked against [`SIGNATURES`] by the unit
+/// tests, GPU or not) before it is enqueued.
+struct Call {
+    module: &'static str,
+    name: &'static str,
     config: LaunchConfig,
-    args: &[Arg],
-) -> Result<(), String> {
-    gpu.bind()?;
-    let suffix = match Precision::of::<T>() {
-        Precision::F64 => "f64",
-        Precision::F32 => "f32",
-    };
-    let function = gpu
-        .module(module)?
-        .load_function(&format!("{name}_{suffix}"))
-        .map_err(|e| gpu.error(&format!("kernel {name}_{suffix}"), e))?;
-    let s = gpu.stream(stream);
-    let mut builder: LaunchArgs<'_> = s.launch_builder(&function);
-    for a in args {
-        match a {
-            Arg::Int(x) => builder.arg(x),
-            Arg::Ptr(p) => builder.arg(p),
-            Arg::Value(Value::F64(x)) => builder.arg(x),
-            Arg::Value(Value::F32(x)) => builder.arg(x),
+    args: Vec<Arg>,
+}
+
+impl Call {
+    /// `name` of `module` over an `m × n` tile (`kernels/common.cuh`'s shape: (32, 8)
+    /// threads a block, ⌈m/32⌉ × min(⌈n/8⌉, 65535) blocks, the kernels striding over the
+    /// rest), with `args` after `(m, n)`; `None` for an empty tile (nothing to launch).
+    fn over_tile(
+        module: &'static str,
+        name: &'static str,
+        (m, n): (usize, usize),
+        args: &[Arg],
+    ) -> Option<Call> {
+        if m == 0 || n == 0 {
+            return None;
+        }
+        let config = LaunchConfig {
+            grid_dim: (m.div_ceil(32) as u32, n.div_ceil(8).min(65535) as u32, 1),
+            block_dim: (32, 8, 1),
+            shared_mem_bytes: 0,
         };
+        let mut all = vec![Arg::Int(m as i64), Arg::Int(n as i64)];
+        all.extend_from_slice(args);
+        Some(Call {
+            module,
+            name,
+            config,
+            args: all,
+        })
     }
-    // SAFETY: the arguments match the kernel's parameters (the caller's contract), each
-    // pushed by reference to a value that lives until `launch` returns (the driver copies
-    // them at the launch); the tiles' conditions are the caller's.
-    unsafe { builder.launch(config) }
-        .map(drop)
-        .map_err(|e| gpu.error(&format!("launching {name}_{suffix}"), e))
+
+    /// The parameter letters of its arguments (see [`SIGNATURES`]).
+    fn letters(&self) -> String {
+        self.args.iter().map(|a| a.letter()).collect()
+    }
+
+    /// Enqueues `<name>_<f32|f64>` on compute stream `stream`.
+    ///
+    /// # Safety
+    /// The module docs' conditions hold for the tiles its arguments name.
+    unsafe fn run<T: Scalar>(self, gpu: &Gpu, stream: usize) -> Result<(), String> {
+        let (module, name, letters) = (self.module, self.name, self.letters());
+        assert!(
+            SIGNATURES.contains(&(module, name, letters.as_str())),
+            "{module}.cu: no kernel {name}({letters}) in SIGNATURES"
+        );
+        gpu.bind()?;
+        let suffix = match Precision::of::<T>() {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        };
+        let function = gpu
+            .module(module)?
+            .load_function(&format!("{name}_{suffix}"))
+            .map_err(|e| gpu.error(&format!("kernel {name}_{suffix}"), e))?;
+        let s = gpu.stream(stream);
+        let mut builder: LaunchArgs<'_> = s.launch_builder(&function);
+        for a in &self.args {
+            match a {
+                Arg::Int(x) => builder.arg(x),
+                Arg::Ptr(p) => builder.arg(p),
+                Arg::Value(Value::F64(x)) => builder.arg(x),
+                Arg::Value(Value::F32(x)) => builder.arg(x),
+            };
+        }
+        // SAFETY: the arguments match the kernel's parameters (checked against
+        // `SIGNATURES` above, which the NVRTC test checks against the kernels), each pushed
+        // by reference to a value that lives until `launch` returns (the driver copies them
+        // at the launch); the tiles' conditions are the caller's.
+        unsafe { builder.launch(self.config) }
+            .map(drop)
+            .map_err(|e| gpu.error(&format!("launching {name}_{suffix}"), e))
+    }
+}
+
+/// Runs `call`, if there is one.
+///
+/// # Safety
+/// As [`Call::run`]'s.
+unsafe fn run<T: Scalar>(gpu: &Gpu, stream: usize, call: Option<Call>) -> Result<(), String> {
+    match call {
+        // SAFETY: the caller's contract.
+        Some(call) => unsafe { call.run::<T>(gpu, stream) },
+        None => Ok(()),
+    }
+}
+
+fn laset_call<T: Scalar>(uplo: Option<Uplo>, alpha: T, a: DeviceTile) -> Option<Call> {
+    let (module, name) = match uplo {
+        None => ("elementwise", "fill"),
+        Some(Uplo::Upper) => ("triangle", "laset_upper"),
+        Some(Uplo::Lower) => ("triangle", "laset_lower"),
+    };
+    let [p, ld] = tile(a);
+    Call::over_tile(
+        module,
+        name,
+        (a.rows, a.cols),
+        &[Arg::Value(Value::of(alpha)), p, ld],
+    )
+}
+
+fn lacpy_call(a: DeviceTile, b: DeviceTile) -> Option<Call> {
+    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "lacpy: tiles of two shapes");
+    let ([pa, lda], [pb, ldb]) = (tile(a), tile(b));
+    Call::over_tile("elementwise", "copy", (b.rows, b.cols), &[pa, lda, pb, ldb])
+}
+
+fn elementwise_call(op: Elementwise, a: DeviceTile, b: DeviceTile, c: DeviceTile) -> Option<Call> {
+    let shape = (c.rows, c.cols);
+    assert!(
+        (a.rows, a.cols) == shape && (b.rows, b.cols) == shape,
+        "elementwise: tiles of different shapes"
+    );
+    let name = match op {
+        Elementwise::Add => "add",
+        Elementwise::Sub => "sub",
+        Elementwise::Mul => "hadamard",
+        Elementwise::Div => "div",
+    };
+    let ([pa, lda], [pb, ldb], [pc, ldc]) = (tile(a), tile(b), tile(c));
+    Call::over_tile("elementwise", name, shape, &[pa, lda, pb, ldb, pc, ldc])
+}
+
+fn elementwise_scalar_call<T: Scalar>(
+    op: Elementwise,
+    a: DeviceTile,
+    alpha: T,
+    c: DeviceTile,
+) -> Option<Call> {
+    assert_eq!(
+        (a.rows, a.cols),
+        (c.rows, c.cols),
+        "elementwise: tiles of two shapes"
+    );
+    let name = match op {
+        Elementwise::Add => "add_scalar",
+        Elementwise::Sub => "sub_scalar",
+        Elementwise::Mul => "mul_scalar",
+        Elementwise::Div => "div_scalar",
+    };
+    let ([pa, lda], [pc, ldc]) = (tile(a), tile(c));
+    let args = [pa, lda, Arg::Value(Value::of(alpha)), pc, ldc];
+    Call::over_tile("elementwise", name, (c.rows, c.cols), &args)
+}
+
+/// `laswp_tiles` over `n` columns of a stack of tiles `tb` rows tall (but the last), their
+/// addresses at `table` and leading dimensions at `lds` in device memory, `count` pivots
+/// at `ipiv` counted from `base`: one thread per column, along x (`kernels/laswp.cu`).
+fn laswp_call(
+    n: usize,
+    (table, lds): (u64, u64),
+    tb: usize,
+    (ipiv, count, base): (u64, usize, usize),
+) -> Option<Call> {
+    if n == 0 || count == 0 {
+        return None;
+    }
+    let args = vec![
+        Arg::Int(n as i64),
+        Arg::Ptr(table),
+        Arg::Ptr(lds),
+        Arg::Int(tb as i64),
+        Arg::Int(0),
+        Arg::Int(count as i64),
+        Arg::Ptr(ipiv),
+        Arg::Int(base as i64),
+    ];
+    let config = LaunchConfig {
+        grid_dim: (n.div_ceil(128).min(65535) as u32, 1, 1),
+        block_dim: (128, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    Some(Call {
+        module: "laswp",
+        name: "laswp_tiles",
+        config,
+        args,
+    })
+}
+
+/// `Backend::laset`: `a`'s elements (all, or the strictly upper or lower part) set to
+/// `alpha`.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn laset<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    uplo: Option<Uplo>,
+    alpha: T,
+    a: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tile is the caller's.
+    unsafe { run::<T>(gpu, stream, laset_call(uplo, alpha, a)) }
+}
+
+/// `Backend::lacpy`: `b ← a`, two tiles of one shape that do not overlap.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn lacpy<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    a: DeviceTile,
+    b: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tiles are the caller's.
+    unsafe { run::<T>(gpu, stream, lacpy_call(a, b)) }
+}
+
+/// `Backend::elementwise` (`c ← a op b`) and, with `c` = `a`, `elementwise_assign`.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn elementwise<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    op: Elementwise,
+    a: DeviceTile,
+    b: DeviceTile,
+    c: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tiles are the caller's.
+    unsafe { run::<T>(gpu, stream, elementwise_call(op, a, b, c)) }
+}
+
+/// `Backend::elementwise_scalar` (`c ← a op α`) and, with `c` = `a`,
+/// `elementwise_scalar_assign`.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn elementwise_scalar<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    op: Elementwise,
+    a: DeviceTile,
+    alpha: T,
+    c: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tiles are the caller's.
+    unsafe { run::<T>(gpu, stream, elementwise_scalar_call(op, a, alpha, c)) }
 }
 
 /// `Backend::laswp` on a column of device tiles stacked into one block (`tiles[0]` on top,
@@ -154,137 +362,60 @@ pub(crate) unsafe fn laswp<T: Scalar>(
     let scratch = Scratch::new(gpu, stream, table.len() * 8)?;
     // SAFETY: the scratch holds the table, and only this stream uses it.
     unsafe { gpu.write_small(stream, scratch.ptr(), &table) }?;
-    let lds = scratch.ptr().as_ptr() as usize as u64 + (tiles.len() * 8) as u64;
-    let args = [
-        Arg::Int(n as i64),
-        Arg::Ptr(scratch.ptr().as_ptr() as usize as u64),
-        Arg::Ptr(lds),
-        Arg::Int(tiles[0].rows as i64),
-        Arg::Int(0),
-        Arg::Int(count as i64),
-        Arg::Ptr(ipiv.as_ptr() as usize as u64),
-        Arg::Int(base as i64),
-    ];
-    // One thread per column, along x (kernels/laswp.cu).
-    let config = LaunchConfig {
-        grid_dim: (n.div_ceil(128).min(65535) as u32, 1, 1),
-        block_dim: (128, 1, 1),
-        shared_mem_bytes: 0,
-    };
-    // SAFETY: (n, tiles, lds, tb, k1, k2, ipiv, base), as `laswp_tiles` declares; the
-    // table lives in `scratch`, freed after the stream has run the kernel (its drop).
-    unsafe { launch_with::<T>(gpu, stream, ("laswp", "laswp_tiles"), config, &args) }
+    let at = scratch.ptr().as_ptr() as usize as u64;
+    let pivots = (ipiv.as_ptr() as usize as u64, count, base);
+    let call = laswp_call(n, (at, at + (tiles.len() * 8) as u64), tiles[0].rows, pivots);
+    // SAFETY: the tiles and pivots are the caller's; the table lives in `scratch`, freed
+    // after the stream has run the kernel (its drop waits for the stream).
+    unsafe { run::<T>(gpu, stream, call) }
 }
 
-/// `Backend::laset`: `a`'s elements (all, or the strictly upper or lower part) set to
-/// `alpha`.
-///
-/// # Safety
-/// See the module docs.
-pub(crate) unsafe fn laset<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    uplo: Option<Uplo>,
-    alpha: T,
-    a: DeviceTile,
-) -> Result<(), String> {
-    let (module, name) = match uplo {
-        None => ("elementwise", "fill"),
-        Some(Uplo::Upper) => ("triangle", "laset_upper"),
-        Some(Uplo::Lower) => ("triangle", "laset_lower"),
-    };
-    let [p, ld] = tile(a);
-    let args = [Arg::Value(Value::of(alpha)), p, ld];
-    // SAFETY: (m, n, value, a, lda), as the three kernels declare; the tile is the caller's.
-    unsafe { launch::<T>(gpu, stream, (module, name), (a.rows, a.cols), &args) }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `Backend::lacpy`: `b ← a`, two tiles of one shape that do not overlap.
-///
-/// # Safety
-/// See the module docs.
-pub(crate) unsafe fn lacpy<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    a: DeviceTile,
-    b: DeviceTile,
-) -> Result<(), String> {
-    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "lacpy: tiles of two shapes");
-    let ([pa, lda], [pb, ldb]) = (tile(a), tile(b));
-    // SAFETY: (m, n, src, lds, dst, ldd), as `copy` declares; the tiles are the caller's.
-    unsafe {
-        launch::<T>(
-            gpu,
-            stream,
-            ("elementwise", "copy"),
-            (b.rows, b.cols),
-            &[pa, lda, pb, ldb],
-        )
+    fn tile(rows: usize, cols: usize) -> DeviceTile {
+        DeviceTile {
+            ptr: NonNull::dangling(),
+            rows,
+            cols,
+            ld: rows + 3,
+        }
     }
-}
 
-/// `Backend::elementwise` (`c ← a op b`) and, with `c` = `a`, `elementwise_assign`.
-///
-/// # Safety
-/// See the module docs.
-pub(crate) unsafe fn elementwise<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    op: Elementwise,
-    a: DeviceTile,
-    b: DeviceTile,
-    c: DeviceTile,
-) -> Result<(), String> {
-    let shape = (c.rows, c.cols);
-    assert!(
-        (a.rows, a.cols) == shape && (b.rows, b.cols) == shape,
-        "elementwise: tiles of different shapes"
-    );
-    let name = match op {
-        Elementwise::Add => "add",
-        Elementwise::Sub => "sub",
-        Elementwise::Mul => "hadamard",
-        Elementwise::Div => "div",
-    };
-    let ([pa, lda], [pb, ldb], [pc, ldc]) = (tile(a), tile(b), tile(c));
-    // SAFETY: (m, n, a, lda, b, ldb, c, ldc), as the four kernels declare.
-    unsafe {
-        launch::<T>(
-            gpu,
-            stream,
-            ("elementwise", name),
-            shape,
-            &[pa, lda, pb, ldb, pc, ldc],
-        )
+    /// Every launch the kernels of this module build matches its kernel's signature (the
+    /// NVRTC test checks the signatures against the compiled kernels).
+    #[test]
+    fn every_call_matches_a_signature() {
+        let (a, b, c) = (tile(5, 4), tile(5, 4), tile(5, 4));
+        let mut calls = vec![lacpy_call(a, b), laswp_call(4, (16, 64), 2, (128, 3, 0))];
+        for uplo in [None, Some(Uplo::Upper), Some(Uplo::Lower)] {
+            calls.push(laset_call(uplo, 1.5f64, a));
+        }
+        for op in [
+            Elementwise::Add,
+            Elementwise::Sub,
+            Elementwise::Mul,
+            Elementwise::Div,
+        ] {
+            calls.push(elementwise_call(op, a, b, c));
+            calls.push(elementwise_scalar_call(op, a, 2.0f32, c));
+        }
+        let mut named = std::collections::BTreeSet::new();
+        for call in calls {
+            let call = call.expect("a non-empty tile launches");
+            assert!(
+                SIGNATURES.contains(&(call.module, call.name, call.letters().as_str())),
+                "{}.{}({})",
+                call.module,
+                call.name,
+                call.letters()
+            );
+            named.insert(call.name);
+        }
+        assert_eq!(named.len(), SIGNATURES.len(), "a signature no call uses");
+        // An empty tile launches nothing.
+        assert!(laset_call(None, 0.0f64, tile(0, 4)).is_none());
+        assert!(laswp_call(0, (16, 64), 2, (128, 3, 0)).is_none());
     }
-}
-
-/// `Backend::elementwise_scalar` (`c ← a op α`) and, with `c` = `a`,
-/// `elementwise_scalar_assign`.
-///
-/// # Safety
-/// See the module docs.
-pub(crate) unsafe fn elementwise_scalar<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    op: Elementwise,
-    a: DeviceTile,
-    alpha: T,
-    c: DeviceTile,
-) -> Result<(), String> {
-    assert_eq!(
-        (a.rows, a.cols),
-        (c.rows, c.cols),
-        "elementwise: tiles of two shapes"
-    );
-    let name = match op {
-        Elementwise::Add => "add_scalar",
-        Elementwise::Sub => "sub_scalar",
-        Elementwise::Mul => "mul_scalar",
-        Elementwise::Div => "div_scalar",
-    };
-    let ([pa, lda], [pc, ldc]) = (tile(a), tile(c));
-    let args = [pa, lda, Arg::Value(Value::of(alpha)), pc, ldc];
-    // SAFETY: (m, n, a, lda, alpha, c, ldc), as the four kernels declare.
-    unsafe { launch::<T>(gpu, stream, ("elementwise", name), (c.rows, c.cols), &args) }
 }

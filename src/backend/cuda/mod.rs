@@ -80,6 +80,15 @@ pub fn compile_all_kernels_for_tests() -> Option<Vec<(&'static str, Result<Strin
     Some(compiled)
 }
 
+/// For `tests/nvrtc_kernels.rs` only: the parameters of every kernel the runtime launches,
+/// as (module, kernel without its type suffix, one letter per parameter: `i` a
+/// `long long`, `p` a device address, `v` a scalar of the element type). Not part of
+/// mosaic's API.
+#[doc(hidden)]
+pub fn launched_kernels_for_tests() -> &'static [(&'static str, &'static str, &'static str)] {
+    launch::SIGNATURES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
