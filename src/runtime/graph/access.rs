@@ -229,3 +229,74 @@ pub(crate) fn dequeue_all(accesses: &[AccessRecord]) -> usize {
         .map(|a| a.object.bytes())
         .sum()
 }
+
+#[cfg(all(test, feature = "cuda", not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::footprint::Footprint;
+
+    fn record(object: &Arc<DataObject>, geometry: Geometry) -> AccessRecord {
+        AccessRecord {
+            object: ObjectRef::Shared(object.clone()),
+            mode: Mode::Read,
+            footprint: Footprint::Whole,
+            geometry,
+        }
+    }
+
+    #[test]
+    fn cuda_device_tiles_follow_each_access_geometry() {
+        let object = Arc::new(DataObject::for_tests(16));
+        // A whole 6×4 tile with leading dimension 8, and its 3×2 block at (2, 1).
+        let whole = Geometry {
+            offset: 0,
+            ndim: 2,
+            len: [6, 4],
+            stride: [1, 8],
+            elem_size: 8,
+        };
+        let block = Geometry {
+            offset: 2 + 8,
+            len: [3, 2],
+            ..whole
+        };
+        let accesses = [record(&object, whole), record(&object, block)];
+        let base = NonNull::new(0x1000 as *mut u8).unwrap();
+        let granted = Granted {
+            accesses: &accesses,
+            bases: &[base, base],
+            exec: Exec::Host,
+        };
+        let tiles = granted.device_tiles();
+        assert_eq!(
+            (tiles[0].ptr, tiles[0].rows, tiles[0].cols, tiles[0].ld),
+            (base, 6, 4, 8)
+        );
+        let at = NonNull::new((0x1000 + 10 * 8) as *mut u8).unwrap();
+        assert_eq!(
+            (tiles[1].ptr, tiles[1].rows, tiles[1].cols, tiles[1].ld),
+            (at, 3, 2, 8)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "column-major")]
+    fn cuda_device_tiles_refuse_a_transposed_view() {
+        let object = Arc::new(DataObject::for_tests(16));
+        let transposed = Geometry {
+            offset: 0,
+            ndim: 2,
+            len: [4, 6],
+            stride: [8, 1],
+            elem_size: 8,
+        };
+        let accesses = [record(&object, transposed)];
+        let base = NonNull::new(0x1000 as *mut u8).unwrap();
+        let granted = Granted {
+            accesses: &accesses,
+            bases: &[base],
+            exec: Exec::Host,
+        };
+        let _ = granted.device_tiles();
+    }
+}
