@@ -92,7 +92,6 @@ fn dims(x: DeviceTile, t: Trans) -> (usize, usize) {
 /// # Safety
 /// See the module docs.
 #[allow(clippy::too_many_arguments)] // the BLAS signature
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) unsafe fn gemm<T: Scalar>(
     gpu: &Gpu,
     stream: usize,
@@ -170,7 +169,6 @@ pub(crate) unsafe fn gemm<T: Scalar>(
 /// # Safety
 /// See the module docs.
 #[allow(clippy::too_many_arguments)] // the BLAS signature
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) unsafe fn syrk<T: Scalar>(
     gpu: &Gpu,
     stream: usize,
@@ -240,7 +238,6 @@ pub(crate) unsafe fn syrk<T: Scalar>(
 /// # Safety
 /// See the module docs.
 #[allow(clippy::too_many_arguments)] // the BLAS signature
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) unsafe fn trsm<T: Scalar>(
     gpu: &Gpu,
     stream: usize,

@@ -69,12 +69,10 @@ fn describe(name: &str, arch: &str, error: CompileError) -> String {
 /// Keyed by device ordinal: the runtime uses one context per device (the primary one).
 /// The lock is held while a module compiles, so that each is compiled once.
 #[derive(Debug, Default)]
-#[allow(dead_code)] // the CUDA runtime's processors will own one (next step)
 pub(crate) struct ModuleCache {
     loaded: Mutex<HashMap<(usize, &'static str), Arc<CudaModule>>>,
 }
 
-#[allow(dead_code)] // the CUDA runtime's processors will call it (next step)
 impl ModuleCache {
     /// Module `name` of [`MODULES`] loaded in `ctx`, compiled for the device's compute
     /// capability on the first call for this device.

@@ -1,5 +1,7 @@
 //! cuSOLVER dense tile kernels on [`DeviceTile`]s, for `f32` and `f64`: `potrf`, `getrf`,
-//! `geqrf`, `ormqr` (LAPACK's names and contracts).
+//! and `getrf_tiles` on a panel gathered from a column of tiles (LAPACK's names and
+//! contracts). The tiled QR's kernels are not here: they need the compact-WY `T` factors
+//! (LAPACK `geqrt`), which cuSOLVER's `geqrf` does not produce.
 //!
 //! Every compute stream has a [`SolverState`]: a cuSOLVER dense handle bound to it, a
 //! device workspace, a device `devInfo` and a device pivot buffer. Workspace sizes are
@@ -19,14 +21,14 @@ use std::mem::size_of;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use cudarc::cusolver::sys::{self, cublasFillMode_t, cublasOperation_t, cublasSideMode_t, cusolverStatus_t};
+use cudarc::cusolver::sys::{self, cublasFillMode_t, cusolverStatus_t};
 use cudarc::cusolver::DnHandle;
 use cudarc::driver::sys::CUdeviceptr;
 use cudarc::driver::{result, CudaStream};
 
 use super::blas::{to_int, Precision};
 use super::gpu::{DeviceTile, Gpu, Scratch};
-use crate::backend::{Side, Trans, Uplo};
+use crate::backend::Uplo;
 use crate::Scalar;
 
 /// A device buffer of a solver state: `bytes` at `ptr` (0 and 0 before the first use).
@@ -177,7 +179,6 @@ fn fill(uplo: Uplo) -> cublasFillMode_t {
 ///
 /// # Safety
 /// See the module docs.
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) unsafe fn potrf<T: Scalar>(
     gpu: &Gpu,
     stream: usize,
@@ -233,7 +234,6 @@ pub(crate) unsafe fn potrf<T: Scalar>(
 ///
 /// # Safety
 /// See the module docs.
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
 pub(crate) unsafe fn getrf<T: Scalar>(
     gpu: &Gpu,
     stream: usize,
@@ -282,192 +282,6 @@ pub(crate) unsafe fn getrf<T: Scalar>(
         *out = usize::try_from(p - 1).map_err(|_| gpu.error("cuSOLVER getrf", format!("pivot {p}")))?;
     }
     info_result(gpu, "cuSOLVER getrf", info)
-}
-
-/// Householder QR in place (LAPACK `geqrf`) of the `m × n` `a`: `R` on and above the
-/// diagonal, the Householder vectors below it (unit diagonal implicit), their scalars in
-/// the first `min(m, n)` rows of `tau`'s first column. Reads and writes all of `a` and
-/// those entries of `tau`. Enqueued only: no synchronization.
-///
-/// # Safety
-/// See the module docs.
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
-pub(crate) unsafe fn geqrf<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    a: DeviceTile,
-    tau: DeviceTile,
-) -> Result<(), String> {
-    let k = a.rows.min(a.cols);
-    assert!(
-        tau.rows >= k && tau.cols >= 1,
-        "geqrf: tau is {}×{} for a {}×{} tile",
-        tau.rows,
-        tau.cols,
-        a.rows,
-        a.cols
-    );
-    if k == 0 {
-        return Ok(());
-    }
-    gpu.bind()?;
-    let mut st = gpu.solver(stream);
-    let (h, p) = (st.handle.cu(), Precision::of::<T>());
-    let (m, n, lda) = (to_int(a.rows), to_int(a.cols), a.ld_int());
-    let query = ("geqrf", p, [a.rows, a.cols, a.ld, 0, 0, 0]);
-    // SAFETY: as in `potrf`: a size query on a live handle.
-    let lwork = st.lwork(gpu, query, |h, lw| unsafe {
-        match p {
-            Precision::F64 => sys::cusolverDnDgeqrf_bufferSize(h, m, n, a.as_ptr(), lda, lw),
-            Precision::F32 => sys::cusolverDnSgeqrf_bufferSize(h, m, n, a.as_ptr(), lda, lw),
-        }
-    })?;
-    let work = grow(gpu, stream, &mut st.work, lwork * size_of::<T>())?;
-    let info = grow(gpu, stream, &mut st.info, size_of::<c_int>())? as *mut c_int;
-    let lw = to_int(lwork);
-    // SAFETY: as in `potrf`, with `a` `m × n` and `tau` holding `min(m, n)` elements
-    // (checked above), live device memory of `T`.
-    let status = unsafe {
-        match p {
-            Precision::F64 => {
-                sys::cusolverDnDgeqrf(h, m, n, a.as_ptr(), lda, tau.as_ptr(), work as *mut f64, lw, info)
-            }
-            Precision::F32 => {
-                sys::cusolverDnSgeqrf(h, m, n, a.as_ptr(), lda, tau.as_ptr(), work as *mut f32, lw, info)
-            }
-        }
-    };
-    status.result().map_err(|e| gpu.error("cuSOLVER geqrf", e))
-}
-
-/// `C ← op(Q)·C` (`Left`) or `C ← C·op(Q)` (`Right`), `Q` the product of the `k` reflectors
-/// left by [`geqrf`] in `a` and `tau` (`k = tau.rows`; `op(Q) = Qᵀ` for `Trans::Yes`),
-/// LAPACK `ormqr`. `a` is `m × ≥k` on the left, `n × ≥k` on the right (`C` is `m × n`);
-/// only the Householder vectors are read (below the diagonal of `a`'s first `k` columns;
-/// cuSOLVER takes `a` as `const`), and `tau`'s first `k` entries; all of `c` is read and
-/// written. Enqueued only: no synchronization.
-///
-/// # Safety
-/// See the module docs.
-#[allow(clippy::too_many_arguments)] // the LAPACK signature
-#[allow(dead_code)] // used by the runtime's CUDA executor (next step)
-pub(crate) unsafe fn ormqr<T: Scalar>(
-    gpu: &Gpu,
-    stream: usize,
-    side: Side,
-    trans: Trans,
-    a: DeviceTile,
-    tau: DeviceTile,
-    c: DeviceTile,
-) -> Result<(), String> {
-    let (m, n, k) = (c.rows, c.cols, tau.rows);
-    let q = match side {
-        Side::Left => m,
-        Side::Right => n,
-    };
-    assert!(
-        a.rows == q && a.cols >= k && k <= q && tau.cols >= 1,
-        "ormqr: A is {}×{}, tau {}×{}, C {m}×{n} ({side:?})",
-        a.rows,
-        a.cols,
-        tau.rows,
-        tau.cols
-    );
-    if m == 0 || n == 0 || k == 0 {
-        return Ok(());
-    }
-    gpu.bind()?;
-    let mut st = gpu.solver(stream);
-    let (h, p) = (st.handle.cu(), Precision::of::<T>());
-    let side = match side {
-        Side::Left => cublasSideMode_t::CUBLAS_SIDE_LEFT,
-        Side::Right => cublasSideMode_t::CUBLAS_SIDE_RIGHT,
-    };
-    let trans = match trans {
-        Trans::No => cublasOperation_t::CUBLAS_OP_N,
-        Trans::Yes => cublasOperation_t::CUBLAS_OP_T,
-    };
-    let (mi, ni, ki, lda, ldc) = (to_int(m), to_int(n), to_int(k), a.ld_int(), c.ld_int());
-    let query = (
-        "ormqr",
-        p,
-        [side as usize * 2 + trans as usize, m, n, k, a.ld, c.ld],
-    );
-    // SAFETY: as in `potrf`: a size query on a live handle.
-    let lwork = st.lwork(gpu, query, |h, lw| unsafe {
-        match p {
-            Precision::F64 => sys::cusolverDnDormqr_bufferSize(
-                h,
-                side,
-                trans,
-                mi,
-                ni,
-                ki,
-                a.as_ptr(),
-                lda,
-                tau.as_ptr(),
-                c.as_ptr(),
-                ldc,
-                lw,
-            ),
-            Precision::F32 => sys::cusolverDnSormqr_bufferSize(
-                h,
-                side,
-                trans,
-                mi,
-                ni,
-                ki,
-                a.as_ptr(),
-                lda,
-                tau.as_ptr(),
-                c.as_ptr(),
-                ldc,
-                lw,
-            ),
-        }
-    })?;
-    let work = grow(gpu, stream, &mut st.work, lwork * size_of::<T>())?;
-    let info = grow(gpu, stream, &mut st.info, size_of::<c_int>())? as *mut c_int;
-    let lw = to_int(lwork);
-    // SAFETY: as in `potrf`, with the shapes checked above: `a` `q × k` (its `ld`), `tau`
-    // `k` elements, `c` `m × n`, live device memory of `T`.
-    let status = unsafe {
-        match p {
-            Precision::F64 => sys::cusolverDnDormqr(
-                h,
-                side,
-                trans,
-                mi,
-                ni,
-                ki,
-                a.as_ptr(),
-                lda,
-                tau.as_ptr(),
-                c.as_ptr(),
-                ldc,
-                work as *mut f64,
-                lw,
-                info,
-            ),
-            Precision::F32 => sys::cusolverDnSormqr(
-                h,
-                side,
-                trans,
-                mi,
-                ni,
-                ki,
-                a.as_ptr(),
-                lda,
-                tau.as_ptr(),
-                c.as_ptr(),
-                ldc,
-                work as *mut f32,
-                lw,
-                info,
-            ),
-        }
-    };
-    status.result().map_err(|e| gpu.error("cuSOLVER ormqr", e))
 }
 
 /// `getrf` of a panel stored as a column of device tiles, `tiles[0]` on top (as
