@@ -169,7 +169,8 @@ impl<T: Scalar> DArray<T> {
             // tile home from a device).
             .map(|t| {
                 let options = crate::TaskOptions::named("wait").follows_data();
-                crate::datadeps::spawn_here(options, (In(t.clone()),), |_| ())
+                let on_device = crate::datadeps::kernel::device_body!(|_, _| ());
+                crate::datadeps::kernel::spawn_kernel_here(options, (In(t.clone()),), |_| (), on_device)
             })
             .collect();
         let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();

@@ -54,6 +54,38 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
+    spawn(options, accesses, (host, device), false)
+}
+
+/// [`spawn_kernel`] for a caller that waits for the task at once: placed on the CPUs and
+/// ready at submission, it runs on the calling thread (as `datadeps::spawn_here`).
+#[track_caller]
+pub(crate) fn spawn_kernel_here<X, F, R>(
+    options: TaskOptions,
+    accesses: X,
+    host: F,
+    device: Option<DeviceBody<R>>,
+) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    spawn(options, accesses, (host, device), true)
+}
+
+#[track_caller]
+fn spawn<X, F, R>(
+    options: TaskOptions,
+    accesses: X,
+    (host, device): (F, Option<DeviceBody<R>>),
+    here: bool,
+) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
+    R: Send + 'static,
+{
     let mut options = options.kernel();
     options.cuda = device.is_some();
     let host = on_host::<X, F, R>(host);
@@ -68,7 +100,7 @@ where
     };
     #[cfg(not(feature = "cuda"))]
     let _ = device;
-    let submitted = submit(options, accesses, body, None, HeldPolicy::Record, false);
+    let submitted = submit(options, accesses, body, None, HeldPolicy::Record, here);
     TaskFuture {
         cell: submitted.cell,
         name: submitted.name,
