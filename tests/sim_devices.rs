@@ -106,6 +106,53 @@ fn factorizations_and_solves_equal_the_cpus_bitwise() {
 }
 
 #[test]
+fn solves_determinants_and_the_other_operations_equal_the_cpus_bitwise() {
+    everywhere("triangular solve", || {
+        let u = &spd(150, 48, 14) + &DArray::eye(Blocks(48, 48), 150);
+        let mut x = DArray::<f64>::rand_seeded(Blocks(48, 30), 150, 70, 15);
+        mosaic::linalg::trsm(
+            Side::Left,
+            Uplo::Upper,
+            Trans::Yes,
+            Diag::NonUnit,
+            2.0,
+            &u,
+            &mut x,
+        )
+        .unwrap();
+        x.to_ndarray()
+    });
+    everywhere("lu solve and det", || {
+        let a = DArray::<f64>::rand_seeded(Blocks(40, 40), 160, 160, 16);
+        let b = DArray::<f64>::rand_seeded(Blocks(40, 40), 160, 5, 17);
+        let lu = a.lu().unwrap();
+        let mut x = lu.solve(&b).unwrap().to_ndarray();
+        x[(0, 0)] += lu.det().unwrap();
+        x
+    });
+    everywhere("lu without pivoting", || {
+        let a = spd(140, 48, 18);
+        a.lu_with(mosaic::linalg::Pivot::NoPivot)
+            .unwrap()
+            .u()
+            .to_ndarray()
+    });
+    everywhere("apply Qᵀ", || {
+        let a = DArray::<f64>::rand_seeded(Blocks(32, 32), 120, 60, 19);
+        let mut c = DArray::<f64>::rand_seeded(Blocks(32, 32), 120, 7, 20);
+        a.into_qr().unwrap().apply_qt(&mut c).unwrap();
+        c.to_ndarray()
+    });
+    everywhere("scalar division, in-place difference, copies", || {
+        let a = DArray::<f64>::randn_seeded(Blocks(32, 24), 90, 70, 21);
+        let mut b = &a / 3.0;
+        b -= &a.clone();
+        b /= 7.0;
+        (&b - &a.t().t()).to_ndarray()
+    });
+}
+
+#[test]
 fn kernels_run_where_on_says_and_results_come_home() {
     let _one = setup();
     mosaic::trace::start();
