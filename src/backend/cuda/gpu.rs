@@ -201,6 +201,10 @@ impl Gpu {
         libraries_present()?;
         let fail = |what: &'static str| move |e: DriverError| format!("CUDA device {ordinal}: {what}: {e:?}");
         let ctx = CudaContext::new(ordinal).map_err(fail("creating its context"))?;
+        // Threads that wait for the device sleep instead of spinning: the executors and
+        // the transfer thread must leave the cores to the CPU workers.
+        ctx.set_blocking_synchronize()
+            .map_err(fail("asking for blocking synchronization"))?;
         let new_stream = || ctx.new_stream().map_err(fail("creating a stream"));
         let streams = (0..STREAMS)
             .map(|_| new_stream())
@@ -220,6 +224,14 @@ impl Gpu {
             Staging::new(&ctx, sys::CU_MEMHOSTALLOC_WRITECOMBINED).map_err(fail("creating an event"))?;
         let d2h = Staging::new(&ctx, 0).map_err(fail("creating an event"))?;
         let kernels = ModuleCache::default();
+        // The kernels the runtime launches, compiled and loaded now: a device whose driver
+        // cannot load them is refused here rather than failing its first tasks.
+        if !super::nvrtc_present() {
+            return Err(format!("CUDA device {ordinal}: libnvrtc not found"));
+        }
+        for module in super::launch::MODULES_LAUNCHED {
+            kernels.get(&ctx, module)?;
+        }
         Ok(Gpu {
             ctx,
             streams,
@@ -277,12 +289,18 @@ impl Gpu {
 
     /// `bytes` of device memory, usable from every stream when this returns, zeroed if
     /// `zeroed`, aligned to 256 bytes. A 0-byte request gets a dangling pointer and no
-    /// allocation. Freed with [`Gpu::free`] and the same `bytes`.
+    /// allocation. Freed with [`Gpu::free`] and the same `bytes`. See [`Gpu::try_alloc`]
+    /// to tell a full device from other failures.
     pub(crate) fn alloc(&self, bytes: usize, zeroed: bool) -> Result<NonNull<u8>, String> {
+        self.try_alloc(bytes, zeroed).map_err(|(_, message)| message)
+    }
+
+    /// [`Gpu::alloc`], whose error says (`true`) whether the device was out of memory.
+    pub(crate) fn try_alloc(&self, bytes: usize, zeroed: bool) -> Result<NonNull<u8>, (bool, String)> {
         if bytes == 0 {
             return Ok(NonNull::dangling());
         }
-        self.bind()?;
+        self.bind().map_err(|e| (false, e))?;
         let stream = self.mem.cu_stream();
         let async_alloc = self.ctx.has_async_alloc();
         // SAFETY: allocating has no precondition beyond a current context (bound above) and
@@ -295,7 +313,10 @@ impl Gpu {
                 result::malloc_sync(bytes)
             }
         }
-        .map_err(|e| self.error(&format!("allocating {bytes} bytes"), e))?;
+        .map_err(|e| {
+            let full = e.0 == sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY;
+            (full, self.error(&format!("allocating {bytes} bytes"), e))
+        })?;
         let ready = (|| {
             if zeroed {
                 // SAFETY: `dptr` is a fresh allocation of `bytes` bytes, ordered on `mem`
@@ -314,7 +335,10 @@ impl Gpu {
                     // SAFETY: `ptr` was allocated just above with `bytes` and never handed out.
                     unsafe { self.free(ptr, bytes) };
                 }
-                Err(self.error(&format!("preparing {bytes} bytes"), ready.err()))
+                Err((
+                    false,
+                    self.error(&format!("preparing {bytes} bytes"), ready.err()),
+                ))
             }
         }
     }
@@ -342,15 +366,22 @@ impl Gpu {
                 result::free_sync(dptr)
             }
         };
-        self.ctx.record_err(freed);
+        // A failed free leaks the memory. It is not recorded on the context: that would
+        // hand the error to whichever unrelated call binds the context next.
+        let _ = freed;
     }
 
     /// Blocks the calling thread until the work enqueued on `stream` is done; reports the
     /// asynchronous errors of that work.
     pub(crate) fn synchronize(&self, stream: usize) -> Result<(), String> {
-        self.streams[stream]
-            .synchronize()
-            .map_err(|e| self.error("synchronizing a stream", e))
+        let s = &self.streams[stream];
+        s.synchronize().map_err(|first| {
+            // cudarc reports an error recorded earlier on the context (by any call) when it
+            // binds the context, before it waits: wait again, so that nothing enqueued on
+            // the stream still runs when this returns, whatever the error was.
+            let _ = s.synchronize();
+            self.error("synchronizing a stream", first)
+        })
     }
 }
 

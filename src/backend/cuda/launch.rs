@@ -67,6 +67,9 @@ pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
     ("laswp", "laswp_tiles", "ippiiipi"),
 ];
 
+/// The modules of [`SIGNATURES`] (a device loads them when it opens).
+pub(crate) const MODULES_LAUNCHED: [&str; 3] = ["elementwise", "triangle", "laswp"];
+
 impl Arg {
     /// The letter of [`SIGNATURES`] for this argument.
     fn letter(self) -> char {
@@ -353,6 +356,12 @@ pub(crate) unsafe fn laswp<T: Scalar>(
     if n == 0 || count == 0 {
         return Ok(());
     }
+    // The kernel finds row k in tile k / tb.
+    let tb = tiles[0].rows;
+    assert!(
+        tiles.iter().all(|t| t.cols == n) && tiles[..tiles.len() - 1].iter().all(|t| t.rows == tb),
+        "laswp: the tiles of a stack are one width and, but the last, one height"
+    );
     // The tiles' addresses, then their leading dimensions, in device memory for the kernel.
     let table: Vec<u64> = tiles
         .iter()
@@ -364,7 +373,7 @@ pub(crate) unsafe fn laswp<T: Scalar>(
     unsafe { gpu.write_small(stream, scratch.ptr(), &table) }?;
     let at = scratch.ptr().as_ptr() as usize as u64;
     let pivots = (ipiv.as_ptr() as usize as u64, count, base);
-    let call = laswp_call(n, (at, at + (tiles.len() * 8) as u64), tiles[0].rows, pivots);
+    let call = laswp_call(n, (at, at + (tiles.len() * 8) as u64), tb, pivots);
     // SAFETY: the tiles and pivots are the caller's; the table lives in `scratch`, freed
     // after the stream has run the kernel (its drop waits for the stream).
     unsafe { run::<T>(gpu, stream, call) }
@@ -414,6 +423,12 @@ mod tests {
             named.insert(call.name);
         }
         assert_eq!(named.len(), SIGNATURES.len(), "a signature no call uses");
+        let modules: std::collections::BTreeSet<&str> = SIGNATURES.iter().map(|s| s.0).collect();
+        assert_eq!(
+            modules,
+            MODULES_LAUNCHED.into_iter().collect(),
+            "modules loaded at open"
+        );
         // An empty tile launches nothing.
         assert!(laset_call(None, 0.0f64, tile(0, 4)).is_none());
         assert!(laswp_call(0, (16, 64), 2, (128, 3, 0)).is_none());

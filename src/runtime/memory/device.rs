@@ -247,10 +247,31 @@ pub(crate) fn allocate(d: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u
             Ok(NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout(bytes))))
         }
         #[cfg(feature = "cuda")]
-        Device::Cuda(gpu) => gpu.alloc(bytes, zeroed).map_err(|message| {
-            b.uncharge(bytes);
-            Error::Device { device: d, message }
-        }),
+        Device::Cuda(gpu) => {
+            // The budget leaves a margin, but the libraries' workspaces and the kernels'
+            // scratch are not counted in it: a full device, under budget, first evicts as
+            // much again, then reports OutOfMemory, which a task's acquire waits out.
+            let mut retried = false;
+            loop {
+                match gpu.try_alloc(bytes, zeroed) {
+                    Ok(p) => return Ok(p),
+                    Err((true, _)) if !retried && evict::make_room_before(slot, 2 * bytes, None)? => {
+                        retried = true
+                    }
+                    Err((full, message)) => {
+                        b.uncharge(bytes);
+                        return Err(match full {
+                            true => Error::OutOfMemory {
+                                space: MemorySpace::Device(d),
+                                needed: bytes,
+                                limit: b.limit().unwrap_or(usize::MAX),
+                            },
+                            false => Error::Device { device: d, message },
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 

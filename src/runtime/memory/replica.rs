@@ -399,8 +399,13 @@ impl Replicas {
     }
 
     /// Step 3: the task that acquired `space` is done; `wrote`: it wrote there.
+    ///
+    /// A write takes the lock even when `space` already held the only valid copy: a
+    /// prefetch started ahead of a later reader may be copying from `space` right now
+    /// (under the lock, `prefetch_before`), and would mark its copy valid; taken after it,
+    /// the lock lets this release invalidate that copy.
     pub(crate) fn release(&self, space: usize, wrote: bool) {
-        if wrote && self.states.load(Acquire) != only_modified(space) {
+        if wrote {
             let _guard = lock(&self.lock);
             self.states.store(only_modified(space), SeqCst);
             if space != SPILL {
@@ -445,7 +450,11 @@ impl Replicas {
             self.bases[from].store(base.as_ptr(), SeqCst);
             self.states.store(word, SeqCst);
         };
-        if self.pins[from].load(SeqCst) > 0 {
+        // A task holding `to` to overwrite it writes there without the lock: a copy must
+        // not land on its writes (one that pins `to` later waits for the lock).
+        if self.pins[from].load(SeqCst) > 0
+            || (self.pins[to].load(SeqCst) > 0 && state_in(word, to) == State::Invalid)
+        {
             put_back();
             return Ok(Evicted::No);
         }

@@ -198,3 +198,82 @@ fn the_runtime_mover_refuses_device_spaces_with_an_error() {
     r.release(0, true);
     assert_eq!(r.state(0), State::Modified);
 }
+
+#[test]
+fn eviction_does_not_copy_over_a_replica_a_task_is_overwriting() {
+    let (r, _) = object(1, Buffers::default());
+    // The only copy in space 2 (a device's), written there.
+    let on_device = r.acquire(2, Contents::Needed).unwrap();
+    write(on_device, 2);
+    r.release(2, true);
+    // A task overwrites the host replica: pinned, invalid until its release.
+    let host = r.acquire(HOST, Contents::Overwritten).unwrap();
+    write(host, 3);
+    assert_eq!(r.evict(2, HOST, false).unwrap(), Evicted::No);
+    assert_eq!(read(host), 3, "the eviction's copy landed on the task's writes");
+    r.release(HOST, true);
+    let host = r.acquire(HOST, Contents::Needed).unwrap();
+    assert_eq!(read(host), 3);
+    r.release(HOST, false);
+}
+
+/// A mover whose copy lasts 50 ms after it has read the source, during which a writer of
+/// the source writes and releases from another thread (`RELEASE_DURING_COPY`).
+#[derive(Debug, Default)]
+struct SlowCopies;
+
+static RELEASE_DURING_COPY: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>> = std::sync::Mutex::new(None);
+
+impl Mover for SlowCopies {
+    fn allocate(&self, space: usize, bytes: usize, zeroed: bool) -> Result<NonNull<u8>> {
+        Buffers::default().allocate(space, bytes, zeroed)
+    }
+
+    unsafe fn copy(
+        &self,
+        _from: usize,
+        src: NonNull<u8>,
+        _to: usize,
+        dst: NonNull<u8>,
+        bytes: usize,
+    ) -> Result<()> {
+        // SAFETY: both are `bytes`-long buffers of the test.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), bytes) };
+        // The copy has read the source; the writer writes and releases while it "lasts".
+        let release = RELEASE_DURING_COPY.lock().unwrap().take();
+        let writer = release.map(std::thread::spawn);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(writer); // detached: the test waits for its message
+        Ok(())
+    }
+
+    unsafe fn free(&self, _space: usize, _ptr: NonNull<u8>, _bytes: usize) {}
+}
+
+#[test]
+fn a_write_released_during_a_prefetch_invalidates_the_prefetched_copy() {
+    let mover: &'static SlowCopies = Box::leak(Box::new(SlowCopies));
+    let host: &'static mut u64 = Box::leak(Box::new(1));
+    let r: &'static Replicas = Box::leak(Box::new(Replicas::on_host(
+        (host as *mut u64).cast(),
+        8,
+        HostStorage::Borrowed,
+        mover,
+    )));
+    // A task writes the host replica (the only copy) while a prefetch for a later reader
+    // copies it to space 2, and releases before that copy ends.
+    let base = r.acquire(HOST, Contents::Needed).unwrap();
+    let base_addr = base.as_ptr() as usize;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    *RELEASE_DURING_COPY.lock().unwrap() = Some(Box::new(move || {
+        write(NonNull::new(base_addr as *mut u8).unwrap(), 9);
+        r.release(HOST, true);
+        done_tx.send(()).unwrap();
+    }));
+    r.prefetch(2).unwrap();
+    done_rx.recv().unwrap();
+    // The prefetched copy may not pass for the contents: the write came after it began.
+    let on_device = r.acquire(2, Contents::Needed).unwrap();
+    assert_eq!(read(on_device), 9, "a stale prefetched copy was kept as valid");
+    r.release(2, false);
+}
