@@ -100,12 +100,15 @@ impl Target {
         Target(TargetKind::Cpu)
     }
 
-    /// Accelerator `i`, of any kind (a CUDA device or a simulated one).
+    /// Accelerator `i`, of any kind: the accelerators are numbered from 0, the CUDA devices
+    /// first (in ordinal order, those that opened), then the simulated ones;
+    /// `MemorySpace::Device(i)` is its memory.
     pub const fn device(i: usize) -> Self {
         Target(TargetKind::Device(i))
     }
 
-    /// CUDA device `i` only.
+    /// Accelerator `i` (numbered as in [`Target::device`]), only if it is a CUDA device.
+    /// It is CUDA ordinal `i` unless a device before it failed to open (with a message).
     pub const fn cuda(i: usize) -> Self {
         Target(TargetKind::Cuda(i))
     }
