@@ -64,7 +64,7 @@ fn elementwise_kernels_on_the_gpu_equal_the_cpus_bitwise() {
         c -= &b;
         c *= 0.5;
         let d = &(&c * 2.0) / 4.0;
-        d.clone().to_ndarray()
+        d.clone().t().to_ndarray()
     };
     let cpu = on(Target::cpu(), program).unwrap();
     mosaic::trace::start();

@@ -174,14 +174,7 @@ impl<T: Scalar> DArray<T> {
         let out = Self::for_overwrite(super::Blocks(self.cols.b, self.rows.b), self.cols.n, self.rows.n)
             .with_auto(self.auto);
         for (i, j) in self.tile_indices() {
-            let task = move |(a, mut c): (ndarray::ArrayView2<'_, T>, ndarray::ArrayViewMut2<'_, T>)| {
-                c.assign(&a.t())
-            };
-            drop(spawn_with(
-                TaskOptions::named("transpose").kernel(),
-                (In(self.tile(i, j)), Out(out.tile(j, i))),
-                task,
-            ));
+            tasks::transpose(self.tile(i, j), out.tile(j, i));
         }
         out
     }

@@ -65,10 +65,11 @@ pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
     ("elementwise", "mul_scalar", "iipivpi"),
     ("elementwise", "div_scalar", "iipivpi"),
     ("laswp", "laswp_tiles", "ippiiipi"),
+    ("transpose", "transpose", "iipipi"),
 ];
 
 /// The modules of [`SIGNATURES`] (a device loads them when it opens).
-pub(crate) const MODULES_LAUNCHED: [&str; 3] = ["elementwise", "triangle", "laswp"];
+pub(crate) const MODULES_LAUNCHED: [&str; 4] = ["elementwise", "triangle", "laswp", "transpose"];
 
 impl Arg {
     /// The letter of [`SIGNATURES`] for this argument.
@@ -241,6 +242,29 @@ fn elementwise_scalar_call<T: Scalar>(
     Call::over_tile("elementwise", name, (c.rows, c.cols), &args)
 }
 
+/// `transpose` of the `m × n` `a` into the `n × m` `b`: blocks of 32 × 8 threads, one per
+/// 32 × 32 sub-tile (`kernels/transpose.cu`'s contract).
+fn transpose_call(a: DeviceTile, b: DeviceTile) -> Option<Call> {
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.cols, b.rows),
+        "transpose: shapes do not match"
+    );
+    let (m, n) = (a.rows, a.cols);
+    let mut call = Call::over_tile(
+        "transpose",
+        "transpose",
+        (m, n),
+        &[tile(a)[0], tile(a)[1], tile(b)[0], tile(b)[1]],
+    )?;
+    call.config.grid_dim = (
+        m.div_ceil(32).min(65535) as u32,
+        n.div_ceil(32).min(65535) as u32,
+        1,
+    );
+    Some(call)
+}
+
 /// `laswp_tiles` over `n` columns of a stack of tiles `tb` rows tall (but the last), their
 /// addresses at `table` and leading dimensions at `lds` in device memory, `count` pivots
 /// at `ipiv` counted from `base`: one thread per column, along x (`kernels/laswp.cu`).
@@ -339,6 +363,20 @@ pub(crate) unsafe fn elementwise_scalar<T: Scalar>(
     unsafe { run::<T>(gpu, stream, elementwise_scalar_call(op, a, alpha, c)) }
 }
 
+/// `b ← aᵀ` (`a` is `m × n`, `b` `n × m`), two tiles that do not overlap.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn transpose<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    a: DeviceTile,
+    b: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tiles are the caller's.
+    unsafe { run::<T>(gpu, stream, transpose_call(a, b)) }
+}
+
 /// `Backend::laswp` on a column of device tiles stacked into one block (`tiles[0]` on top,
 /// one width, all but the last as tall as the first): for `k` in `0..count`, rows `k` and
 /// `ipiv[k] − base` of the stack swapped, in order. `ipiv` is device memory holding
@@ -397,7 +435,11 @@ mod tests {
     #[test]
     fn every_call_matches_a_signature() {
         let (a, b, c) = (tile(5, 4), tile(5, 4), tile(5, 4));
-        let mut calls = vec![lacpy_call(a, b), laswp_call(4, (16, 64), 2, (128, 3, 0))];
+        let mut calls = vec![
+            lacpy_call(a, b),
+            laswp_call(4, (16, 64), 2, (128, 3, 0)),
+            transpose_call(a, tile(4, 5)),
+        ];
         for uplo in [None, Some(Uplo::Upper), Some(Uplo::Lower)] {
             calls.push(laset_call(uplo, 1.5f64, a));
         }

@@ -95,6 +95,21 @@ pub(crate) fn elementwise_scalar_assign<T: Scalar>(
     drop(spawn_kernel(TaskOptions::named(name), (InOut(a),), task, device));
 }
 
+/// `b ← aᵀ`, as a task.
+pub(crate) fn transpose<T: Scalar>(a: Tile<T>, b: Tile<T>) {
+    let task = move |(a, mut b): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| b.assign(&a.t());
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs`; two distinct tiles do not overlap.
+        checked(unsafe { crate::backend::cuda::launch::transpose::<T>(l.gpu, l.stream, t[0], t[1]) })
+    });
+    drop(spawn_kernel(
+        TaskOptions::named("transpose"),
+        (In(a), Out(b)),
+        task,
+        device,
+    ));
+}
+
 /// `b ← a`, two tiles of one shape ([`Backend::lacpy`]), as a task named `name`.
 pub(crate) fn lacpy<T: Scalar>(name: &'static str, a: Tile<T>, b: Tile<T>) {
     let task = move |(b, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| Cpu.lacpy(a, b);

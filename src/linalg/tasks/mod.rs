@@ -23,7 +23,7 @@ mod lu;
 mod qr;
 
 pub(crate) use elementwise::{
-    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, lacpy,
+    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, lacpy, transpose,
 };
 pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, Swaps};
 pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
