@@ -10,8 +10,7 @@ use ndarray::{ArrayBase, Data, Ix2};
 use super::partition::Partition;
 use super::random;
 use super::DArray;
-use crate::datadeps::{spawn_with, Out};
-use crate::runtime::TaskOptions;
+use crate::linalg::tasks::{self, Generator};
 use crate::{Scalar, Tile};
 
 impl<T: Scalar> DArray<T> {
@@ -40,13 +39,8 @@ impl<T: Scalar> DArray<T> {
 
     /// The `n × n` identity.
     pub fn eye(partition: impl Partition, n: usize) -> Self {
-        Self::from_fn(
-            partition,
-            n,
-            n,
-            "eye",
-            |i, j| if i == j { T::one() } else { T::zero() },
-        )
+        let eye = |i, j| if i == j { T::one() } else { T::zero() };
+        Self::from_fn(partition, n, n, ("eye", Generator::Eye), eye)
     }
 
     /// Uniform in [0, 1), from a fresh seed.
@@ -57,9 +51,13 @@ impl<T: Scalar> DArray<T> {
     /// Uniform in [0, 1), reproducible: the same seed gives the same matrix under every
     /// partition.
     pub fn rand_seeded(partition: impl Partition, rows: usize, cols: usize, seed: u64) -> Self {
-        Self::from_fn(partition, rows, cols, "rand", move |i, j| {
-            T::from_f64(random::uniform(seed, i, j))
-        })
+        Self::from_fn(
+            partition,
+            rows,
+            cols,
+            ("rand", Generator::Uniform(seed)),
+            move |i, j| T::from_f64(random::uniform(seed, i, j)),
+        )
     }
 
     /// Standard normal, from a fresh seed.
@@ -69,7 +67,9 @@ impl<T: Scalar> DArray<T> {
 
     /// Standard normal, reproducible like [`DArray::rand_seeded`].
     pub fn randn_seeded(partition: impl Partition, rows: usize, cols: usize, seed: u64) -> Self {
-        Self::from_fn(partition, rows, cols, "randn", move |i, j| {
+        // On the CPUs only: a GPU's `log` and `cos` may differ from libm's in the last bit,
+        // and the matrix must not depend on where its tiles were made.
+        Self::from_fn(partition, rows, cols, ("randn", Generator::None), move |i, j| {
             T::from_f64(random::normal(seed, i, j))
         })
     }
@@ -82,33 +82,28 @@ impl<T: Scalar> DArray<T> {
         })
     }
 
-    /// A matrix whose element `(i, j)` is `f(i, j)`, filled by one task per tile.
+    /// A matrix whose element `(i, j)` is `f(i, j)`, filled by one task per tile (named
+    /// `name`; on a CUDA device by `generator`'s kernel, which gives the same values).
     fn from_fn(
         partition: impl Partition,
         rows: usize,
         cols: usize,
-        name: &'static str,
+        (name, generator): (&'static str, Generator),
         f: impl Fn(usize, usize) -> T + Send + Sync + 'static,
     ) -> Self {
         let out = Self::for_overwrite(partition, rows, cols);
         let f = Arc::new(f);
-        let (gr, gc) = out.tile_grid();
-        for j in 0..gc {
-            for i in 0..gr {
-                let (r, c) = out.tile_range(i, j);
-                let f = f.clone();
-                let fill = move |(mut t,): (ndarray::ArrayViewMut2<'_, T>,)| {
-                    for ((ii, jj), x) in t.indexed_iter_mut() {
-                        *x = f(r.start + ii, c.start + jj);
-                    }
-                };
-                // Detached: whoever reads the tile orders after this task.
-                drop(spawn_with(
-                    TaskOptions::named(name).kernel(),
-                    (Out(out.tile(i, j)),),
-                    fill,
-                ));
-            }
+        for (i, j) in out.tile_indices() {
+            let (r, c) = out.tile_range(i, j);
+            let f = f.clone();
+            // Detached: whoever reads the tile orders after this task.
+            tasks::generate(
+                name,
+                generator,
+                out.tile(i, j),
+                (r.start, c.start),
+                move |i, j| f(i, j),
+            );
         }
         out
     }

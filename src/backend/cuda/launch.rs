@@ -66,10 +66,12 @@ pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
     ("elementwise", "div_scalar", "iipivpi"),
     ("laswp", "laswp_tiles", "ippiiipi"),
     ("transpose", "transpose", "iipipi"),
+    ("random", "rand_uniform", "iiiiipi"),
+    ("random", "eye", "iiiipi"),
 ];
 
 /// The modules of [`SIGNATURES`] (a device loads them when it opens).
-pub(crate) const MODULES_LAUNCHED: [&str; 4] = ["elementwise", "triangle", "laswp", "transpose"];
+pub(crate) const MODULES_LAUNCHED: [&str; 5] = ["elementwise", "triangle", "laswp", "transpose", "random"];
 
 impl Arg {
     /// The letter of [`SIGNATURES`] for this argument.
@@ -242,6 +244,19 @@ fn elementwise_scalar_call<T: Scalar>(
     Call::over_tile("elementwise", name, (c.rows, c.cols), &args)
 }
 
+/// `rand_uniform` (`seed`) or `eye` (`None`) of tile `a` at global offset `(row0, col0)`.
+fn generate_call(seed: Option<u64>, (row0, col0): (usize, usize), a: DeviceTile) -> Option<Call> {
+    let [p, ld] = tile(a);
+    let at = [Arg::Int(row0 as i64), Arg::Int(col0 as i64), p, ld];
+    match seed {
+        Some(seed) => {
+            let args: Vec<Arg> = [Arg::Int(seed as i64)].into_iter().chain(at).collect();
+            Call::over_tile("random", "rand_uniform", (a.rows, a.cols), &args)
+        }
+        None => Call::over_tile("random", "eye", (a.rows, a.cols), &at),
+    }
+}
+
 /// `transpose` of the `m × n` `a` into the `n × m` `b`: blocks of 32 × 8 threads, one per
 /// 32 × 32 sub-tile (`kernels/transpose.cu`'s contract).
 fn transpose_call(a: DeviceTile, b: DeviceTile) -> Option<Call> {
@@ -363,6 +378,36 @@ pub(crate) unsafe fn elementwise_scalar<T: Scalar>(
     unsafe { run::<T>(gpu, stream, elementwise_scalar_call(op, a, alpha, c)) }
 }
 
+/// Tile `a` filled with the uniform values of the matrix seeded `seed` at global offset
+/// `(row0, col0)`: `src/darray/random.rs`'s `uniform`, bitwise.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn rand_uniform<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    seed: u64,
+    at: (usize, usize),
+    a: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tile is the caller's.
+    unsafe { run::<T>(gpu, stream, generate_call(Some(seed), at, a)) }
+}
+
+/// Tile `a` filled as the tile at global offset `(row0, col0)` of the identity.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn eye<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    at: (usize, usize),
+    a: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tile is the caller's.
+    unsafe { run::<T>(gpu, stream, generate_call(None, at, a)) }
+}
+
 /// `b ← aᵀ` (`a` is `m × n`, `b` `n × m`), two tiles that do not overlap.
 ///
 /// # Safety
@@ -439,6 +484,8 @@ mod tests {
             lacpy_call(a, b),
             laswp_call(4, (16, 64), 2, (128, 3, 0)),
             transpose_call(a, tile(4, 5)),
+            generate_call(Some(7), (3, 4), a),
+            generate_call(None, (3, 4), a),
         ];
         for uplo in [None, Some(Uplo::Upper), Some(Uplo::Lower)] {
             calls.push(laset_call(uplo, 1.5f64, a));

@@ -95,6 +95,50 @@ pub(crate) fn elementwise_scalar_assign<T: Scalar>(
     drop(spawn_kernel(TaskOptions::named(name), (InOut(a),), task, device));
 }
 
+/// What fills a generated tile on a CUDA device (`kernels/random.cu`), with the values
+/// the CPU's function gives.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))] // the seed is read by the CUDA body
+pub(crate) enum Generator {
+    /// `random::uniform(seed, i, j)`.
+    Uniform(u64),
+    /// The identity.
+    Eye,
+    /// None: the tile is made on the CPUs (or a simulated device).
+    None,
+}
+
+/// Tile `a`, whose first element is global element `(row0, col0)`, filled with `f(i, j)`
+/// of each global index, as a task named `name`; on a CUDA device by `generator`.
+pub(crate) fn generate<T: Scalar>(
+    name: &'static str,
+    generator: Generator,
+    a: Tile<T>,
+    (row0, col0): (usize, usize),
+    f: impl Fn(usize, usize) -> T + Send + 'static,
+) {
+    let task = move |(mut a,): (ArrayViewMut2<'_, T>,)| {
+        for ((i, j), x) in a.indexed_iter_mut() {
+            *x = f(row0 + i, col0 + j);
+        }
+    };
+    let device = match generator {
+        Generator::None => None,
+        #[allow(unused_variables)] // without `cuda`
+        generator => device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+            use crate::backend::cuda::launch::{eye, rand_uniform};
+            // SAFETY: see `linalg/tasks/mod.rs`.
+            checked(unsafe {
+                match generator {
+                    Generator::Uniform(seed) => rand_uniform::<T>(l.gpu, l.stream, seed, (row0, col0), t[0]),
+                    _ => eye::<T>(l.gpu, l.stream, (row0, col0), t[0]),
+                }
+            })
+        }),
+    };
+    drop(spawn_kernel(TaskOptions::named(name), (Out(a),), task, device));
+}
+
 /// `b ← aᵀ`, as a task.
 pub(crate) fn transpose<T: Scalar>(a: Tile<T>, b: Tile<T>) {
     let task = move |(a, mut b): (ArrayView2<'_, T>, ArrayViewMut2<'_, T>)| b.assign(&a.t());

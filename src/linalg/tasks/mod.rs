@@ -23,7 +23,8 @@ mod lu;
 mod qr;
 
 pub(crate) use elementwise::{
-    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, lacpy, transpose,
+    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, generate, lacpy,
+    transpose, Generator,
 };
 pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, Swaps};
 pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
