@@ -88,14 +88,10 @@ impl<T: Scalar> DArray<T> {
         }
     }
 
-    /// `f` applied to every element, in a new matrix cut like `self`.
+    /// `f` applied to every element, in a new matrix cut like `self` (a closure is CPU
+    /// code: its tasks run on the CPU workers).
     pub fn map(&self, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
-        self.map_with(TaskOptions::named("map"), f)
-    }
-
-    /// [`DArray::map`] with these task options (a built-in `f` is a tile kernel; a user's
-    /// closure is CPU code).
-    fn map_with(&self, options: TaskOptions, f: impl Fn(T) -> T + Send + Sync + 'static) -> Self {
+        let options = TaskOptions::named("map");
         let f = Arc::new(f);
         let out = self.for_overwrite_like();
         for (i, j) in self.tile_indices() {
@@ -183,7 +179,11 @@ impl<T: Scalar> DArray<T> {
 impl<T: Scalar> Clone for DArray<T> {
     /// A deep copy (value semantics): the copy's tiles are new, filled by copy tasks.
     fn clone(&self) -> Self {
-        self.map_with(TaskOptions::named("lacpy").kernel(), |x| x)
+        let out = self.for_overwrite_like();
+        for (i, j) in self.tile_indices() {
+            tasks::lacpy("lacpy", self.tile(i, j), out.tile(i, j));
+        }
+        out
     }
 }
 
