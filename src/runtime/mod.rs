@@ -522,37 +522,11 @@ impl Runtime {
         first_bytes
     }
 
-    /// A ready task goes to the queue of the processors it was placed on, or, when the
-    /// policy rebalances, a kernel placed on busy CPU workers goes to an idle device
-    /// (`placement::idle_device_for`), its inputs copied there.
+    /// A ready task goes to the queue of the processors it was placed on.
     pub(crate) fn push(&self, task: TaskRef) {
-        let header = task.header();
-        if header.kernel && !self.devices.is_empty() && header.placed().kind == ProcessorKind::Cpu {
-            self.rebalance(&task);
-        }
         match task.header().placed().memory {
             MemorySpace::Device(d) => self.devices[d].queue.push(task),
             MemorySpace::Host => self.queue.push(task),
-        }
-    }
-
-    /// Moves a ready kernel placed on the CPUs to an idle device, if the policy wants it
-    /// and one is idle while every CPU worker is busy.
-    fn rebalance(&self, task: &TaskRef) {
-        if !self.placement.rebalances() {
-            return;
-        }
-        let header = task.header();
-        // SAFETY: the task is ready and not handed on yet (it is being pushed), so no
-        // thread can have claimed it (task.rs, invariant 4).
-        let accesses = unsafe { task.accesses() };
-        let info = self.task_info(header, accesses);
-        let idle = |d: usize| self.devices[d].queue.looks_idle();
-        let cpus_idle = self.queue.looks_idle();
-        if let Some(p) = sched::placement::idle_device_for(&info, &self.processors, cpus_idle, idle) {
-            self.placement.moved(&info, header.decision());
-            header.set_placed(Placed::on(&p).into());
-            deps::prefetch(task);
         }
     }
 

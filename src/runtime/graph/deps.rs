@@ -69,7 +69,7 @@ pub(crate) fn release(task: TaskRef, ready: &mut impl FnMut(TaskRef)) {
 /// the host, inputs evicted to a spill file or valid on a device only are brought back by
 /// the transfer thread; for a task placed on a device, its inputs are copied there. A
 /// failure is left for the task's own acquire to report.
-pub(crate) fn prefetch(task: &TaskRef) {
+fn prefetch(task: &TaskRef) {
     let space = task.header().placed().memory;
     // Host replicas are evicted only under a limit: without one, a ready task placed on
     // the host costs nothing here (this runs for every task). Tiles spilled under a limit

@@ -17,9 +17,7 @@
 //!    hands the task on, to start prefetches), by threads holding the ready queue's lock
 //!    while it is queued (to see whether its data is resident; nobody can claim it until
 //!    it is popped under that lock), then used and dropped by the thread that claimed the
-//!    task. All of these only read the records, which stay as they are until then. The placement is set at submission, before the task can be ready, and may be changed once
-//!    more by the thread that makes the task ready, before it hands it on (a rebalance to an
-//!    idle device: `Runtime::push`).
+//!    task. All of these only read the records, which stay as they are until then. The placement is set once, at submission, before the task can be ready.
 
 use std::cell::UnsafeCell;
 

@@ -58,16 +58,6 @@ pub(crate) trait Placement: Send + Sync + Debug {
     fn measures(&self) -> bool {
         false
     }
-
-    /// Should a ready kernel placed on the CPUs go to an idle device instead, when no CPU
-    /// worker is idle ([`idle_device_for`])?
-    fn rebalances(&self) -> bool {
-        false
-    }
-
-    /// `task`, placed by `decision`, was moved elsewhere when it became ready: it will not
-    /// run where `decision` says (its time counted there must go).
-    fn moved(&self, _task: &TaskInfo<'_>, _decision: Decision) {}
 }
 
 /// Every task on the CPU workers, in host memory: the policy while the CPU workers are
@@ -101,26 +91,6 @@ fn has_body(kind: ProcessorKind, kernel: bool, cuda: bool) -> bool {
         ProcessorKind::Simulated => kernel,
         ProcessorKind::Cuda => kernel && cuda,
     }
-}
-
-/// The device a ready kernel placed on the CPUs should move to, if any: one the task may
-/// run on ([`runs_on`]) whose executors are idle (`idle(device)`: asleep, nothing
-/// queued), while no CPU worker is (`cpus_idle`). Work placed at submission from estimates
-/// then does not wait in the CPU workers' queue while a faster processor has nothing to
-/// do. A task that only orders after its data (`follows_data`) stays where it is.
-pub(crate) fn idle_device_for(
-    task: &TaskInfo<'_>,
-    processors: &[Processor],
-    cpus_idle: bool,
-    idle: impl Fn(usize) -> bool,
-) -> Option<Processor> {
-    if cpus_idle || !task.kernel || task.follows_data {
-        return None;
-    }
-    processors
-        .iter()
-        .find(|p| p.kind != ProcessorKind::Cpu && runs_on(task, p) && p.device_index().is_some_and(&idle))
-        .copied()
 }
 
 /// The target a kernel submitted in an `on(target)` scope gets: `target`, or the CPUs when
@@ -241,17 +211,6 @@ impl Eft {
         self.epoch.elapsed().as_secs_f64()
     }
 
-    /// Takes `task`'s estimate off the backlog `decision` added it to.
-    fn forget(&self, task: &TaskInfo<'_>, decision: Decision) {
-        let mut backlog = lock(&self.backlog[Self::group(decision.placed.memory)]);
-        if let Some(ns) = backlog.get_mut(&task.priority) {
-            *ns = ns.saturating_sub((decision.estimate * 1e9) as u64);
-            if *ns == 0 {
-                backlog.remove(&task.priority);
-            }
-        }
-    }
-
     /// The entry of `backlog` for the processor of memory `memory`.
     fn group(memory: MemorySpace) -> usize {
         match memory {
@@ -334,7 +293,13 @@ impl Placement for Eft {
     }
 
     fn finished(&self, task: &TaskInfo<'_>, decision: Decision, took: Duration) {
-        self.forget(task, decision);
+        let mut backlog = lock(&self.backlog[Self::group(decision.placed.memory)]);
+        if let Some(ns) = backlog.get_mut(&task.priority) {
+            *ns = ns.saturating_sub((decision.estimate * 1e9) as u64);
+            if *ns == 0 {
+                backlog.remove(&task.priority);
+            }
+        }
         if task.kernel {
             let key = (task.name, cost::shape_key(task.accesses), decision.placed.kind);
             self.cost.record(key, took);
@@ -343,15 +308,6 @@ impl Placement for Eft {
 
     fn measures(&self) -> bool {
         true
-    }
-
-    fn rebalances(&self) -> bool {
-        true
-    }
-
-    fn moved(&self, task: &TaskInfo<'_>, decision: Decision) {
-        // As if it had finished there, without a measurement; it runs elsewhere uncounted.
-        self.forget(task, decision);
     }
 }
 

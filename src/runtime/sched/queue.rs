@@ -213,12 +213,6 @@ impl<T: Prioritized> ReadyQueue<T> {
         }
     }
 
-    /// Is a thread (probably) asleep on an empty queue, with nothing on its way to it? A
-    /// lock-free hint (placement's rebalancing, `sched/placement.rs`).
-    pub(crate) fn looks_idle(&self) -> bool {
-        self.idle.load(Ordering::Relaxed) && !self.looks_nonempty()
-    }
-
     /// Is there (probably) something to pop? A lock-free hint for spinning.
     pub(crate) fn looks_nonempty(&self) -> bool {
         self.len.load(Ordering::Acquire) > 0

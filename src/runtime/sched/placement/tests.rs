@@ -275,52 +275,6 @@ fn a_kernel_in_an_on_scope_that_cannot_run_there_goes_to_the_cpus() {
 }
 
 #[test]
-fn a_ready_kernel_moves_to_an_idle_device_only_while_the_cpus_are_busy() {
-    let processors = [
-        Processor::cpu(0),
-        Processor::cpu(1),
-        Processor::device(2, ProcessorKind::Simulated, 0),
-        Processor::device(3, ProcessorKind::Cuda, 1),
-    ];
-    let kernel = kernel_task(&[]);
-    let all_idle = |_| true;
-    // Busy CPUs, idle devices: the first device it may run on.
-    let moved = idle_device_for(&kernel, &processors, false, all_idle);
-    assert_eq!(moved, Some(processors[2]));
-    // An idle CPU worker, or no idle device: it stays.
-    assert_eq!(idle_device_for(&kernel, &processors, true, all_idle), None);
-    assert_eq!(idle_device_for(&kernel, &processors, false, |_| false), None);
-    // Only device 1 idle: a CUDA device takes only kernels with a CUDA body.
-    let only_cuda = |d| d == 1;
-    assert_eq!(idle_device_for(&kernel, &processors, false, only_cuda), None);
-    let cuda = TaskInfo {
-        cuda: true,
-        ..kernel_task(&[])
-    };
-    assert_eq!(
-        idle_device_for(&cuda, &processors, false, only_cuda),
-        Some(processors[3])
-    );
-    // Closures, waits and tasks pinned to the CPUs stay.
-    for task in [
-        TaskInfo {
-            kernel: false,
-            ..kernel_task(&[])
-        },
-        TaskInfo {
-            follows_data: true,
-            ..kernel_task(&[])
-        },
-        TaskInfo {
-            target: Target::cpu(),
-            ..kernel_task(&[])
-        },
-    ] {
-        assert_eq!(idle_device_for(&task, &processors, false, all_idle), None);
-    }
-}
-
-#[test]
 fn a_task_that_only_orders_after_its_data_runs_where_the_data_will_be() {
     let processors = [
         Processor::cpu(0),
