@@ -170,7 +170,12 @@ impl<T: Scalar> DArray<T> {
             .map(|t| {
                 let options = crate::TaskOptions::named("wait").follows_data();
                 let on_device = crate::datadeps::kernel::device_body!(|_, _| ());
-                crate::datadeps::kernel::spawn_kernel_here(options, (In(t.clone()),), |_| (), on_device)
+                crate::datadeps::kernel::spawn_kernel_with(
+                    options,
+                    (In(t.clone()),),
+                    (|_| (), on_device),
+                    true,
+                )
             })
             .collect();
         let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();

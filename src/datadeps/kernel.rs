@@ -10,7 +10,7 @@
 
 use super::access::Accesses;
 use super::future::TaskFuture;
-use super::scope::{on_host, submit, HeldPolicy};
+use super::scope::{detached, on_host};
 use crate::runtime::graph::access::{Exec, Granted};
 use crate::runtime::TaskOptions;
 
@@ -54,28 +54,14 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    spawn(options, accesses, (host, device), false)
+    spawn_kernel_with(options, accesses, (host, device), false)
 }
 
-/// [`spawn_kernel`] for a caller that waits for the task at once: placed on the CPUs and
-/// ready at submission, it runs on the calling thread (as `datadeps::spawn_here`).
+/// [`spawn_kernel`]; `here`: for a caller that waits for the task at once, run it on the
+/// calling thread when it is placed on the CPUs and ready at submission (as
+/// `datadeps::spawn_here`).
 #[track_caller]
-pub(crate) fn spawn_kernel_here<X, F, R>(
-    options: TaskOptions,
-    accesses: X,
-    host: F,
-    device: Option<DeviceBody<R>>,
-) -> TaskFuture<R>
-where
-    X: Accesses + 'static,
-    F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
-    R: Send + 'static,
-{
-    spawn(options, accesses, (host, device), true)
-}
-
-#[track_caller]
-fn spawn<X, F, R>(
+pub(crate) fn spawn_kernel_with<X, F, R>(
     options: TaskOptions,
     accesses: X,
     (host, device): (F, Option<DeviceBody<R>>),
@@ -100,12 +86,7 @@ where
     };
     #[cfg(not(feature = "cuda"))]
     let _ = device;
-    let submitted = submit(options, accesses, body, None, HeldPolicy::Record, here);
-    TaskFuture {
-        cell: submitted.cell,
-        name: submitted.name,
-        blocked_by: submitted.held,
-    }
+    detached(options, accesses, body, here)
 }
 
 /// Runs a CUDA body on its launch and waits for the stream, whether the body returned or

@@ -193,24 +193,11 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    let name = options.name.unwrap_or_else(type_name::<F>);
-    let body = on_host::<X, F, R>(f);
-    let submitted = submit(
-        TaskOptions {
-            name: Some(name),
-            ..options
-        },
-        accesses,
-        body,
-        None,
-        HeldPolicy::Record,
-        false,
-    );
-    TaskFuture {
-        cell: submitted.cell,
-        name: submitted.name,
-        blocked_by: submitted.held,
-    }
+    let options = TaskOptions {
+        name: Some(options.name.unwrap_or_else(type_name::<F>)),
+        ..options
+    };
+    detached(options, accesses, on_host::<X, F, R>(f), false)
 }
 
 /// [`spawn_with`] for a caller that waits for the task at once: when the task's inputs are
@@ -223,19 +210,23 @@ where
     F: for<'t> FnOnce(X::Views<'t>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    let name = options.name.unwrap_or_else(type_name::<F>);
-    let body = on_host::<X, F, R>(f);
-    let submitted = submit(
-        TaskOptions {
-            name: Some(name),
-            ..options
-        },
-        accesses,
-        body,
-        None,
-        HeldPolicy::Record,
-        true,
-    );
+    let options = TaskOptions {
+        name: Some(options.name.unwrap_or_else(type_name::<F>)),
+        ..options
+    };
+    detached(options, accesses, on_host::<X, F, R>(f), true)
+}
+
+/// Submits a task outside any region whose `body` runs on its granted accesses; `here`:
+/// run it on the calling thread when it is ready at once (see [`spawn_here`]).
+#[track_caller]
+pub(super) fn detached<X, B, R>(options: TaskOptions, accesses: X, body: B, here: bool) -> TaskFuture<R>
+where
+    X: Accesses + 'static,
+    B: FnOnce(&Granted<'_>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let submitted = submit(options, accesses, body, None, HeldPolicy::Record, here);
     TaskFuture {
         cell: submitted.cell,
         name: submitted.name,
@@ -267,7 +258,7 @@ where
 
 /// What to do when a task spawned inside a running task needs data that task holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum HeldPolicy {
+enum HeldPolicy {
     /// A region would wait for it forever: refuse.
     Panic,
     /// A future may be a continuation that runs after the holder: remember, and refuse
@@ -275,16 +266,16 @@ pub(super) enum HeldPolicy {
     Record,
 }
 
-pub(super) struct Submitted<'a, R> {
-    pub(super) cell: std::sync::Arc<dyn SlotOwner<R> + 'a>,
-    pub(super) id: u64,
-    pub(super) name: &'static str,
-    pub(super) held: Option<(u64, &'static str)>,
+struct Submitted<'a, R> {
+    cell: std::sync::Arc<dyn SlotOwner<R> + 'a>,
+    id: u64,
+    name: &'static str,
+    held: Option<(u64, &'static str)>,
 }
 
 /// Submits a task whose `body` runs on its granted accesses (options.name set).
 #[track_caller]
-pub(super) fn submit<'a, X, B, R>(
+fn submit<'a, X, B, R>(
     options: TaskOptions,
     accesses: X,
     body: B,
