@@ -31,7 +31,7 @@ run() {
 run date -u
 run nvidia-smi
 run sh -c 'ls /usr/local/cuda/lib64 2>/dev/null | grep -E "lib(cublas|cusolver|nvrtc)\.so" | head -20'
-run "$bin/lib" backend::cuda --test-threads=1
+run "$bin/lib" cuda --test-threads=1
 run env MOSAIC_REQUIRE_NVRTC=1 "$bin/nvrtc_kernels"
 run env MOSAIC_REQUIRE_GPU=1 "$bin/cuda_devices" --test-threads=1 --nocapture
 run "$bin/sim_devices" --test-threads=1
