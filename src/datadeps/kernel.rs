@@ -1,7 +1,7 @@
 //! Kernel tasks: a tile kernel with one body per kind of processor that can run it.
 //!
 //! A task that runs a closure is CPU code: its body gets host views. A *kernel* task (the
-//! tile kernels of `linalg` and `darray`, built in `linalg/tasks.rs`) names a backend
+//! tile kernels of `linalg` and `darray`, built in `linalg/tasks/`) names a backend
 //! operation on its tiles and may carry, besides the host body (the CPU backend's kernel,
 //! which a simulated device runs too), a CUDA body that gets the same accesses as
 //! [`DeviceTile`](crate::backend::cuda::DeviceTile)s in the device's memory and the stream
@@ -26,7 +26,7 @@ pub(crate) type DeviceBody<R> =
 #[cfg(not(feature = "cuda"))]
 pub(crate) type DeviceBody<R> = (std::convert::Infallible, std::marker::PhantomData<R>);
 
-/// `Some(device body)` with the `cuda` feature, `None` (and the tokens dropped) without:
+/// `Some(device body)` with the `cuda` feature, `None` without (the body is then not compiled):
 /// `device_body!(move |launch, tiles| …)`.
 macro_rules! device_body {
     ($body:expr) => {{
