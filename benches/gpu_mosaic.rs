@@ -1,10 +1,10 @@
 //! mosaic on a CUDA GPU, for the comparison with the vendor peers (`gpu_peers`): the
 //! product, Cholesky, LU and QR of n×n f64 matrices cut into b×b tiles, with every kernel
-//! that has a CUDA implementation on GPU 0 (`on(Target::cuda(0))`: QR's kernels have
-//! none and run on the CPUs) and placed freely over the CPUs and the
-//! GPU (`Target::any()`, the earliest-finish-time policy), and Cholesky out of core: under
-//! a device budget of 1/1.5 of the matrix (QR up to n = 16384 only: its kernels run on
-//! the CPUs). One line per (routine, target, n):
+//! that has a CUDA implementation on GPU 0 (`on(Target::cuda(0))`: QR's panel kernels have
+//! none and run on the CPUs, its updates on the GPU) and placed freely over the CPUs and
+//! the GPU (`Target::any()`, the earliest-finish-time policy), and Cholesky out of core:
+//! under a device budget of 1/1.5 of the matrix (QR up to n = 16384 only: its panels run
+//! on the CPUs). One line per (routine, target, n):
 //!
 //! `gpu_mosaic routine=dpotrf target=cuda0 n=16384 tile=2048 seconds=… gflops=…`
 //!
@@ -73,7 +73,7 @@ fn main() {
             report("dpotrf", name, n, b, nf * nf * nf / 3.0, s);
             let s = time(|| on(target, || a.lu().unwrap().u()).unwrap());
             report("dgetrf", name, n, b, 2.0 * nf * nf * nf / 3.0, s);
-            // QR's kernels run on the CPUs: past 16384 it would take minutes of the device
+            // QR's panels run on the CPUs: past 16384 they could take minutes of the device
             // machine's time.
             if n <= QR_MAX {
                 let s = time(|| on(target, || a.qr().unwrap().r()).unwrap());

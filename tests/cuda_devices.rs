@@ -104,7 +104,7 @@ fn factorizations_on_the_gpu_have_small_residuals() {
     let r = scaled_difference(&a, &on(Target::cpu(), || &l * &l.t()).unwrap(), n);
     println!("cholesky: ‖A − L·Lᵀ‖ / (‖A‖ n ε) = {r:.3}");
     assert!(r < 10.0, "{r}");
-    // LU runs on the GPU whole; QR's kernels have no CUDA body and run on the CPUs.
+    // LU runs on the GPU whole.
     let g = DArray::<f64>::rand_seeded(Blocks(256, 256), n, n, 6);
     let (p, l, u) = on(Target::cuda(0), || g.lu().map(|f| (f.p(), f.l(), f.u())))
         .unwrap()
@@ -119,6 +119,35 @@ fn factorizations_on_the_gpu_have_small_residuals() {
     let r = scaled_difference(&g, &on(Target::cpu(), || &q * &rr).unwrap(), n);
     println!("qr: ‖A − Q·R‖ / (‖A‖ n ε) = {r:.3}");
     assert!(r < 10.0, "{r}");
+}
+
+#[test]
+fn least_squares_on_the_gpu_agrees_with_the_cpus() {
+    let Some(_gpu) = gpu() else { return };
+    // Six tiles tall, two wide: the binary-tree QR (ttqrt/ttmqr), and Qᵀ applied to b, with
+    // the reflector applications on the GPU and the panels on the CPUs.
+    let (m, n) = (1536, 512);
+    let a = DArray::<f64>::rand_seeded(Blocks(256, 256), m, n, 8);
+    let b = DArray::<f64>::rand_seeded(Blocks(256, 256), m, 3, 9);
+    let solve = |target| {
+        on(target, || a.qr().and_then(|f| f.solve_least_squares(&b)))
+            .unwrap()
+            .unwrap()
+            .to_ndarray()
+    };
+    let (gpu, cpu) = (solve(Target::cuda(0)), solve(Target::cpu()));
+    let difference = (&gpu - &cpu).iter().map(|x| x * x).sum::<f64>().sqrt();
+    let size = cpu.iter().map(|x| x * x).sum::<f64>().sqrt();
+    println!(
+        "least squares: ‖x_gpu − x_cpu‖ / ‖x_cpu‖ = {:.3e}",
+        difference / size
+    );
+    // A random 1536 × 512 matrix is well conditioned (κ of order 10²): the two solutions
+    // agree to well within 10³·m·ε.
+    assert!(
+        difference <= 1e3 * f64::EPSILON * m as f64 * size,
+        "{difference} vs {size}"
+    );
 }
 
 #[test]

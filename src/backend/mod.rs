@@ -13,6 +13,8 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 mod recording;
+#[cfg(any(test, feature = "cuda"))]
+pub(crate) mod wy;
 
 use std::fmt;
 
@@ -186,7 +188,9 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
 
     /// Householder QR of an `m × n` tile in place (LAPACK `geqrt`): `R` on and above the
     /// diagonal, the Householder vectors `V` below it (unit diagonal implicit), and the
-    /// compact-WY factors in `t` (`ib × min(m, n)`, blocks of `ib` reflectors).
+    /// compact-WY factors in `t` (`ib × min(m, n)`, blocks of `ib` reflectors), in faer's
+    /// convention: block `J` is `I − V_J·T_J⁻¹·V_Jᵀ` with `T_J` the upper triangle of
+    /// `t[..w, J]` (LAPACK's `T` is its inverse). Only `unmqr` reads them.
     fn geqrt<T: Scalar>(&self, a: ArrayViewMut2<'_, T>, t: ArrayViewMut2<'_, T>);
 
     /// `C ← Qᵀ·C` (`Trans::Yes`) or `C ← Q·C` (`Trans::No`), `Q` given by a tile factored

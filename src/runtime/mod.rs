@@ -188,8 +188,8 @@ pub(crate) fn scoped_target(cuda: bool) -> Target {
 /// without running it when no processor matches `target` (a CUDA device on a machine
 /// without one). Only tile kernels go to accelerators: tasks that run closures (`map`,
 /// user tasks, copies out to `ndarray`) run on the CPUs, their data brought home first,
-/// and so do the kernels the target has no implementation of (on a CUDA device: QR's,
-/// `randn`'s, the reductions').
+/// and so do the kernels the target has no implementation of (on a CUDA device: QR's
+/// panels, `randn`'s, the reductions').
 ///
 /// ```
 /// use mosaic::{on, Target, Error};

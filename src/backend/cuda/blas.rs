@@ -1,4 +1,5 @@
-//! cuBLAS tile kernels on [`DeviceTile`]s, for `f32` and `f64`: `gemm`, `syrk`, `trsm`.
+//! cuBLAS tile kernels on [`DeviceTile`]s, for `f32` and `f64`: `gemm`, `syrk`, `trsm`,
+//! `trmm`.
 //!
 //! Each follows its namesake in [`Backend`](crate::backend::Backend) (and BLAS): the same
 //! arguments, the same parts of each operand read and written, the same result. Each
@@ -305,4 +306,76 @@ pub(crate) unsafe fn trsm<T: Scalar>(
         }
     };
     status.result().map_err(|e| gpu.error("cuBLAS trsm", e))
+}
+
+/// `B ← op(A)·B`, `B` `m × n`, with `A` the leading `m × m` of `a`, triangular (`uplo`),
+/// unit or not (`diag`). Reads only the `uplo` triangle of that block (not its diagonal
+/// when `Unit`), reads and writes all of `b` (cuBLAS's out-of-place `trmm` with its
+/// output on its input, which cuBLAS allows).
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn trmm<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    (uplo, trans, diag): (Uplo, Trans, Diag),
+    a: DeviceTile,
+    b: DeviceTile,
+) -> Result<(), String> {
+    let (m, n) = (b.rows, b.cols);
+    assert!(
+        a.rows >= m && a.cols >= m,
+        "trmm: A is {}×{}, B {m}×{n}",
+        a.rows,
+        a.cols
+    );
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    gpu.bind()?;
+    let blas = gpu.blas(stream);
+    let h = *blas.handle();
+    let (mi, ni, lda, ldb) = (to_int(m), to_int(n), a.ld_int(), b.ld_int());
+    let (side, fill, trans, diag) = (side_mode(Side::Left), fill(uplo), op(trans), diag_type(diag));
+    // SAFETY: as in `gemm`: live handle of `stream` under its lock, current context,
+    // shapes checked against the tiles (cuBLAS reads `A` as `m × m` with `a`'s `ld`, and
+    // reads and writes `B` through the same address and `ld`, its documented in-place use),
+    // precision matching `T`, host scalar.
+    let status = unsafe {
+        match Precision::of::<T>() {
+            Precision::F64 => sys::cublasDtrmm_v2(
+                h,
+                side,
+                fill,
+                trans,
+                diag,
+                mi,
+                ni,
+                &1.0,
+                a.as_ptr(),
+                lda,
+                b.as_ptr(),
+                ldb,
+                b.as_ptr(),
+                ldb,
+            ),
+            Precision::F32 => sys::cublasStrmm_v2(
+                h,
+                side,
+                fill,
+                trans,
+                diag,
+                mi,
+                ni,
+                &1.0f32,
+                a.as_ptr(),
+                lda,
+                b.as_ptr(),
+                ldb,
+                b.as_ptr(),
+                ldb,
+            ),
+        }
+    };
+    status.result().map_err(|e| gpu.error("cuBLAS trmm", e))
 }

@@ -9,14 +9,17 @@
 //!    elementwise, random, triangle, transpose, row-swap and reduction kernels), embedded
 //!    in the crate, compiled with NVRTC at first use and cached per device;
 //! 3. [`gpu`]: one device as the runtime uses it ([`gpu::Gpu`]): its primary context,
-//!    compute and copy streams, device memory as raw pointers with padded tile columns,
+//!    compute and copy streams, device memory as raw pointers (a tile's replica is the byte image of its host one),
 //!    host↔device copies through pinned staging buffers, events between streams;
-//! 4. [`blas`]: the cuBLAS tile kernels `gemm`, `syrk`, `trsm` on device tiles, with the
+//! 4. [`blas`]: the cuBLAS tile kernels `gemm`, `syrk`, `trsm`, `trmm` on device tiles, with the
 //!    contracts of their [`Backend`](crate::backend::Backend) namesakes;
-//! 5. [`solver`]: the cuSOLVER tile kernels `potrf`, `getrf`, `geqrf`, `ormqr`, with
-//!    per-stream workspaces that only grow;
+//! 5. [`solver`]: the cuSOLVER tile kernels `potrf`, `getrf` (and `getrf_tiles`, a panel
+//!    of tiles), with per-stream workspaces that only grow;
 //! 6. [`launch`]: the `kernels/*.cu` tile kernels the runtime runs (`laset`, `lacpy`, the
-//!    elementwise operations), launched on a compute stream.
+//!    elementwise operations, `laswp`, `transpose`, `rand_uniform`, `eye`), launched on a
+//!    compute stream;
+//! 7. [`qr`]: QR's reflector applications `unmqr`, `tsmqr`, `ttmqr` as cuBLAS calls (the
+//!    panels, `geqrt`/`tsqrt`/`ttqrt`, run on the CPUs).
 //!
 //! The build needs no CUDA toolkit and no GPU. Compiling the kernels needs only libnvrtc
 //! (the pip wheel `nvidia-cuda-nvrtc` is enough, see `kernels/README.md`); running them
@@ -26,6 +29,7 @@ pub(crate) mod blas;
 pub(crate) mod gpu;
 pub(crate) mod kernels;
 pub(crate) mod launch;
+pub(crate) mod qr;
 pub(crate) mod solver;
 
 pub(crate) use gpu::{DeviceTile, Gpu, Launch, Scratch, COMPUTE_STREAMS};

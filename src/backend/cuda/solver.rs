@@ -1,7 +1,8 @@
 //! cuSOLVER dense tile kernels on [`DeviceTile`]s, for `f32` and `f64`: `potrf`, `getrf`,
 //! and `getrf_tiles` on a panel gathered from a column of tiles (LAPACK's names and
 //! contracts). The tiled QR's kernels are not here: they need the compact-WY `T` factors
-//! (LAPACK `geqrt`), which cuSOLVER's `geqrf` does not produce.
+//! (LAPACK `geqrt`), which cuSOLVER's `geqrf` does not produce; its reflector
+//! applications are cuBLAS calls (`qr.rs`), its panels run on the CPUs.
 //!
 //! Every compute stream has a [`SolverState`]: a cuSOLVER dense handle bound to it, a
 //! device workspace, a device `devInfo` and a device pivot buffer. Workspace sizes are

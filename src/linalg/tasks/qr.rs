@@ -1,15 +1,19 @@
 //! The six tile kernels of the tiled QR (PLASMA's): `geqrt` on a tile, `tsqrt` and `ttqrt`
 //! merging a tile or a triangle into the one above, and `unmqr`, `tsmqr`, `ttmqr` applying
-//! their reflectors. None has a CUDA body yet (cuSOLVER's `geqrf`/`ormqr` keep `tau`, not
-//! the compact-WY `T` factors these share): on a CUDA machine they run on the CPUs.
+//! their reflectors. The three applications, most of the flops, have CUDA bodies (cuBLAS,
+//! `backend/cuda/qr.rs`); the three panel kernels run on the CPUs (cuSOLVER's `geqrf` keeps
+//! `tau`, not the compact-WY `T` factors the applications share), as in MAGMA's hybrid QR.
 
 use ndarray::s;
 
 use crate::backend::{Backend, Trans};
-use crate::datadeps::kernel::spawn_kernel;
+use crate::datadeps::kernel::{device_body, spawn_kernel, DeviceBody};
 use crate::datadeps::{In, InOut, Out, UnitLowerTriangular, UpperTriangular};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
+
+#[cfg(feature = "cuda")]
+use super::checked;
 
 /// Flops of a dense Householder QR of an `m × n` block (LAPACK's count).
 fn qr_flops((m, n): (usize, usize)) -> f64 {
@@ -88,6 +92,13 @@ pub(crate) fn unmqr<T: Scalar, B: Backend>(
 ) {
     let be = be.clone();
     let flops = apply_flops(v.shape(), c.shape().1);
+    let device = device_body!(move |l: crate::backend::cuda::Launch, d: &[_]| {
+        let (v, t, c) = (d[0], d[1], d[2]);
+        let t = t.leading(t.rows, v.rows.min(v.cols));
+        // SAFETY: see `tasks/mod.rs`; `unmqr` reads only the strictly lower part of `v`,
+        // which is what the task holds of it.
+        checked(unsafe { crate::backend::cuda::qr::unmqr::<T>(l.gpu, l.stream, trans, v, t, c) })
+    });
     drop(spawn_kernel(
         TaskOptions::named("unmqr").priority(priority).flops(flops),
         (In(UnitLowerTriangular(v)), In(t), InOut(c)),
@@ -98,7 +109,7 @@ pub(crate) fn unmqr<T: Scalar, B: Backend>(
             let kmin = v.nrows().min(v.ncols());
             be.unmqr(trans, v, t.slice(s![.., ..kmin]), c)
         },
-        None,
+        device,
     ));
 }
 
@@ -121,7 +132,7 @@ pub(crate) fn tsmqr<T: Scalar, B: Backend>(
             let n = v2.ncols();
             be.tsmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
         },
-        None,
+        tpmqrt_on_device::<T>(trans, false),
     ));
 }
 
@@ -145,6 +156,24 @@ pub(crate) fn ttmqr<T: Scalar, B: Backend>(
             let n = v2.ncols();
             be.ttmqr(trans, c1.slice_move(s![..n, ..]), c2, v2, t)
         },
-        None,
+        tpmqrt_on_device::<T>(trans, true),
     ));
+}
+
+/// The CUDA body of `tsmqr` (`upper` false) and `ttmqr` (`upper`), whose accesses are
+/// `(c1, c2, v2, t)`.
+#[cfg_attr(
+    not(feature = "cuda"),
+    allow(unused_variables, clippy::extra_unused_type_parameters)
+)]
+fn tpmqrt_on_device<T: Scalar>(trans: Trans, upper: bool) -> Option<DeviceBody<()>> {
+    device_body!(move |l: crate::backend::cuda::Launch, d: &[_]| {
+        let (c1, c2, v2, t) = (d[0], d[1], d[2], d[3]);
+        let c1 = c1.leading(v2.cols, c1.cols);
+        // SAFETY: see `tasks/mod.rs`; with `upper`, only the upper part of `v2` is read,
+        // which is what the task holds of it.
+        checked(unsafe {
+            crate::backend::cuda::qr::tpmqrt::<T>(l.gpu, l.stream, trans, (c1, c2), (v2, upper), t)
+        })
+    })
 }
