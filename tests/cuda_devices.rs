@@ -64,7 +64,11 @@ fn elementwise_kernels_on_the_gpu_equal_the_cpus_bitwise() {
         c -= &b;
         c *= 0.5;
         let d = &(&c * 2.0) / 4.0;
-        d.clone().t().to_ndarray()
+        // The sums: each tile's on the device, in the CPU's order.
+        let (sum, norm) = (d.sum(), d.norm_fro());
+        let mut all = d.clone().t().to_ndarray().into_raw_vec_and_offset().0;
+        all.extend([sum, norm]);
+        all
     };
     let cpu = on(Target::cpu(), program).unwrap();
     mosaic::trace::start();
@@ -74,7 +78,7 @@ fn elementwise_kernels_on_the_gpu_equal_the_cpus_bitwise() {
         cpu.iter()
             .zip(gpu.iter())
             .all(|(x, y)| x.to_bits() == y.to_bits()),
-        "the GPU's elementwise results differ from the CPU's"
+        "the GPU's elementwise results or sums differ from the CPU's"
     );
     let row = cuda_row();
     let on_gpu = trace.events().iter().filter(|e| e.worker == Some(row)).count();

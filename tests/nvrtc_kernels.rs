@@ -29,7 +29,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("laswp", &["laswp", "laswp_tiles", "laswp_i32", "laswp_tiles_i32"]),
     ("random", &["rand_uniform", "rand_normal", "eye"]),
-    ("reduce", &["sum", "sum_squares", "max_abs"]),
+    ("reduce", &["row_sums", "row_sums_squares"]),
     ("transpose", &["transpose"]),
     ("triangle", &["laset_upper", "laset_lower", "copy_lower"]),
 ];

@@ -31,6 +31,15 @@ pub use recording::Recording;
 
 use crate::Scalar;
 
+/// What [`Backend::sum`] adds up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SumOf {
+    /// The elements.
+    Values,
+    /// Their squares.
+    Squares,
+}
+
 /// Whether an operand is used as stored or transposed (BLAS `TRANS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Trans {
@@ -260,6 +269,25 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
                 None => column.slice_mut(ndarray::s![range]).fill(alpha),
             }
         }
+    }
+
+    /// The sum of `a`'s elements or of their squares, in `f64`, in an order every backend
+    /// keeps, so that the result does not depend on where it was computed: each row from
+    /// left to right (from 0), then the row sums from top to bottom (from 0).
+    ///
+    /// The default runs on host views (the CPU's and a simulated device's).
+    fn sum<T: Scalar>(&self, of: SumOf, a: ArrayView2<'_, T>) -> f64 {
+        let mut rows = vec![0.0f64; a.nrows()];
+        for column in a.columns() {
+            for (acc, x) in rows.iter_mut().zip(column) {
+                let x = x.to_f64();
+                *acc += match of {
+                    SumOf::Values => x,
+                    SumOf::Squares => x * x,
+                };
+            }
+        }
+        rows.into_iter().fold(0.0, |total, row| total + row)
     }
 
     /// `c ← a op b`, element by element, three blocks of one shape.

@@ -189,7 +189,7 @@ pub(crate) fn scoped_target(cuda: bool) -> Target {
 /// without one). Only tile kernels go to accelerators: tasks that run closures (`map`,
 /// user tasks, copies out to `ndarray`) run on the CPUs, their data brought home first,
 /// and so do the kernels the target has no implementation of (on a CUDA device: QR's
-/// panels, `randn`'s, the reductions').
+/// panels, `randn`'s).
 ///
 /// ```
 /// use mosaic::{on, Target, Error};

@@ -4,7 +4,7 @@
 use ndarray::{Array2, ShapeBuilder};
 
 use super::*;
-use crate::backend::{Backend, Diag, Side, Trans, Uplo};
+use crate::backend::{Backend, Diag, Side, SumOf, Trans, Uplo};
 
 /// A well-conditioned triangle (`uplo`) with NaN in the other triangle, and NaN on the
 /// diagonal too when it is a unit one: kernels must not read what they may not read.
@@ -483,4 +483,21 @@ fn laset_sets_exactly_the_part_it_names() {
         Cpu.lacpy(a.view(), b.view_mut());
         assert_eq!(a, b);
     }
+}
+
+#[test]
+fn sum_adds_each_row_then_the_rows() {
+    // Column by column this would be (1e16 − 1e16) + (1 + 1) = 2; row by row each row
+    // rounds to ±1e16 and the total is 0: the order every backend keeps (a GPU's too).
+    let a = ndarray::array![[1e16, 1.0], [-1e16, 1.0]];
+    assert_eq!(Cpu.sum(SumOf::Values, a.view()), 0.0);
+    assert_eq!(
+        Cpu.sum(SumOf::Values, a.t()),
+        2.0,
+        "a transposed view: its own rows"
+    );
+    // Squares in f64, from f32 elements too.
+    let b = ndarray::array![[3.0f32, 4.0], [0.5, -0.5]];
+    assert_eq!(Cpu.sum(SumOf::Squares, b.view()), 25.5);
+    assert_eq!(Cpu.sum(SumOf::Values, Array2::<f64>::zeros((0, 3)).view()), 0.0);
 }

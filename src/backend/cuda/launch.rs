@@ -1,7 +1,8 @@
 //! mosaic's own CUDA kernels (`kernels/*.cu`) on [`DeviceTile`]s, for what cuBLAS and
-//! cuSOLVER lack: `laset`, `lacpy`, `laswp` and the elementwise operations, with the contracts of
-//! their [`Backend`](crate::backend::Backend) namesakes and results equal to the CPU's
-//! bitwise (IEEE operations, no contraction: `kernels/elementwise.cu`).
+//! cuSOLVER lack: `laset`, `lacpy`, `laswp`, the elementwise operations, `transpose`, the
+//! generators and `sum`, with the contracts of their [`Backend`](crate::backend::Backend)
+//! namesakes and results equal to the CPU's bitwise (IEEE operations, no contraction:
+//! `kernels/elementwise.cu`).
 //!
 //! Each call looks its kernel up in the device's module cache (compiled with NVRTC at the
 //! device's first use of the module), enqueues it on compute stream `stream` and returns:
@@ -19,7 +20,7 @@ use cudarc::driver::{LaunchArgs, LaunchConfig, PushKernelArg};
 
 use super::blas::Precision;
 use super::gpu::{DeviceTile, Gpu, Scratch};
-use crate::backend::{Elementwise, Uplo};
+use crate::backend::{Elementwise, SumOf, Uplo};
 use crate::Scalar;
 
 /// A scalar argument in the kernel's element type.
@@ -68,10 +69,19 @@ pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
     ("transpose", "transpose", "iipipi"),
     ("random", "rand_uniform", "iiiiipi"),
     ("random", "eye", "iiiipi"),
+    ("reduce", "row_sums", "iipip"),
+    ("reduce", "row_sums_squares", "iipip"),
 ];
 
 /// The modules of [`SIGNATURES`] (a device loads them when it opens).
-pub(crate) const MODULES_LAUNCHED: [&str; 5] = ["elementwise", "triangle", "laswp", "transpose", "random"];
+pub(crate) const MODULES_LAUNCHED: [&str; 6] = [
+    "elementwise",
+    "triangle",
+    "laswp",
+    "transpose",
+    "random",
+    "reduce",
+];
 
 impl Arg {
     /// The letter of [`SIGNATURES`] for this argument.
@@ -315,6 +325,63 @@ fn laswp_call(
     })
 }
 
+/// The kernel writing each row's sum of `a` (or sum of squares) to the `f64`s at `sums`:
+/// one thread a row, 128 a block.
+fn row_sums_call(of: SumOf, a: DeviceTile, sums: u64) -> Option<Call> {
+    if a.rows == 0 || a.cols == 0 {
+        return None;
+    }
+    let name = match of {
+        SumOf::Values => "row_sums",
+        SumOf::Squares => "row_sums_squares",
+    };
+    let [p, ld] = tile(a);
+    let args = vec![
+        Arg::Int(a.rows as i64),
+        Arg::Int(a.cols as i64),
+        p,
+        ld,
+        Arg::Ptr(sums),
+    ];
+    let config = LaunchConfig {
+        grid_dim: (a.rows.div_ceil(128).min(65535) as u32, 1, 1),
+        block_dim: (128, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    Some(Call {
+        module: "reduce",
+        name,
+        config,
+        args,
+    })
+}
+
+/// `Backend::sum`: the sum of `a`'s elements or of their squares, in the CPU's order
+/// (each row's on the device, then the row sums on the host). Synchronizes `stream`.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn sum<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    of: SumOf,
+    a: DeviceTile,
+) -> Result<f64, String> {
+    if a.rows == 0 || a.cols == 0 {
+        return Ok(0.0);
+    }
+    let scratch = Scratch::new(gpu, stream, a.rows * size_of::<f64>())?;
+    let call = row_sums_call(of, a, scratch.ptr().as_ptr() as usize as u64);
+    let mut rows = vec![0.0f64; a.rows];
+    // SAFETY: the tile is the caller's; the row sums go to `scratch` (`a.rows` `f64`s, this
+    // call's own), read back on the same stream after the kernel.
+    unsafe {
+        run::<T>(gpu, stream, call)?;
+        gpu.read_small(stream, scratch.ptr(), &mut rows)?;
+    }
+    Ok(rows.into_iter().fold(0.0, |total, row| total + row))
+}
+
 /// `Backend::laset`: `a`'s elements (all, or the strictly upper or lower part) set to
 /// `alpha`.
 ///
@@ -486,6 +553,8 @@ mod tests {
             transpose_call(a, tile(4, 5)),
             generate_call(Some(7), (3, 4), a),
             generate_call(None, (3, 4), a),
+            row_sums_call(SumOf::Values, a, 256),
+            row_sums_call(SumOf::Squares, a, 256),
         ];
         for uplo in [None, Some(Uplo::Upper), Some(Uplo::Lower)] {
             calls.push(laset_call(uplo, 1.5f64, a));
@@ -521,5 +590,6 @@ mod tests {
         // An empty tile launches nothing.
         assert!(laset_call(None, 0.0f64, tile(0, 4)).is_none());
         assert!(laswp_call(0, (16, 64), 2, (128, 3, 0)).is_none());
+        assert!(row_sums_call(SumOf::Values, tile(4, 0), 256).is_none());
     }
 }

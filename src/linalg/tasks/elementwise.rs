@@ -1,14 +1,14 @@
-//! The elementwise tile kernels and whole-tile copies of `DArray`'s arithmetic: the CPU
-//! backend's on host views, mosaic's own CUDA kernels (`kernels/elementwise.cu`) on a GPU,
+//! The elementwise tile kernels, whole-tile copies and sums of `DArray`'s arithmetic: the
+//! CPU backend's on host views, mosaic's own CUDA kernels (`kernels/*.cu`) on a GPU,
 //! bitwise equal.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 #[cfg(feature = "cuda")]
 use super::checked;
-use crate::backend::{Backend, Cpu, Elementwise};
+use crate::backend::{Backend, Cpu, Elementwise, SumOf};
 use crate::datadeps::kernel::{device_body, spawn_kernel};
-use crate::datadeps::{In, InOut, Out};
+use crate::datadeps::{In, InOut, Out, TaskFuture};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
 
@@ -35,6 +35,21 @@ pub(crate) fn elementwise<T: Scalar>(
         task,
         device,
     ));
+}
+
+/// The sum of tile `a`'s elements or of their squares ([`Backend::sum`]), as a task named
+/// `name`.
+pub(crate) fn sum<T: Scalar>(name: &'static str, of: SumOf, a: Tile<T>) -> TaskFuture<f64> {
+    let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
+        // SAFETY: see `linalg/tasks/mod.rs`.
+        checked(unsafe { crate::backend::cuda::launch::sum::<T>(l.gpu, l.stream, of, t[0]) })
+    });
+    spawn_kernel(
+        TaskOptions::named(name),
+        (In(a),),
+        move |(a,)| Cpu.sum(of, a),
+        device,
+    )
 }
 
 /// `a ← a op b` element by element ([`Backend::elementwise_assign`]), as a task.

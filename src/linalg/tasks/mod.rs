@@ -23,7 +23,7 @@ mod lu;
 mod qr;
 
 pub(crate) use elementwise::{
-    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, generate, lacpy,
+    elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, generate, lacpy, sum,
     transpose, Generator,
 };
 pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, Swaps};

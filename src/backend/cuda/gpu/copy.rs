@@ -222,6 +222,34 @@ impl Gpu {
             .map_err(|e| self.error("copying to the device", e))
     }
 
+    /// Copies `out.len()` `T`s from device memory at `src` to `out` on compute stream
+    /// `stream`, ordered after the work enqueued there, and waits for the stream. For small
+    /// arrays (a kernel's results): no staging.
+    ///
+    /// # Safety
+    /// `src` lies in an allocation of this device that holds `size_of_val(out)` bytes of
+    /// `T`s, which no other device work writes until the stream has run the copy.
+    pub(crate) unsafe fn read_small<T>(
+        &self,
+        stream: usize,
+        src: NonNull<u8>,
+        out: &mut [T],
+    ) -> Result<(), String> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        let s = &self.streams[stream];
+        let src = src.as_ptr() as usize as CUdeviceptr;
+        // SAFETY: `out` is borrowed until the stream is synchronized below (also on an
+        // error of the copy); `src` is the caller's.
+        let copied = unsafe { cudarc::driver::result::memcpy_dtoh_async(out, src, s.cu_stream()) };
+        let synced = s.synchronize();
+        copied
+            .and(synced)
+            .map_err(|e| self.error("copying from the device", e))
+    }
+
     /// The end of a copy: on an error, waits for the copy stream (so that no DMA still
     /// touches a staging buffer, step 5 of the module docs) and describes the error.
     fn settle(&self, stream: &CudaStream, copied: Result<(), DriverError>, what: &str) -> Result<(), String> {
