@@ -3,7 +3,8 @@
 // accumulated in double with IEEE operations and no contraction (__dadd_rn, __dmul_rn), one
 // thread a row (a one-dimensional launch, grid-stride over rows: adjacent threads read
 // adjacent elements of a column). The host adds the m row sums top to bottom. The CPU
-// (`Backend::sum`) does the same additions in the same order: the results are bitwise equal.
+// (`Backend::sum`) does the same additions in the same order: the results are bitwise equal
+// (a NaN is a NaN on both, its payload may differ).
 
 template <bool squares, typename T>
 __device__ void row_sums(long long m, long long n, const T* x, long long ldx, double* sums) {

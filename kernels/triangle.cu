@@ -28,6 +28,17 @@ __device__ void copy_lower(long long m, long long n, const T* src, long long lds
     }
 }
 
+// dst[i, j] ← src[i, j] on and above the diagonal (i <= j), 0 below it: a triangle copied
+// out whole (QR's ttmqr on a GPU) without reading src's strictly lower part, which may
+// belong to another task.
+template <typename T>
+__device__ void copy_upper(long long m, long long n, const T* src, long long lds, T* dst,
+                           long long ldd) {
+    FOR_COLS(j, n) FOR_ROWS(i, m) {
+        AT(dst, i, j, ldd) = i <= j ? AT(src, i, j, lds) : T(0);
+    }
+}
+
 #define TRIANGLE(T, SFX)                                                                          \
     extern "C" __global__ void laset_upper_##SFX(long long m, long long n, T value, T* a,         \
                                                  long long lda) {                                 \
@@ -41,6 +52,10 @@ __device__ void copy_lower(long long m, long long n, const T* src, long long lds
                                                 long long lds, T* dst, long long ldd,             \
                                                 long long row0, long long col0) {                 \
         copy_lower(m, n, src, lds, dst, ldd, row0, col0);                                         \
+    }                                                                                             \
+    extern "C" __global__ void copy_upper_##SFX(long long m, long long n, const T* src,           \
+                                                long long lds, T* dst, long long ldd) {           \
+        copy_upper(m, n, src, lds, dst, ldd);                                                     \
     }
 
 TRIANGLE(double, f64)

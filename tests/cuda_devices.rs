@@ -40,6 +40,16 @@ fn cuda_row() -> usize {
         .index
 }
 
+/// How many tasks named `kernel` ran on CUDA device 0 in `trace`.
+fn ran_on_gpu(trace: &mosaic::trace::Trace, kernel: &str) -> usize {
+    let row = cuda_row();
+    trace
+        .events()
+        .iter()
+        .filter(|e| e.worker == Some(row) && e.name == kernel)
+        .count()
+}
+
 fn spd(n: usize, b: usize, seed: u64) -> DArray<f64> {
     let r = DArray::<f64>::rand_seeded(Blocks(b, b), n, n, seed);
     &(&r * &r.t()) + &(&DArray::eye(Blocks(b, b), n) * n as f64)
@@ -117,9 +127,16 @@ fn factorizations_on_the_gpu_have_small_residuals() {
     let r = scaled_difference(&pa, &on(Target::cpu(), || &l * &u).unwrap(), n);
     println!("lu: ‖P·A − L·U‖ / (‖A‖ n ε) = {r:.3}");
     assert!(r < 10.0, "{r}");
+    mosaic::trace::start();
     let (q, rr) = on(Target::cuda(0), || g.qr().map(|f| (f.q(), f.r())))
         .unwrap()
         .unwrap();
+    rr.wait().unwrap();
+    let trace = mosaic::trace::stop();
+    // A square QR's flat tree: its updates (unmqr, tsmqr) on the GPU, its panels on the CPUs.
+    for kernel in ["unmqr", "tsmqr"] {
+        assert!(ran_on_gpu(&trace, kernel) > 0, "no {kernel} ran on the GPU");
+    }
     let r = scaled_difference(&g, &on(Target::cpu(), || &q * &rr).unwrap(), n);
     println!("qr: ‖A − Q·R‖ / (‖A‖ n ε) = {r:.3}");
     assert!(r < 10.0, "{r}");
@@ -139,7 +156,13 @@ fn least_squares_on_the_gpu_agrees_with_the_cpus() {
             .unwrap()
             .to_ndarray()
     };
-    let (gpu, cpu) = (solve(Target::cuda(0)), solve(Target::cpu()));
+    mosaic::trace::start();
+    let gpu = solve(Target::cuda(0));
+    let trace = mosaic::trace::stop();
+    let cpu = solve(Target::cpu());
+    for kernel in ["unmqr", "ttmqr"] {
+        assert!(ran_on_gpu(&trace, kernel) > 0, "no {kernel} ran on the GPU");
+    }
     let difference = (&gpu - &cpu).iter().map(|x| x * x).sum::<f64>().sqrt();
     let size = cpu.iter().map(|x| x * x).sum::<f64>().sqrt();
     println!(

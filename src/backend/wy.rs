@@ -2,12 +2,14 @@
 //! processors whose libraries have matrix products but not PLASMA's tile kernels (cuBLAS).
 //!
 //! Each block of `ib` reflectors is in compact-WY form and is applied as LAPACK's `larfb`
-//! does: `W = V_Jᵀ·C`, `W ← op(T_J)ᵀ·W`, `C ← C − V_J·W`, with `T_J` at `t[..w, J]`. `tsqrt`
-//! and `ttqrt` write LAPACK's `T` (`Q_J = I − V_J·T_J·V_Jᵀ`); `geqrt` writes faer's, its
-//! inverse (`Q_J = I − V_J·T_J⁻¹·V_Jᵀ`), so `unmqr` solves with it where the others multiply. The algorithm is written once over [`Blas3`], five
-//! operations on column-major blocks of some memory: cuBLAS and the `kernels/*.cu` masks
-//! on device memory, and, in the tests below, plain loops on host memory checked against
-//! the CPU backend's kernels.
+//! does: `W = V_Jᵀ·C`, `W ← op(T_J)·W`, `C ← C − V_J·W`, with `T_J` at `t[..w, J]` (`op` is
+//! the transpose for `Qᵀ`). `tsqrt` and `ttqrt` write LAPACK's `T`
+//! (`Q_J = I − V_J·T_J·V_Jᵀ`); `geqrt` writes faer's, its inverse
+//! (`Q_J = I − V_J·T_J⁻¹·V_Jᵀ`), so `unmqr` solves with it where the others multiply.
+//!
+//! The algorithm is written once over [`Blas3`], six operations on column-major blocks of
+//! some memory: cuBLAS and mosaic's `kernels/*.cu` on device memory, and, in the tests
+//! below, plain loops on host memory checked against the CPU backend's kernels.
 
 use super::{Diag, Trans, Uplo};
 use crate::Scalar;
@@ -67,8 +69,9 @@ pub(crate) trait Blas3<T: Scalar> {
     /// `C ← C − W`, two blocks of one shape.
     unsafe fn sub_assign(&mut self, c: Self::Block, w: Self::Block) -> Result<(), String>;
 
-    /// The elements of `a` below its diagonal (`i > j`) set to zero.
-    unsafe fn zero_strictly_lower(&mut self, a: Self::Block) -> Result<(), String>;
+    /// `B ←` the upper part of `A` (`i ≤ j`), zeros below it; `A`'s strictly lower part is
+    /// not read. Two blocks of one shape.
+    unsafe fn copy_upper(&mut self, a: Self::Block, b: Self::Block) -> Result<(), String>;
 }
 
 /// The starts of the blocks of `ib` among `n` reflectors, in the order `op(Q)` applies
@@ -128,7 +131,7 @@ pub(crate) unsafe fn unmqr<T: Scalar, B: Blas3<T>>(
             if m > j1 {
                 be.gemm(one, (v2, Trans::Yes), (c2, Trans::No), one, wk)?;
             }
-            // W ← op(T)⁻ᵀ·W, `t` holding faer's factors: Qᵀ = I − V·T⁻ᵀ·Vᵀ, Q = I − V·T⁻¹·Vᵀ.
+            // W ← op(T)⁻¹·W, `t` holding faer's factors: Qᵀ = I − V·T⁻ᵀ·Vᵀ, Q = I − V·T⁻¹·Vᵀ.
             be.trsm(Uplo::Upper, trans, Diag::NonUnit, tj, wk)?;
             // C₂ −= V₂·W, C₁ −= V₁·W.
             if m > j1 {
@@ -176,12 +179,15 @@ pub(crate) unsafe fn tpmqrt<T: Scalar, B: Blas3<T>>(
         // contract covers the rest.
         unsafe {
             if upper {
-                // A copy of the block with the entries that are not V₂'s made zero: rows
-                // j0.. hold a triangle (row j0 + r belongs to columns r.. of the block).
+                // A copy of the block with zeros where V₂ has none, read only where V₂ is:
+                // rows ..j0 whole, rows j0..h a triangle (row j0 + r in columns r.. of the
+                // block).
                 let copy = B::block(work, (0, k), (h, w));
-                be.lacpy(vb, copy)?;
+                let top = j0.min(h);
+                be.lacpy(B::block(vb, (0, 0), (top, w)), B::block(copy, (0, 0), (top, w)))?;
                 if h > j0 {
-                    be.zero_strictly_lower(B::block(copy, (j0, 0), (h - j0, w)))?;
+                    let (triangle, shape) = ((j0, 0), (h - j0, w));
+                    be.copy_upper(B::block(vb, triangle, shape), B::block(copy, triangle, shape))?;
                 }
                 vb = copy;
             }
@@ -208,6 +214,9 @@ mod tests {
     use super::*;
     use crate::backend::{Backend, Cpu};
 
+    /// What an element that must not be read holds: [`Loops`] panics on reading it.
+    const POISON: f64 = f64::from_bits(0x7ff8_dead_beef_0001);
+
     /// A block of one of [`Loops`]'s arrays: (array, first row, first column, rows, columns).
     #[derive(Clone, Copy, Debug)]
     struct Block {
@@ -233,7 +242,15 @@ mod tests {
 
         fn get(&self, b: Block, i: usize, j: usize) -> f64 {
             assert!(i < b.shape.0 && j < b.shape.1, "outside the block");
-            self.0[b.array][(b.at.0 + i, b.at.1 + j)]
+            let x = self.0[b.array][(b.at.0 + i, b.at.1 + j)];
+            assert!(
+                x.to_bits() != POISON.to_bits(),
+                "read ({}, {}) of array {}: not the operation's to read, or not yet written",
+                b.at.0 + i,
+                b.at.1 + j,
+                b.array
+            );
+            x
         }
 
         fn set(&mut self, b: Block, i: usize, j: usize, x: f64) {
@@ -374,10 +391,12 @@ mod tests {
             Ok(())
         }
 
-        unsafe fn zero_strictly_lower(&mut self, a: Block) -> Result<(), String> {
+        unsafe fn copy_upper(&mut self, a: Block, b: Block) -> Result<(), String> {
+            assert_eq!(a.shape, b.shape);
             for j in 0..a.shape.1 {
-                for i in j + 1..a.shape.0 {
-                    self.set(a, i, j, 0.0);
+                for i in 0..a.shape.0 {
+                    let x = if i <= j { self.get(a, i, j) } else { 0.0 };
+                    self.set(b, i, j, x);
                 }
             }
             Ok(())
@@ -405,10 +424,9 @@ mod tests {
         assert!(err <= 1e-13 * scale, "{what}: max |difference| {err:e}");
     }
 
-    /// A workspace holding garbage, not zeros: the algorithm must not read what it has
-    /// not written.
+    /// A workspace the algorithm must not read before writing.
     fn work(shape: (usize, usize)) -> Array2<f64> {
-        random(shape.0, shape.1, 99).mapv(|x| x * 1e3)
+        Array2::from_elem(shape.f(), POISON)
     }
 
     /// `wy::unmqr` on copies of `v`, `t`, `c`: the new `c`.
@@ -444,17 +462,17 @@ mod tests {
         let mut v = random(m, n, 7);
         let mut t = Array2::zeros((ib, n).f());
         Cpu.geqrt(v.view_mut(), t.view_mut());
-        // R, on and above the diagonal, and T's strictly lower part may hold anything.
+        // R, on and above the diagonal, and T's strictly lower part are not read.
         let mut noisy = v.clone();
         noisy
             .indexed_iter_mut()
             .filter(|((i, j), _)| i <= j)
-            .for_each(|(_, x)| *x = f64::NAN);
+            .for_each(|(_, x)| *x = POISON);
         let mut noisy_t = t.clone();
         noisy_t
             .indexed_iter_mut()
             .filter(|((i, j), _)| i > &(j % ib))
-            .for_each(|(_, x)| *x = f64::NAN);
+            .for_each(|(_, x)| *x = POISON);
         let c = random(m, 3, 8);
         let want = unmqr_loops(Trans::Yes, &v, &t, &c);
         assert!(want.iter().all(|x| x.is_finite()));
@@ -474,7 +492,7 @@ mod tests {
                     // What lies below V₂'s triangle is not V₂'s: never read.
                     v2.indexed_iter_mut()
                         .filter(|((i, j), _)| i > j)
-                        .for_each(|(_, x)| *x = f64::NAN);
+                        .for_each(|(_, x)| *x = POISON);
                 } else {
                     Cpu.tsqrt(r.view_mut(), v2.view_mut(), t.view_mut());
                 }

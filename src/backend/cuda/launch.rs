@@ -1,6 +1,6 @@
 //! mosaic's own CUDA kernels (`kernels/*.cu`) on [`DeviceTile`]s, for what cuBLAS and
-//! cuSOLVER lack: `laset`, `lacpy`, `laswp`, the elementwise operations, `transpose`, the
-//! generators and `sum`, with the contracts of their [`Backend`](crate::backend::Backend)
+//! cuSOLVER lack: `laset`, `lacpy`, `copy_upper`, `laswp`, the elementwise operations,
+//! `transpose`, the generators and `sum`, with the contracts of their [`Backend`](crate::backend::Backend)
 //! namesakes and results equal to the CPU's bitwise (IEEE operations, no contraction:
 //! `kernels/elementwise.cu`).
 //!
@@ -56,6 +56,7 @@ pub(crate) const SIGNATURES: &[(&str, &str, &str)] = &[
     ("elementwise", "fill", "iivpi"),
     ("triangle", "laset_upper", "iivpi"),
     ("triangle", "laset_lower", "iivpi"),
+    ("triangle", "copy_upper", "iipipi"),
     ("elementwise", "copy", "iipipi"),
     ("elementwise", "add", "iipipipi"),
     ("elementwise", "sub", "iipipipi"),
@@ -214,6 +215,16 @@ fn lacpy_call(a: DeviceTile, b: DeviceTile) -> Option<Call> {
     assert_eq!((a.rows, a.cols), (b.rows, b.cols), "lacpy: tiles of two shapes");
     let ([pa, lda], [pb, ldb]) = (tile(a), tile(b));
     Call::over_tile("elementwise", "copy", (b.rows, b.cols), &[pa, lda, pb, ldb])
+}
+
+fn copy_upper_call(a: DeviceTile, b: DeviceTile) -> Option<Call> {
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.rows, b.cols),
+        "copy_upper: tiles of two shapes"
+    );
+    let ([pa, lda], [pb, ldb]) = (tile(a), tile(b));
+    Call::over_tile("triangle", "copy_upper", (b.rows, b.cols), &[pa, lda, pb, ldb])
 }
 
 fn elementwise_call(op: Elementwise, a: DeviceTile, b: DeviceTile, c: DeviceTile) -> Option<Call> {
@@ -412,6 +423,21 @@ pub(crate) unsafe fn lacpy<T: Scalar>(
     unsafe { run::<T>(gpu, stream, lacpy_call(a, b)) }
 }
 
+/// `b ←` the upper part of `a` (on and above the diagonal), zeros below it; `a`'s strictly
+/// lower part is not read. Two tiles of one shape that do not overlap.
+///
+/// # Safety
+/// See the module docs.
+pub(crate) unsafe fn copy_upper<T: Scalar>(
+    gpu: &Gpu,
+    stream: usize,
+    a: DeviceTile,
+    b: DeviceTile,
+) -> Result<(), String> {
+    // SAFETY: the tiles are the caller's.
+    unsafe { run::<T>(gpu, stream, copy_upper_call(a, b)) }
+}
+
 /// `Backend::elementwise` (`c ← a op b`) and, with `c` = `a`, `elementwise_assign`.
 ///
 /// # Safety
@@ -549,6 +575,7 @@ mod tests {
         let (a, b, c) = (tile(5, 4), tile(5, 4), tile(5, 4));
         let mut calls = vec![
             lacpy_call(a, b),
+            copy_upper_call(a, b),
             laswp_call(4, (16, 64), 2, (128, 3, 0)),
             transpose_call(a, tile(4, 5)),
             generate_call(Some(7), (3, 4), a),

@@ -15,11 +15,11 @@
 //!    contracts of their [`Backend`](crate::backend::Backend) namesakes;
 //! 5. [`solver`]: the cuSOLVER tile kernels `potrf`, `getrf` (and `getrf_tiles`, a panel
 //!    of tiles), with per-stream workspaces that only grow;
-//! 6. [`launch`]: the `kernels/*.cu` tile kernels the runtime runs (`laset`, `lacpy`, the
-//!    elementwise operations, `laswp`, `transpose`, `rand_uniform`, `eye`), launched on a
-//!    compute stream;
-//! 7. [`qr`]: QR's reflector applications `unmqr`, `tsmqr`, `ttmqr` as cuBLAS calls (the
-//!    panels, `geqrt`/`tsqrt`/`ttqrt`, run on the CPUs).
+//! 6. [`launch`]: the `kernels/*.cu` tile kernels the runtime runs (`laset`, `lacpy`,
+//!    `copy_upper`, the elementwise operations, `laswp`, `transpose`, `rand_uniform`,
+//!    `eye`, `sum`), launched on a compute stream;
+//! 7. [`qr`]: QR's reflector applications `unmqr`, `tsmqr`, `ttmqr` as cuBLAS calls and
+//!    `launch` copies (the panels, `geqrt`/`tsqrt`/`ttqrt`, run on the CPUs).
 //!
 //! The build needs no CUDA toolkit and no GPU. Compiling the kernels needs only libnvrtc
 //! (the pip wheel `nvidia-cuda-nvrtc` is enough, see `kernels/README.md`); running them

@@ -107,9 +107,9 @@ impl<T: Scalar> Blas3<T> for OnStream<'_> {
         unsafe { launch::elementwise::<T>(self.gpu, self.stream, Elementwise::Sub, c, w, c) }
     }
 
-    unsafe fn zero_strictly_lower(&mut self, a: DeviceTile) -> Result<(), String> {
+    unsafe fn copy_upper(&mut self, a: DeviceTile, b: DeviceTile) -> Result<(), String> {
         // SAFETY: as for `lacpy`.
-        unsafe { launch::laset::<T>(self.gpu, self.stream, Some(Uplo::Lower), T::zero(), a) }
+        unsafe { launch::copy_upper::<T>(self.gpu, self.stream, a, b) }
     }
 }
 

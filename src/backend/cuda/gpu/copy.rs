@@ -216,10 +216,10 @@ impl Gpu {
         // SAFETY: `data` lives until the stream is synchronized below (also on an error
         // of the copy: the stream is waited for before returning); `dst` is the caller's.
         let copied = unsafe { cudarc::driver::result::memcpy_htod_async(dst, data, s.cu_stream()) };
-        let synced = s.synchronize();
-        copied
-            .and(synced)
-            .map_err(|e| self.error("copying to the device", e))
+        // `synchronize` waits even after a stale error (see it), so `data` is free to go.
+        let synced = self.synchronize(stream);
+        copied.map_err(|e| self.error("copying to the device", e))?;
+        synced
     }
 
     /// Copies `out.len()` `T`s from device memory at `src` to `out` on compute stream
@@ -244,10 +244,10 @@ impl Gpu {
         // SAFETY: `out` is borrowed until the stream is synchronized below (also on an
         // error of the copy); `src` is the caller's.
         let copied = unsafe { cudarc::driver::result::memcpy_dtoh_async(out, src, s.cu_stream()) };
-        let synced = s.synchronize();
-        copied
-            .and(synced)
-            .map_err(|e| self.error("copying from the device", e))
+        // `synchronize` waits even after a stale error (see it), so `out` is no longer written.
+        let synced = self.synchronize(stream);
+        copied.map_err(|e| self.error("copying from the device", e))?;
+        synced
     }
 
     /// The end of a copy: on an error, waits for the copy stream (so that no DMA still
