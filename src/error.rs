@@ -99,6 +99,13 @@ pub enum Error {
         /// Global index of the zero pivot.
         index: usize,
     },
+
+    /// MPI (feature `mpi`) could not start, or its communication thread is gone.
+    #[error("MPI: {message}")]
+    Distributed {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {

@@ -46,6 +46,7 @@ mod sync;
 pub use darray::{AutoBlocks, Blocks, DArray};
 pub use datadeps::{datadeps, spawn};
 pub use error::{Error, Result};
+pub use runtime::distributed;
 pub use runtime::trace;
 pub use runtime::Tile;
 pub use runtime::{num_threads, on, set_num_threads, Target, TaskOptions};

@@ -9,6 +9,7 @@
 //! accelerators (simulated ones with `MOSAIC_SIM_DEVICES`) are processors too, each with a
 //! memory space, a queue and an executor of its own (`sched/device.rs`).
 
+pub mod distributed;
 pub(crate) mod graph;
 pub(crate) mod latch;
 pub(crate) mod memory;
