@@ -167,3 +167,49 @@ pub(crate) unsafe fn tpmqrt<T: Scalar>(
     // SAFETY: as in `unmqr`.
     unsafe { wy::tpmqrt::<T, _>(&mut OnStream { gpu, stream }, trans, (c1, c2), v2, upper, t, work) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_starts_at_its_first_element_and_keeps_the_leading_dimension() {
+        // Addresses only: no device memory is touched.
+        let tile = DeviceTile {
+            ptr: NonNull::new(0x1000 as *mut u8).unwrap(),
+            rows: 10,
+            cols: 7,
+            ld: 12,
+        };
+        let b = <OnStream<'_> as Blas3<f64>>::block(tile, (3, 2), (4, 5));
+        assert_eq!(b.ptr.as_ptr() as usize, 0x1000 + (3 + 2 * 12) * 8);
+        assert_eq!((b.rows, b.cols, b.ld), (4, 5, 12));
+        let b = <OnStream<'_> as Blas3<f32>>::block(tile, (9, 6), (1, 1));
+        assert_eq!(b.ptr.as_ptr() as usize, 0x1000 + (9 + 6 * 12) * 4);
+        // An empty block at the far edge is allowed (the algorithm's last V₂ of a square tile).
+        let b = <OnStream<'_> as Blas3<f64>>::block(tile, (10, 0), (0, 7));
+        assert_eq!((b.rows, b.cols), (0, 7));
+        assert_eq!(<OnStream<'_> as Blas3<f64>>::shape(b), (0, 7));
+    }
+
+    #[test]
+    #[should_panic(expected = "a 4×5 block at (7, 2) of a 10×7 tile")]
+    fn a_block_outside_its_tile_is_refused() {
+        let tile = DeviceTile {
+            ptr: NonNull::dangling(),
+            rows: 10,
+            cols: 7,
+            ld: 10,
+        };
+        let _ = <OnStream<'_> as Blas3<f64>>::block(tile, (7, 2), (4, 5));
+    }
+
+    #[test]
+    fn the_workspace_fits_w_and_the_masked_copy_side_by_side() {
+        assert_eq!(wy::workspace(32, 100, None), (32, 100));
+        assert_eq!(wy::workspace(32, 100, Some((false, 256))), (32, 100));
+        // ttmqr: W (ib × k) at column 0, V₂'s masked block (m × ib) at column k.
+        assert_eq!(wy::workspace(32, 100, Some((true, 256))), (256, 132));
+        assert_eq!(wy::workspace(32, 100, Some((true, 8))), (32, 132));
+    }
+}
