@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use crate::error::Result;
 
 /// This process in its MPI job: its rank, the number of ranks and their grid. Got from
-/// [`init`] (then [`world`]).
+/// `init()` (feature `mpi`), then [`world`].
 #[derive(Debug)]
 pub struct World {
     rank: usize,
@@ -106,7 +106,7 @@ impl Grid {
 
 static WORLD: OnceLock<World> = OnceLock::new();
 
-/// The world, once [`init`] has run; `None` before (and always without the `mpi` feature).
+/// The world, once `init()` has run; `None` before (and always without the `mpi` feature).
 pub fn world() -> Option<&'static World> {
     WORLD.get()
 }
