@@ -106,6 +106,28 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+
+    /// Under MPI, the task ran on another rank (the owner of the tile it writes, or the
+    /// holder of what it reads in place): its result is there, not here.
+    #[error("task `{task}` ran on rank {rank}; its result is not on this rank")]
+    RanElsewhere {
+        /// The task's name.
+        task: String,
+        /// The rank that ran it.
+        rank: usize,
+    },
+
+    /// Under MPI, the ranks' programs differ: they submitted different tasks (operation,
+    /// shapes or tile sizes) at the same point.
+    #[error("the ranks' programs diverged at task #{task} (`{name}`): {detail}")]
+    Diverged {
+        /// The number of the first task (in submission order) where they differ.
+        task: u64,
+        /// Its name on this rank.
+        name: String,
+        /// What differs.
+        detail: String,
+    },
 }
 
 impl Error {

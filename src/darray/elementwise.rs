@@ -85,6 +85,7 @@ impl<T: Scalar> DArray<T> {
             cols: self.cols,
             tiles: self.tiles.clone(),
             auto: self.auto,
+            owners: self.owners,
         }
     }
 

@@ -31,6 +31,7 @@ mod ops;
 mod partition;
 mod random;
 mod reduce;
+pub(crate) mod settle;
 
 use std::fmt;
 
@@ -40,6 +41,7 @@ pub use partition::{AutoBlocks, Blocks, Partition};
 
 use crate::datadeps::{datadeps, In, Out};
 use crate::error::Result;
+use crate::runtime::distributed::{self, Grid};
 use crate::runtime::TaskOptions;
 use crate::{Scalar, Tile};
 pub(crate) use partition::FACTORIZATION_TILE;
@@ -51,6 +53,8 @@ pub struct DArray<T> {
     cols: Cuts,
     tiles: Vec<Tile<T>>,
     auto: bool,
+    /// Under MPI, the grid its tiles are dealt over (`None`: whole on the rank that made it).
+    owners: Option<Grid>,
 }
 
 impl<T> fmt::Debug for DArray<T> {
@@ -84,12 +88,21 @@ impl<T: Scalar> DArray<T> {
             },
         );
         let grid = (rows.count().max(1), cols.count().max(1));
+        let owners = distributed::placement_of_tiles();
         let mut tiles = Vec::with_capacity(grid.0 * grid.1);
         for j in 0..grid.1 {
             for i in 0..grid.0 {
                 let (r0, c0) = (rows.start(i).min(rows.n), cols.start(j).min(cols.n));
                 let (m, n) = (tile_len(rows, i), tile_len(cols, j));
-                tiles.push(make(r0..r0 + m, c0..c0 + n, padded_ld(m)));
+                let tile = match owners {
+                    // Another rank's tile: tracked here, never given contents here.
+                    Some((g, me)) if g.owner(i, j) != me => Tile::placeholder(m, n, padded_ld(m)),
+                    _ => make(r0..r0 + m, c0..c0 + n, padded_ld(m)),
+                };
+                if let Some((g, _)) = owners {
+                    tile.set_home(g.owner(i, j));
+                }
+                tiles.push(tile);
             }
         }
         DArray {
@@ -97,6 +110,23 @@ impl<T: Scalar> DArray<T> {
             cols,
             tiles,
             auto: partition.is_auto(),
+            owners: owners.map(|(g, _)| g),
+        }
+    }
+
+    /// Are its tiles dealt over the ranks (made under MPI, outside `local`)?
+    pub(crate) fn is_distributed(&self) -> bool {
+        self.owners.is_some()
+    }
+
+    /// The rank that owns tile `(i, j)` under MPI (its tasks write it there; see
+    /// [`distributed`](crate::distributed)): `(i mod p)·q + (j mod q)` on the `p × q` grid;
+    /// this rank for an array made in [`distributed::local`](crate::distributed::local);
+    /// 0 without MPI.
+    pub fn owner(&self, i: usize, j: usize) -> usize {
+        match self.owners {
+            Some(g) => g.owner(i, j),
+            None => distributed::world().map_or(0, |w| w.rank()),
         }
     }
 
@@ -179,7 +209,10 @@ impl<T: Scalar> DArray<T> {
             })
             .collect();
         let done: Vec<Result<()>> = reads.into_iter().map(|r| r.wait()).collect();
-        done.into_iter().collect()
+        done.into_iter()
+            // Under MPI, a tile another rank holds is waited for there.
+            .filter(|r| !matches!(r, Err(crate::Error::RanElsewhere { .. })))
+            .collect()
     }
 
     /// A copy of the contents, once every task that writes them has finished. Panics if

@@ -32,8 +32,14 @@ pub(crate) fn normal(seed: u64, i: usize, j: usize) -> f64 {
 pub(crate) fn fresh_seed() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = mix(COUNTER.fetch_add(1, Ordering::Relaxed));
+    // Under MPI every rank makes the same "fresh" matrix: rank 0's seed, and the count of
+    // fresh seeds taken so far, which is the same on every rank of one program.
+    if let Some(shared) = crate::runtime::distributed::shared_seed() {
+        return mix(shared ^ n);
+    }
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    mix(time ^ mix(COUNTER.fetch_add(1, Ordering::Relaxed)))
+    mix(time ^ n)
 }

@@ -1,5 +1,6 @@
 //! Reductions: they wait for the values and return a scalar.
 
+use super::settle::{bytes_u64, u64_bytes};
 use super::DArray;
 use crate::backend::SumOf;
 use crate::error::Result;
@@ -15,8 +16,17 @@ impl<T: Scalar> DArray<T> {
             .tile_indices()
             .map(|(i, j)| tasks::sum(name, of, self.tile(i, j)))
             .collect();
-        let parts: Vec<Result<f64>> = parts.into_iter().map(|p| p.wait()).collect();
-        parts.into_iter().sum()
+        // Under MPI each rank sums its tiles; the parts are gathered, and every rank adds
+        // them in tile order: the same sum everywhere, the one a single process gets.
+        super::settle::settle(
+            name,
+            self.is_distributed(),
+            parts,
+            |v| u64_bytes(v.to_bits()),
+            |b| bytes_u64(b).map(f64::from_bits),
+        )
+        .into_iter()
+        .sum()
     }
 
     /// The sum of all elements (accumulated in `f64`). Waits. Panics if a task that wrote

@@ -327,6 +327,14 @@ where
                 slot.finish(Outcome::Cancelled(cause));
                 return true;
             }
+            Start::Elsewhere(rank) => {
+                drop(body);
+                slot.finish(Outcome::Failed(Error::RanElsewhere {
+                    task: header.name.to_owned(),
+                    rank,
+                }));
+                return false;
+            }
             Start::Failed(error) => {
                 drop(body);
                 header.set_cause(format!("task `{}` could not start: {error}", header.name));
@@ -365,6 +373,7 @@ where
     header.kernel = options.kernel;
     header.follows_data = options.follows_data;
     header.cuda = options.cuda;
+    header.in_place = options.in_place;
     let cell = std::sync::Arc::new(TaskCell::with_accesses(header, records, job, Slot::new()));
     let owner: std::sync::Arc<dyn SlotOwner<R> + 'a> = cell.clone();
     let cell: std::sync::Arc<dyn Job + 'a> = cell;

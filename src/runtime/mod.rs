@@ -484,6 +484,16 @@ impl Runtime {
     /// earlier conflicting access has finished.
     /// `here`: when the task is ready at once, run it on the calling thread before returning.
     pub(crate) fn submit(&'static self, task: TaskRef, here: bool) {
+        #[cfg(feature = "mpi")]
+        if !distributed::route(self, &task) {
+            return;
+        }
+        self.submit_local(task, here);
+    }
+
+    /// [`Runtime::submit`] on this rank, without asking where under MPI (the transfers the
+    /// distributed router adds, and every task without MPI).
+    pub(crate) fn submit_local(&'static self, task: TaskRef, here: bool) {
         let header = task.header();
         if header.id % THROTTLE_CHECK_EVERY == 0 && self.throttle.over() && worker::current_task().is_none() {
             worker::blocking(self, || self.throttle.wait());

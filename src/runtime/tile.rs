@@ -102,6 +102,19 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
 
     /// A tile with host storage from the start (counted against the budget even over the
     /// limit: the excess is evicted right after).
+    /// A tile whose contents live on another rank (under MPI): tracked here like any tile,
+    /// storage allocated only if a task here receives or writes it.
+    pub(crate) fn placeholder(rows: usize, cols: usize, ld: usize) -> Self {
+        let layout = recycle::layout::<T>(Self::elements(rows, cols, ld));
+        Tile {
+            object: DataObject::unmaterialized(rows, layout, recycle::recyclable::<T>()),
+            rows,
+            cols,
+            ld,
+            _elem: PhantomData,
+        }
+    }
+
     fn allocate_now(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
         let len = Self::elements(rows, cols, ld);
         let layout = recycle::layout::<T>(len);
@@ -163,6 +176,11 @@ impl<T> Tile<T> {
     /// Does `space` hold the current contents?
     pub fn is_valid_in(&self, space: MemorySpace) -> bool {
         self.object.is_valid_in(space)
+    }
+
+    /// Under MPI, makes `rank` the tile's home: where its contents are and its writers run.
+    pub(crate) fn set_home(&self, rank: usize) {
+        self.object.set_home(rank);
     }
 
     /// Do two handles name the same tile?

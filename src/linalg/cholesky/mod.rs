@@ -114,13 +114,12 @@ impl<B: Backend> Linalg<B> {
         });
         let input = match one_tile {
             Ok((l, potrf)) => {
-                return match potrf.wait()? {
-                    Ok(()) => Ok(Cholesky {
-                        l,
-                        linalg: self.clone(),
-                    }),
-                    Err(index) => Err(Error::NotPositiveDefinite { index }),
-                };
+                let distributed = l.is_distributed();
+                check_pivots(distributed, vec![potrf])?;
+                return Ok(Cholesky {
+                    l,
+                    linalg: self.clone(),
+                });
             }
             Err(input) => input,
         };
@@ -166,17 +165,27 @@ impl<B: Backend> Linalg<B> {
             }
         }
         zero_upper(&self.backend, &l);
-        for p in pivots {
-            match p.wait()? {
-                Ok(()) => {}
-                Err(index) => return Err(Error::NotPositiveDefinite { index }),
-            }
-        }
+        check_pivots(l.is_distributed(), pivots)?;
         Ok(Cholesky {
             l,
             linalg: self.clone(),
         })
     }
+}
+
+/// Waits for the diagonal blocks' factorizations (on every rank under MPI, `distributed`):
+/// `NotPositiveDefinite` with the first non-positive pivot's global index.
+fn check_pivots(distributed: bool, pivots: Vec<TaskFuture<std::result::Result<(), usize>>>) -> Result<()> {
+    // 0: positive definite; i + 1: not, at index i.
+    use crate::darray::settle::{bytes_u64, u64_bytes};
+    let encode = |r: &std::result::Result<(), usize>| u64_bytes(r.err().map_or(0, |i| i as u64 + 1));
+    let decode = |b: &[u8]| bytes_u64(b).map(|v| if v == 0 { Ok(()) } else { Err(v as usize - 1) });
+    for p in crate::darray::settle::settle("potrf", distributed, pivots, encode, decode) {
+        if let Err(index) = p? {
+            return Err(Error::NotPositiveDefinite { index });
+        }
+    }
+    Ok(())
 }
 
 /// Zeros above the diagonal: the upper tiles, and the strictly upper part of the diagonal

@@ -30,7 +30,7 @@ mod solve;
 
 use std::sync::Arc;
 
-use super::tasks::{self, priority, Panel, Swaps};
+use super::tasks::{self, priority, Panel, PanelResult, Swaps};
 use super::tiling::{self, Factorization, Input};
 use super::Linalg;
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
@@ -166,11 +166,14 @@ impl<B: Backend> Linalg<B> {
             let one_tile = tiling::one_tile(input, Factorization::Lu, options, move |mut t| {
                 let mut ipiv = vec![0; k];
                 let result = be.getrf(t.view_mut(), &mut ipiv);
-                (ipiv, result)
+                (Some(ipiv), result)
             });
             input = match one_tile {
                 Ok((lu, getrf)) => {
-                    let (ipiv, result) = getrf.wait()?;
+                    let distributed = lu.is_distributed();
+                    let settled = settle_panels(distributed, vec![getrf]);
+                    let (ipiv, result) = settled.into_iter().next().expect("one panel")?;
+                    let ipiv = ipiv.unwrap_or_default();
                     return match result {
                         Ok(()) => Ok(Lu {
                             lu,
@@ -190,8 +193,8 @@ impl<B: Backend> Linalg<B> {
         };
         let mut ipiv = Vec::with_capacity(m.min(n));
         let mut singular = None;
-        for (k, panel) in panels.into_iter().enumerate() {
-            let (swaps, result) = panel.wait()?;
+        for (k, panel) in settle_panels(lu.is_distributed(), panels).into_iter().enumerate() {
+            let (swaps, result) = panel?;
             if let Err(index) = result {
                 singular = singular.or(Some(index));
             }
@@ -376,4 +379,31 @@ mod tests {
             assert!(update_priority(kt, kt - 1, j) > 0);
         }
     }
+}
+
+/// Waits for the panels (on every rank under MPI, `distributed`: each panel's swaps and
+/// zero-pivot report come from the rank that factored it).
+fn settle_panels(distributed: bool, panels: Vec<Panel>) -> Vec<Result<PanelResult>> {
+    let encode = |(swaps, result): &PanelResult| {
+        let mut words = vec![result.err().map_or(0, |i| i as u64 + 1)];
+        if let Some(swaps) = swaps {
+            words.extend(swaps.iter().map(|&s| s as u64));
+        }
+        let mut bytes = vec![u8::from(swaps.is_some())];
+        bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+        bytes
+    };
+    let decode = |bytes: &[u8]| -> Option<PanelResult> {
+        let (&has_swaps, rest) = bytes.split_first()?;
+        let mut words = rest
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        let result = match words.next()? {
+            0 => Ok(()),
+            i => Err(i as usize - 1),
+        };
+        let swaps = (has_swaps == 1).then(|| words.map(|w| w as usize).collect());
+        Some((swaps, result))
+    };
+    crate::darray::settle::settle("getrf", distributed, panels, encode, decode)
 }

@@ -2,6 +2,7 @@
 
 use super::Lu;
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
+use crate::darray::settle::{bytes_u64, settle, u64_bytes};
 use crate::darray::DArray;
 use crate::datadeps::{spawn_with, In};
 use crate::error::{Error, Result};
@@ -76,7 +77,9 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         let lu = &self.lu;
         let diagonal: Vec<_> = (0..lu.tile_grid().0)
             .map(|k| {
-                spawn_with(TaskOptions::named("det"), (In(lu.tile(k, k)),), |(t,)| {
+                // Under MPI, on the rank holding the tile (the products are gathered).
+                let options = TaskOptions::named("det").in_place();
+                spawn_with(options, (In(lu.tile(k, k)),), |(t,)| {
                     t.diag().iter().fold(T::one(), |p, &x| p * x)
                 })
             })
@@ -86,8 +89,10 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
         } else {
             T::zero() - T::one()
         };
-        for d in diagonal {
-            det *= d.wait()?;
+        let encode = |d: &T| u64_bytes(d.to_f64().to_bits());
+        let decode = |b: &[u8]| bytes_u64(b).map(|v| T::from_f64(f64::from_bits(v)));
+        for d in settle("det", lu.is_distributed(), diagonal, encode, decode) {
+            det *= d?;
         }
         Ok(det)
     }

@@ -45,7 +45,8 @@ pub(crate) fn sum<T: Scalar>(name: &'static str, of: SumOf, a: Tile<T>) -> TaskF
         checked(unsafe { crate::backend::cuda::launch::sum::<T>(l.gpu, l.stream, of, t[0]) })
     });
     spawn_kernel(
-        TaskOptions::named(name),
+        // Under MPI, each tile is summed where it is (the parts are gathered after).
+        TaskOptions::named(name).in_place(),
         (In(a),),
         move |(a,)| Cpu.sum(of, a),
         device,

@@ -26,7 +26,7 @@ pub(crate) use elementwise::{
     elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, generate, lacpy, sum,
     transpose, Generator,
 };
-pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, Swaps};
+pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, PanelResult, Swaps};
 pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
 
 /// The value of a CUDA library call, or a panic with its message (which fails the task).

@@ -3,6 +3,7 @@
 
 use super::super::Linalg;
 use crate::backend::{Backend, Diag, Side, Trans, Uplo};
+use crate::darray::settle::{bytes_u64, settle, u64_bytes};
 use crate::darray::DArray;
 use crate::datadeps::{
     spawn_with, In, LowerTriangular, TaskFuture, UnitLowerTriangular, UnitUpperTriangular, UpperTriangular,
@@ -113,16 +114,19 @@ fn first_zero_on_diagonal<T: Scalar>(a: &DArray<T>) -> Result<Option<usize>> {
             (lo < hi).then(|| {
                 let (r0, c0) = (r.start, c.start);
                 spawn_with(
-                    TaskOptions::named("diag_check"),
+                    // Under MPI, on the rank holding the tile (the answers are gathered).
+                    TaskOptions::named("diag_check").in_place(),
                     (In(a.tile(i, j)),),
                     move |(t,)| (lo..hi).find(|&g| t[(g - r0, g - c0)] == T::zero()),
                 )
             })
         })
         .collect();
+    let encode = |z: &Option<usize>| u64_bytes(z.map_or(0, |i| i as u64 + 1));
+    let decode = |b: &[u8]| bytes_u64(b).map(|v| v.checked_sub(1).map(|i| i as usize));
     let mut first = None;
-    for check in checks {
-        if let Some(index) = check.wait()? {
+    for check in settle("diag_check", a.is_distributed(), checks, encode, decode) {
+        if let Some(index) = check? {
             first = Some(first.map_or(index, |f: usize| f.min(index)));
         }
     }

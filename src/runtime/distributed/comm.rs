@@ -1,21 +1,127 @@
 //! The communication thread: the only thread that calls MPI. It initializes MPI, owns the
 //! world communicator (rsmpi's communicators are not `Send`), serves the requests other
-//! threads send it over a channel, one at a time, and finalizes MPI when the process exits
-//! (an `atexit` handler asks it to, then waits for it), as the MPI standard wants: the
-//! thread that initialized MPI finalizes it.
+//! threads send it over a channel, and finalizes MPI when the process exits (an `atexit`
+//! handler asks it to, then waits for it), as the MPI standard wants: the thread that
+//! initialized MPI finalizes it.
+//!
+//! # Messages
+//! Every message is a [`Key`] (24 bytes: class and flags, object or collective number,
+//! version) followed by its payload: a tile's bytes, a failure's description, or a rank's
+//! part of a collective. The MPI tag is made from the key too, but matching goes by the
+//! whole key and the source: a receive is *expected* (a receive task waits for it) before
+//! or after the message arrives, and whichever comes second completes it.
+//!
+//! # The loop
+//! Non-blocking throughout: requests are served as they come, sends are `MPI_Isend`s
+//! tested until done (the buffer lives in the request's entry until then), arrivals are
+//! found with `MPI_Improbe`, barriers are `MPI_Ibarrier`s. While anything is in flight the
+//! thread polls, sleeping a little longer each idle round (up to 50 µs); with nothing in
+//! flight it sleeps on its channel, waking every millisecond to look for arrivals.
 
-use std::sync::mpsc::{channel, Sender};
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, SendError, Sender};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use mpi::traits::{Communicator, CommunicatorCollectives};
+use mpi::point_to_point::MatchedReceiveVec;
+use mpi::request::{Request as MpiRequest, StaticScope};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Root, Source};
 use mpi::Threading;
 
+use super::stats;
 use crate::error::{Error, Result};
+
+/// Message classes (the low byte of a key's first word).
+const DATA: u64 = 1;
+const GATHER: u64 = 2;
+/// Flag: the message carries a failure's description, not the contents.
+const FAILED: u64 = 1 << 8;
+/// Bytes of a message's key.
+pub(crate) const KEY_BYTES: usize = 24;
+
+/// What a message is: `(class, number, version)`, the same on every rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    class: u64,
+    id: u64,
+    version: u64,
+}
+
+impl Key {
+    /// Version `version` of tracked object `id`.
+    pub(crate) fn data(id: u64, version: u64) -> Key {
+        Key {
+            class: DATA,
+            id,
+            version,
+        }
+    }
+
+    /// The `n`th all-gather.
+    fn gather(n: u64) -> Key {
+        Key {
+            class: GATHER,
+            id: n,
+            version: 0,
+        }
+    }
+
+    /// The MPI tag: from the object and version (informational: matching goes by key).
+    fn tag(&self) -> i32 {
+        let h = self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.version.wrapping_mul(0xc2b2_ae3d);
+        (h >> 40) as i32 & 0x7fff
+    }
+
+    /// A message: this key (with `flags`) and `payload`.
+    pub(crate) fn message(&self, failed: bool, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(KEY_BYTES + payload.len());
+        let class = self.class | if failed { FAILED } else { 0 };
+        for w in [class, self.id, self.version] {
+            m.extend_from_slice(&w.to_le_bytes());
+        }
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// The key of a received message, and whether it carries a failure.
+    fn of(message: &[u8]) -> Option<(Key, bool)> {
+        let word = |k: usize| {
+            let bytes: [u8; 8] = message.get(8 * k..8 * k + 8)?.try_into().ok()?;
+            Some(u64::from_le_bytes(bytes))
+        };
+        let class = word(0)?;
+        let key = Key {
+            class: class & 0xff,
+            id: word(1)?,
+            version: word(2)?,
+        };
+        Some((key, class & FAILED != 0))
+    }
+}
+
+/// A message that arrived for an expected receive: the whole message (key first), or the
+/// failure the sender's copy of the data goes back to.
+pub(crate) enum Arrival {
+    Data(Vec<u8>),
+    Failed(String),
+}
+
+/// What to do with an expected message when it arrives (on the communication thread).
+pub(crate) type Deliver = Box<dyn FnOnce(Arrival) + Send>;
 
 /// What a thread asks of the communication thread.
 enum Request {
-    /// `MPI_Barrier`; the answer when every rank has reached it.
+    /// Send `message` to each of these ranks.
+    Send(Vec<usize>, Arc<Vec<u8>>),
+    /// Deliver the message `key` from rank `from` when it arrives.
+    Expect(usize, Key, Deliver),
+    /// Send this rank's part of an all-gather to every rank; answer with every rank's part
+    /// in rank order.
+    Gather(Vec<u8>, Sender<Vec<Vec<u8>>>),
+    /// `MPI_Ibarrier`; the answer when every rank has reached it.
     Barrier(Sender<()>),
     /// Finalize MPI and end the thread.
     Finalize,
@@ -33,17 +139,24 @@ impl std::fmt::Debug for Comm {
     }
 }
 
-fn error(message: impl Into<String>) -> Error {
+pub(super) fn error(message: impl Into<String>) -> Error {
     Error::Distributed {
         message: message.into(),
     }
 }
 
+/// What [`Comm::start`] learns: the rank, the size, and rank 0's seed.
+pub(super) struct Started {
+    pub(super) rank: usize,
+    pub(super) size: usize,
+    pub(super) seed: u64,
+}
+
 impl Comm {
-    /// Starts the communication thread, which initializes MPI; returns the handle, the
-    /// rank and the size once it has. Registers the finalization at exit.
-    pub(super) fn start() -> Result<(Comm, usize, usize)> {
-        let (ready, started) = channel::<std::result::Result<(usize, usize), String>>();
+    /// Starts the communication thread, which initializes MPI and broadcasts rank 0's
+    /// `seed`; returns the handle and what it learnt. Registers the finalization at exit.
+    pub(super) fn start(seed: u64) -> Result<(Comm, Started)> {
+        let (ready, started) = channel::<std::result::Result<Started, String>>();
         let (requests, incoming) = channel::<Request>();
         let thread = std::thread::Builder::new()
             .name("mosaic-mpi".into())
@@ -55,23 +168,17 @@ impl Comm {
                     return;
                 };
                 let world = universe.world();
-                let (rank, size) = (world.rank(), world.size());
-                let _ = ready.send(Ok((rank as usize, size as usize)));
-                for request in incoming {
-                    match request {
-                        Request::Barrier(done) => {
-                            world.barrier();
-                            let _ = done.send(());
-                        }
-                        Request::Finalize => break,
-                    }
-                }
+                let (rank, size) = (world.rank() as usize, world.size() as usize);
+                let mut seed = seed;
+                world.process_at_rank(0).broadcast_into(&mut seed);
+                let _ = ready.send(Ok(Started { rank, size, seed }));
+                Loop::new(&world).run(&incoming);
                 // Dropping the universe calls MPI_Finalize, on the thread that initialized.
                 drop(universe);
             })
             .map_err(|e| error(format!("cannot start the communication thread: {e}")))?;
-        let (rank, size) = match started.recv() {
-            Ok(Ok(rs)) => rs,
+        let started = match started.recv() {
+            Ok(Ok(s)) => s,
             Ok(Err(message)) => return Err(error(message)),
             Err(_) => return Err(error("the communication thread ended while initializing MPI")),
         };
@@ -84,7 +191,7 @@ impl Comm {
             requests: Mutex::new(requests),
             thread: Mutex::new(Some(thread)),
         };
-        Ok((comm, rank, size))
+        Ok((comm, started))
     }
 
     /// Sends `request`; `Err` when the thread has ended.
@@ -95,7 +202,35 @@ impl Comm {
             .map_err(|_| error("the communication thread has ended (MPI is finalized)"))
     }
 
-    /// `MPI_Barrier` on the world.
+    /// Sends `message` (a key and its payload) to each rank of `to`, without waiting.
+    pub(super) fn post(&self, to: Vec<usize>, message: Vec<u8>) {
+        // After finalization nothing is sent: the process is exiting.
+        let _ = self.send(Request::Send(to, Arc::new(message)));
+    }
+
+    /// Calls `deliver` (on the communication thread) with the message `key` from `from`
+    /// once it has arrived.
+    pub(super) fn expect(&self, from: usize, key: Key, deliver: Deliver) {
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(SendError(Request::Expect(_, _, deliver))) =
+            requests.send(Request::Expect(from, key, deliver))
+        {
+            drop(requests);
+            deliver(Arrival::Failed(
+                "the communication thread has ended (MPI is finalized)".into(),
+            ));
+        }
+    }
+
+    /// Every rank's `part`, in rank order (collective: every rank calls it in turn).
+    pub(super) fn all_gather(&self, part: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+        let (done, wait) = channel();
+        self.send(Request::Gather(part, done))?;
+        wait.recv()
+            .map_err(|_| error("the communication thread ended during an all-gather"))
+    }
+
+    /// `MPI_Barrier` on the world (an `MPI_Ibarrier` the thread completes).
     pub(super) fn barrier(&self) -> Result<()> {
         let (done, wait) = channel();
         self.send(Request::Barrier(done))?;
@@ -110,6 +245,230 @@ impl Comm {
             if let Some(thread) = thread {
                 let _ = thread.join();
             }
+        }
+    }
+}
+
+/// A send in flight: the request and the message it reads, kept alive until it completes.
+struct InFlight {
+    request: Option<MpiRequest<'static, [u8], StaticScope>>,
+    _message: Arc<Vec<u8>>,
+}
+
+/// An all-gather in progress.
+struct Gathering {
+    key: Key,
+    parts: Vec<Option<Vec<u8>>>,
+    done: Sender<Vec<Vec<u8>>>,
+}
+
+/// The communication thread's state.
+struct Loop<'w> {
+    world: &'w SimpleCommunicator,
+    rank: usize,
+    sends: Vec<InFlight>,
+    /// Receives waiting for their message, by source and key.
+    expected: HashMap<(usize, Key), Deliver>,
+    /// Messages that arrived before their receive was expected.
+    early: HashMap<(usize, Key), Arrival>,
+    gathers: u64,
+    /// All-gathers in progress (a second may start before the first has every part).
+    gathering: Vec<Gathering>,
+    barriers: Vec<(MpiRequest<'static, ()>, Sender<()>)>,
+}
+
+impl<'w> Loop<'w> {
+    fn new(world: &'w SimpleCommunicator) -> Self {
+        Loop {
+            world,
+            rank: world.rank() as usize,
+            sends: Vec::new(),
+            expected: HashMap::new(),
+            early: HashMap::new(),
+            gathers: 0,
+            gathering: Vec::new(),
+            barriers: Vec::new(),
+        }
+    }
+
+    /// Serves requests until `Finalize` (or every handle is gone), then completes the sends
+    /// still in flight.
+    fn run(mut self, incoming: &Receiver<Request>) {
+        let mut idle_rounds = 0u32;
+        loop {
+            let mut busy = false;
+            let wait = if self.in_flight() {
+                Duration::from_micros(u64::from(idle_rounds.min(50)))
+            } else {
+                Duration::from_millis(1)
+            };
+            match incoming.recv_timeout(wait) {
+                Ok(Request::Finalize) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(request) => {
+                    busy = true;
+                    self.serve(request);
+                    while let Ok(request) = incoming.try_recv() {
+                        if matches!(request, Request::Finalize) {
+                            self.finish();
+                            return;
+                        }
+                        self.serve(request);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            busy |= self.progress();
+            idle_rounds = if busy { 0 } else { idle_rounds + 1 };
+        }
+        self.finish();
+    }
+
+    fn in_flight(&self) -> bool {
+        !self.sends.is_empty()
+            || !self.expected.is_empty()
+            || !self.gathering.is_empty()
+            || !self.barriers.is_empty()
+    }
+
+    fn serve(&mut self, request: Request) {
+        match request {
+            Request::Send(to, message) => {
+                let tag = Key::of(&message).map_or(0, |(k, _)| k.tag());
+                for dest in to {
+                    // SAFETY: the slice is the contents of `message`, an `Arc` kept in the
+                    // same `InFlight` entry until the request has completed (`progress`
+                    // drops the entry only after `test` says so, and `finish` waits for the
+                    // rest), and nobody writes through an `Arc<Vec<u8>>`: the buffer
+                    // outlives every use MPI makes of it, as `'static` promises.
+                    let buffer: &'static [u8] =
+                        unsafe { std::slice::from_raw_parts(message.as_ptr(), message.len()) };
+                    let request = self.world.process_at_rank(dest as i32).immediate_send_with_tag(
+                        StaticScope,
+                        buffer,
+                        tag,
+                    );
+                    stats::sent(message.len());
+                    self.sends.push(InFlight {
+                        request: Some(request),
+                        _message: message.clone(),
+                    });
+                }
+            }
+            Request::Expect(from, key, deliver) => match self.early.remove(&(from, key)) {
+                Some(arrival) => deliver(arrival),
+                None => {
+                    self.expected.insert((from, key), deliver);
+                }
+            },
+            Request::Gather(part, done) => {
+                let key = Key::gather(self.gathers);
+                self.gathers += 1;
+                let size = self.world.size() as usize;
+                let others: Vec<usize> = (0..size).filter(|&r| r != self.rank).collect();
+                let message = key.message(false, &part);
+                let mut parts = vec![None; size];
+                parts[self.rank] = Some(part);
+                for &r in &others {
+                    if let Some(Arrival::Data(m)) = self.early.remove(&(r, key)) {
+                        parts[r] = Some(m[KEY_BYTES..].to_vec());
+                    }
+                }
+                self.serve(Request::Send(others, Arc::new(message)));
+                self.gathering.push(Gathering { key, parts, done });
+                self.complete_gathers();
+            }
+            Request::Barrier(done) => {
+                let request = self.world.immediate_barrier();
+                self.barriers.push((request, done));
+            }
+            Request::Finalize => {}
+        }
+    }
+
+    /// One round of MPI progress: completed sends, arrivals, barriers. Did anything happen?
+    fn progress(&mut self) -> bool {
+        let mut busy = false;
+        let before = self.sends.len();
+        for s in &mut self.sends {
+            if let Some(request) = s.request.take() {
+                if let Err(request) = request.test() {
+                    s.request = Some(request);
+                }
+            }
+        }
+        self.sends.retain(|s| s.request.is_some());
+        busy |= self.sends.len() != before;
+        while let Some(probed) = self.world.any_process().immediate_matched_probe() {
+            busy = true;
+            let (message, status) = probed.matched_receive_vec::<u8>();
+            self.arrived(status.source_rank() as usize, message);
+        }
+        for (request, done) in std::mem::take(&mut self.barriers) {
+            match request.test() {
+                Ok(_) => {
+                    let _ = done.send(());
+                    busy = true;
+                }
+                Err(request) => self.barriers.push((request, done)),
+            }
+        }
+        busy
+    }
+
+    /// A message from `from` has arrived: to its receive, or kept until that is expected.
+    fn arrived(&mut self, from: usize, message: Vec<u8>) {
+        let Some((key, failed)) = Key::of(&message) else {
+            eprintln!(
+                "mosaic: rank {}: a malformed message from rank {from} was dropped",
+                self.rank
+            );
+            return;
+        };
+        stats::received(message.len());
+        let arrival = if failed {
+            Arrival::Failed(String::from_utf8_lossy(&message[KEY_BYTES..]).into_owned())
+        } else {
+            Arrival::Data(message)
+        };
+        if let Some(g) = self.gathering.iter_mut().find(|g| g.key == key) {
+            if let Arrival::Data(m) = arrival {
+                g.parts[from] = Some(m[KEY_BYTES..].to_vec());
+            }
+            self.complete_gathers();
+            return;
+        }
+        match self.expected.remove(&(from, key)) {
+            Some(deliver) => deliver(arrival),
+            None => {
+                self.early.insert((from, key), arrival);
+            }
+        }
+    }
+
+    /// Answers the all-gathers that have every part.
+    fn complete_gathers(&mut self) {
+        for g in std::mem::take(&mut self.gathering) {
+            if g.parts.iter().all(Option::is_some) {
+                let _ = g
+                    .done
+                    .send(g.parts.into_iter().map(Option::unwrap_or_default).collect());
+            } else {
+                self.gathering.push(g);
+            }
+        }
+    }
+
+    /// Before finalizing: waits for the sends still in flight (their receivers may need
+    /// them to finish), and drops what nobody will receive.
+    fn finish(mut self) {
+        for s in &mut self.sends {
+            if let Some(request) = s.request.take() {
+                request.wait();
+            }
+        }
+        for (request, done) in self.barriers.drain(..) {
+            request.wait();
+            let _ = done.send(());
         }
     }
 }

@@ -20,13 +20,24 @@
 //! (`MPI_THREAD_MULTIPLE` requested), owns the communicator (rsmpi's are not `Send`), serves
 //! the other threads' requests, and finalizes MPI when the process exits.
 //!
-//! Where this stands: `init`, `world`, the rank, the size, the grid and a barrier work;
-//! `DArray`s are not distributed yet (every rank holds and computes whole arrays, as
-//! without MPI).
+//! After `init`, every rank runs the same program and the runtime distributes it (owner
+//! computes, `tracker.rs`): every rank tracks every task, runs the ones it owns, and sends
+//! the tiles it wrote to the ranks whose tasks read them (`route.rs`).
 
 #[cfg(feature = "mpi")]
 mod comm;
+#[cfg(feature = "mpi")]
+mod route;
+mod stats;
+pub(crate) mod tracker;
 
+#[cfg(feature = "mpi")]
+pub(crate) use route::route;
+pub use stats::RankStats;
+pub(crate) use tracker::Tracked;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 #[cfg(feature = "mpi")]
@@ -39,6 +50,8 @@ pub struct World {
     rank: usize,
     size: usize,
     grid: Grid,
+    /// Rank 0's seed, the same on every rank: fresh random matrices agree.
+    seed: u64,
     #[cfg(feature = "mpi")]
     comm: comm::Comm,
 }
@@ -124,14 +137,145 @@ pub fn init() -> Result<&'static World> {
     if let Some(world) = WORLD.get() {
         return Ok(world);
     }
-    let (comm, rank, size) = comm::Comm::start()?;
+    let (comm, started) = comm::Comm::start(clock_seed())?;
     let world = World {
-        rank,
-        size,
-        grid: Grid::for_ranks(size),
+        rank: started.rank,
+        size: started.size,
+        grid: Grid::for_ranks(started.size),
+        seed: started.seed,
         comm,
     };
     Ok(WORLD.get_or_init(|| world))
+}
+
+/// A seed from the clock (rank 0's is broadcast at `init`).
+#[cfg(feature = "mpi")]
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What this rank has done so far: the program's tasks it ran (about `1/size` of them),
+/// the ones other ranks ran, and the messages and bytes it sent and received. All zero
+/// without MPI.
+pub fn stats() -> RankStats {
+    stats::read()
+}
+
+/// One part of a gathered list: a value's bytes, or the description of its failure.
+#[cfg(feature = "mpi")]
+pub(crate) type Part = std::result::Result<Vec<u8>, String>;
+
+/// Collective: every rank gives the parts of a list it has (`Some`; `Err`: the part failed
+/// there, with its description) and gets the whole list back, each part from the rank
+/// that had it (the lowest such rank).
+#[cfg(feature = "mpi")]
+pub(crate) fn gather_parts(mine: Vec<Option<Part>>) -> Result<Vec<Part>> {
+    let world = world().ok_or_else(|| comm::error("gather_parts before init"))?;
+    let mut bytes = Vec::new();
+    for (k, part) in mine.iter().enumerate() {
+        let Some(part) = part else { continue };
+        bytes.extend_from_slice(&(k as u64).to_le_bytes());
+        let (tag, body) = match part {
+            Ok(v) => (0, v.as_slice()),
+            Err(message) => (1, message.as_bytes()),
+        };
+        bytes.push(tag);
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(body);
+    }
+    let n = mine.len();
+    let mut all: Vec<Option<Part>> = vec![None; n];
+    for (rank, part) in world.comm.all_gather(bytes)?.into_iter().enumerate() {
+        decode_parts(&part, &mut all)
+            .ok_or_else(|| comm::error(format!("a malformed all-gather part from rank {rank}")))?;
+    }
+    all.into_iter()
+        .enumerate()
+        .map(|(k, p)| {
+            p.ok_or_else(|| comm::error(format!("no rank had part {k} of {n}: the ranks' programs differ")))
+        })
+        .collect()
+}
+
+/// Reads one rank's parts (see [`gather_parts`]) into `all`, keeping parts already there.
+#[cfg(feature = "mpi")]
+fn decode_parts(mut bytes: &[u8], all: &mut [Option<Part>]) -> Option<()> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
+        *bytes = rest;
+        Some(head)
+    }
+    let word = |bytes: &mut &[u8]| Some(u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?));
+    while !bytes.is_empty() {
+        let k = word(&mut bytes)? as usize;
+        let tag = take(&mut bytes, 1)?[0];
+        let len = word(&mut bytes)? as usize;
+        let body = take(&mut bytes, len)?;
+        let part = match tag {
+            0 => Ok(body.to_vec()),
+            _ => Err(String::from_utf8_lossy(body).into_owned()),
+        };
+        let slot = all.get_mut(k)?;
+        if slot.is_none() {
+            *slot = Some(part);
+        }
+    }
+    Some(())
+}
+
+thread_local! {
+    /// Inside [`local`] on this thread?
+    static LOCAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` as if without MPI: the arrays it creates are whole on this rank and the tasks
+/// it submits run here, on this rank's data only (each rank computes its own copy). For
+/// small replicated data, and for checking a distributed result against one computed
+/// locally. Arrays made outside must not be used inside, nor arrays made inside outside.
+///
+/// ```
+/// use mosaic::prelude::*;
+/// let a = mosaic::distributed::local(|| DArray::<f64>::eye(AutoBlocks, 4));
+/// assert_eq!(a.to_ndarray()[[2, 2]], 1.0);
+/// ```
+pub fn local<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCAL.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(LOCAL.with(|l| l.replace(true)));
+    f()
+}
+
+/// Is the calling thread submitting the SPMD program (under MPI, outside [`local`] and
+/// outside any running task)?
+pub(crate) fn distributing() -> bool {
+    world().is_some() && !LOCAL.with(|l| l.get()) && crate::runtime::sched::worker::current_task().is_none()
+}
+
+/// The tracker's state for an object made now by the runtime: tracked (everywhere, until
+/// given a home) when the program itself makes it under MPI, else `None`.
+pub(crate) fn track_new() -> Option<Tracked> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let world = world()?;
+    distributing().then(|| Tracked::everywhere(NEXT.fetch_add(1, Ordering::Relaxed), world.size))
+}
+
+/// Under MPI (outside [`local`]), the rank that owns tile `(i, j)` of a distributed array,
+/// and this rank; `None` when arrays made now are whole on this rank.
+pub(crate) fn placement_of_tiles() -> Option<(Grid, usize)> {
+    let world = world()?;
+    distributing().then_some((world.grid, world.rank))
+}
+
+/// Under MPI, rank 0's seed (the same on every rank), for fresh random matrices.
+pub(crate) fn shared_seed() -> Option<u64> {
+    let world = world()?;
+    distributing().then_some(world.seed)
 }
 
 #[cfg(test)]

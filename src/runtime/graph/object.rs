@@ -16,6 +16,7 @@ use super::history::{Entry, History};
 use super::mode::Mode;
 use super::task::{Status, TaskRef};
 use crate::error::Result;
+use crate::runtime::distributed::{self, Tracked};
 use crate::runtime::memory::evict::{self, Resident};
 use crate::runtime::memory::mover::SPACES;
 use crate::runtime::memory::replica::{Contents, HostStorage, Replicas, State};
@@ -42,6 +43,9 @@ pub struct DataObject {
     /// writer among them is expected to finish (µs since placement's epoch, the rest);
     /// 0 before any forecast.
     plan: AtomicU64,
+    /// What every rank knows of it under MPI (`distributed/tracker.rs`); `None`: not
+    /// tracked (no MPI, a bound user array, or made inside a task: this rank's own).
+    dist: std::sync::Mutex<Option<Tracked>>,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -71,6 +75,7 @@ impl DataObject {
             queued: AtomicUsize::new(0),
             bytes,
             plan: AtomicU64::new(0),
+            dist: std::sync::Mutex::new(None),
         }
     }
 
@@ -85,6 +90,7 @@ impl DataObject {
             queued: AtomicUsize::new(0),
             bytes: layout.size(),
             plan: AtomicU64::new(0),
+            dist: std::sync::Mutex::new(None),
         })
     }
 
@@ -99,8 +105,10 @@ impl DataObject {
         ))
     }
 
-    /// `object` (runtime-owned), listed for eviction until dropped.
-    fn listed(object: DataObject) -> Arc<Self> {
+    /// `object` (runtime-owned), listed for eviction until dropped, and tracked across
+    /// ranks when made by the program itself under MPI (`distributed/tracker.rs`).
+    fn listed(mut object: DataObject) -> Arc<Self> {
+        *object.dist.get_mut().unwrap_or_else(|e| e.into_inner()) = distributed::track_new();
         let object = Arc::new(object);
         let weak: std::sync::Weak<dyn Resident> = Arc::downgrade(&object) as _;
         evict::register(object.id, weak);
@@ -110,6 +118,19 @@ impl DataObject {
     /// The object's id: unique in the process, never reused.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The distributed tracker's state of the object (`None`: this rank's own).
+    pub(crate) fn tracked(&self) -> std::sync::MutexGuard<'_, Option<Tracked>> {
+        self.dist.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Under MPI, makes `rank` the object's home, where its contents exist (a tile of a
+    /// distributed array, before any task has used it).
+    pub(crate) fn set_home(&self, rank: usize) {
+        if let Some(t) = self.tracked().as_mut() {
+            *t = Tracked::at_home(t.id, rank);
+        }
     }
 
     /// Completed writes so far.
@@ -228,6 +249,7 @@ impl DataObject {
             replicas,
             queued: AtomicUsize::new(0),
             plan: AtomicU64::new(0),
+            dist: std::sync::Mutex::new(None),
         }
     }
 

@@ -70,6 +70,10 @@ pub(crate) enum Start<'a> {
     /// An access could not be granted (its replica could not be made valid): drop the
     /// closure unrun and report this.
     Failed(Error),
+    /// Under MPI, the task runs on this other rank (`distributed/tracker.rs`): drop the
+    /// closure unrun; this is not a failure.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    Elsewhere(usize),
 }
 
 /// The part of a task its future shares: told when the task is complete.
@@ -134,6 +138,9 @@ pub struct TaskOptions {
     /// It has a CUDA implementation: a kernel may go to CUDA devices only then (a
     /// simulated device runs the CPU's kernels, so it takes every kernel).
     pub(crate) cuda: bool,
+    /// Under MPI, it runs on the rank holding its first input and moves nothing (a wait, a
+    /// tile's partial sum); elsewhere it finishes unrun (`distributed/tracker.rs`).
+    pub(crate) in_place: bool,
 }
 
 impl TaskOptions {
@@ -173,6 +180,13 @@ impl TaskOptions {
     pub(crate) fn follows_data(mut self) -> Self {
         self.kernel = true;
         self.follows_data = true;
+        self.in_place = true;
+        self
+    }
+
+    /// Marks a task that runs where its first input is, under MPI (see `in_place`).
+    pub(crate) fn in_place(mut self) -> Self {
+        self.in_place = true;
         self
     }
 }
@@ -204,6 +218,8 @@ pub(crate) struct TaskHeader {
     pub(crate) follows_data: bool,
     /// It has a CUDA implementation: it may go to CUDA devices.
     pub(crate) cuda: bool,
+    /// Under MPI, it runs where its first input is (`TaskOptions::in_place`).
+    pub(crate) in_place: bool,
     pub(crate) pending: AtomicUsize,
     status: AtomicU8,
     pub(crate) poisoned: AtomicBool,
@@ -296,6 +312,7 @@ impl TaskHeader {
             kernel: false,
             follows_data: false,
             cuda: false,
+            in_place: false,
             pending: AtomicUsize::new(1), // the submission guard
             status: AtomicU8::new(Status::Pending as u8),
             poisoned: AtomicBool::new(false),
