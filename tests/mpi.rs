@@ -29,6 +29,13 @@ fn every_rank_joins_one_world() {
     assert!(std::ptr::eq(world, distributed::world().unwrap()));
     let grid = world.grid();
     assert_eq!(grid.rows() * grid.cols(), size);
+    if let Ok(shape) = std::env::var("MOSAIC_MPI_GRID") {
+        assert_eq!(
+            format!("{}x{}", grid.rows(), grid.cols()),
+            shape,
+            "the named grid"
+        );
+    }
     assert!(grid.rows() <= grid.cols());
     // Every rank reaches the barrier, or none returns from it.
     world.barrier().unwrap();
@@ -158,4 +165,147 @@ fn stats_count_this_ranks_tasks_and_messages() {
     } else {
         assert_eq!((d.tasks_elsewhere, d.messages_sent), (0, 0), "{d:?}");
     }
+}
+
+/// `‖x − y‖_F / ‖y‖_F`.
+fn relative(x: &DArray<f64>, y: &DArray<f64>) -> f64 {
+    (x - y).norm_fro() / y.norm_fro()
+}
+
+/// A well-conditioned square matrix of order `n`, tiles `b × b`.
+fn general(n: usize, b: usize, seed: u64) -> DArray<f64> {
+    let r = DArray::<f64>::rand_seeded(Blocks(b, b), n, n, seed);
+    &r + &(&DArray::eye(Blocks(b, b), n) * 4.0)
+}
+
+#[test]
+fn lu_solve_inv_det_hold_their_residuals_and_match_one_process() {
+    world();
+    let (n, b) = (230, 48);
+    let a = general(n, b, 10);
+    let lu = a.lu().unwrap();
+    let pa = DArray::from_ndarray(&a.to_ndarray().select(ndarray::Axis(0), &lu.p()), Blocks(b, b));
+    assert!(relative(&(&lu.l() * &lu.u()), &pa) < 1e-13);
+    let local_p = distributed::local(|| general(n, b, 10).lu().unwrap().p());
+    assert_eq!(lu.p(), local_p, "the same pivots as one process");
+    let rhs = DArray::<f64>::rand_seeded(Blocks(b, 20), n, 20, 11);
+    let x = lu.solve(&rhs).unwrap();
+    assert!(relative(&(&a * &x), &rhs) < 1e-12);
+    let inv = a.inv().unwrap();
+    assert!(relative(&(&a * &inv), &DArray::eye(Blocks(b, b), n)) < 1e-12);
+    let det = a.det().unwrap();
+    let local_det = distributed::local(|| general(n, b, 10).det().unwrap());
+    assert!(
+        ((det - local_det) / local_det).abs() < 1e-12,
+        "{det} vs {local_det}"
+    );
+    let x = spd(n, b).cholesky().unwrap().solve(&rhs).unwrap();
+    assert!(relative(&(&spd(n, b) * &x), &rhs) < 1e-12);
+}
+
+#[test]
+fn qr_of_every_shape_and_least_squares_hold_their_residuals() {
+    world();
+    // Square, wide, and tall enough for the tree reduction (mt ≥ 2·nt).
+    for (m, n, b) in [(200, 200, 48), (120, 260, 40), (400, 90, 40)] {
+        let a = DArray::<f64>::rand_seeded(Blocks(b, b), m, n, 12);
+        let qr = a.qr().unwrap();
+        assert!(relative(&(&qr.q() * &qr.r()), &a) < 1e-13, "{m} × {n}");
+    }
+    let a = DArray::<f64>::rand_seeded(Blocks(40, 40), 300, 80, 13);
+    let rhs = DArray::<f64>::rand_seeded(Blocks(40, 40), 300, 3, 14);
+    let x = a.qr().unwrap().solve_least_squares(&rhs).unwrap();
+    // The residual is orthogonal to the columns of A.
+    let r = &(&a * &x) - &rhs;
+    assert!((&a.t() * &r).norm_fro() < 1e-10 * a.norm_fro() * rhs.norm_fro());
+}
+
+/// A tiled Cholesky written by hand over a DArray's tiles (the `datadeps_cholesky`
+/// example's graph): the user's own tasks, distributed by the tiles they write.
+fn user_cholesky(a: &DArray<f64>) {
+    use mosaic::datadeps::{spawn_with, InOut};
+    let nt = a.tile_grid().0;
+    let kernel = |name| TaskOptions::named(name);
+    for k in 0..nt {
+        drop(spawn_with(kernel("potrf"), (InOut(a.tile(k, k)),), |(mut t,)| {
+            let n = t.nrows();
+            for j in 0..n {
+                let d = (t[(j, j)] - (0..j).map(|p| t[(j, p)] * t[(j, p)]).sum::<f64>()).sqrt();
+                t[(j, j)] = d;
+                for i in j + 1..n {
+                    let s = (0..j).map(|p| t[(i, p)] * t[(j, p)]).sum::<f64>();
+                    t[(i, j)] = (t[(i, j)] - s) / d;
+                }
+            }
+        }));
+        for i in k + 1..nt {
+            drop(spawn_with(
+                kernel("trsm"),
+                (InOut(a.tile(i, k)), In(a.tile(k, k))),
+                |(mut x, l)| {
+                    for mut row in x.rows_mut() {
+                        for j in 0..l.nrows() {
+                            let s = (0..j).map(|p| row[p] * l[(j, p)]).sum::<f64>();
+                            row[j] = (row[j] - s) / l[(j, j)];
+                        }
+                    }
+                },
+            ));
+        }
+        for i in k + 1..nt {
+            for j in k + 1..=i {
+                let accesses = (InOut(a.tile(i, j)), In(a.tile(i, k)), In(a.tile(j, k)));
+                drop(spawn_with(kernel("update"), accesses, |(mut c, x, y)| {
+                    ndarray::linalg::general_mat_mul(-1.0, &x, &y.t(), 1.0, &mut c)
+                }));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_users_tiled_cholesky_over_darray_tiles_equals_one_process_bitwise() {
+    same_as_local("user cholesky", || {
+        let a = spd(190, 40);
+        user_cholesky(&a);
+        a
+    });
+}
+
+#[test]
+fn a_failing_task_fails_its_dependents_on_every_rank() {
+    let w = world();
+    let a = DArray::<f64>::rand_seeded(Blocks(20, 20), 60, 60, 15);
+    // Tile (1, 1)'s task panics, on its owner only; the product reads it everywhere.
+    let bad = a.map(|x| if x > 0.999 { panic!("a bad element") } else { x });
+    let c = &bad * &a;
+    let e = c.try_to_ndarray().unwrap_err();
+    assert!(e.to_string().contains("a bad element"), "rank {}: {e}", w.rank());
+    // The runtime stays usable.
+    assert_eq!(
+        (&a * 2.0).sum().to_bits(),
+        distributed::local(|| (&DArray::<f64>::rand_seeded(Blocks(20, 20), 60, 60, 15) * 2.0).sum())
+            .to_bits()
+    );
+}
+
+#[test]
+fn bad_shapes_are_reported_on_every_rank() {
+    world();
+    let a = DArray::<f64>::zeros(Blocks(10, 10), 30, 20);
+    assert!(matches!(a.cholesky(), Err(mosaic::Error::ShapeMismatch { .. })));
+    assert!(matches!(a.det(), Err(mosaic::Error::ShapeMismatch { .. })));
+}
+
+#[test]
+fn a_task_writing_only_this_ranks_data_runs_on_every_rank() {
+    let w = world();
+    let a = DArray::<f64>::rand_seeded(Blocks(16, 16), 64, 64, 16);
+    let mut mine = ndarray::Array2::<f64>::zeros((16, 16));
+    mosaic::datadeps::datadeps(|s| {
+        let m = s.write(&mut mine);
+        s.spawn((In(a.tile(3, 2)), Out(m)), |(t, mut m)| m.assign(&t));
+    });
+    let want = a.to_ndarray().slice(ndarray::s![48..64, 32..48]).to_owned();
+    assert_eq!(mine, want, "rank {}", w.rank());
 }

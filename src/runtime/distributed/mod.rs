@@ -101,6 +101,17 @@ impl Grid {
         Grid { p, q: size / p }
     }
 
+    /// The grid `PxQ` (`"1x4"`) names, if it has `size` ranks.
+    pub fn parse(shape: &str, size: usize) -> std::result::Result<Grid, String> {
+        let bad = || format!("MOSAIC_MPI_GRID={shape:?}: expected PxQ with P·Q = {size} ranks");
+        let (p, q) = shape.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let (p, q): (usize, usize) = (p.parse().map_err(|_| bad())?, q.parse().map_err(|_| bad())?);
+        if p == 0 || p * q != size {
+            return Err(bad());
+        }
+        Ok(Grid { p, q })
+    }
+
     /// The number of rows of ranks, `p`.
     pub fn rows(&self) -> usize {
         self.p
@@ -125,7 +136,9 @@ pub fn world() -> Option<&'static World> {
 }
 
 /// Initializes MPI (from the communication thread, with `MPI_THREAD_MULTIPLE` requested)
-/// and returns this process's world; a second call returns the same world. MPI is
+/// and returns this process's world; a second call returns the same world. The grid is
+/// [`Grid::for_ranks`]'s, or the one `MOSAIC_MPI_GRID=PxQ` names (an error unless
+/// `P·Q` is the number of ranks). MPI is
 /// finalized when the process exits. Run without `mpirun`, the world has one rank.
 ///
 /// Fails with [`Error::Distributed`](crate::Error::Distributed) when MPI cannot start, or
@@ -138,10 +151,14 @@ pub fn init() -> Result<&'static World> {
         return Ok(world);
     }
     let (comm, started) = comm::Comm::start(clock_seed())?;
+    let grid = match std::env::var("MOSAIC_MPI_GRID") {
+        Ok(shape) => Grid::parse(&shape, started.size).map_err(comm::error)?,
+        Err(_) => Grid::for_ranks(started.size),
+    };
     let world = World {
         rank: started.rank,
         size: started.size,
-        grid: Grid::for_ranks(started.size),
+        grid,
         seed: started.seed,
         comm,
     };
@@ -321,6 +338,15 @@ mod tests {
         }
         assert_eq!(count, [6; 6]);
         assert!((0..7).all(|i| (0..7).all(|j| Grid::for_ranks(1).owner(i, j) == 0)));
+    }
+
+    #[test]
+    fn a_grid_can_be_named() {
+        assert_eq!(Grid::parse("1x4", 4).map(|g| (g.rows(), g.cols())), Ok((1, 4)));
+        assert_eq!(Grid::parse(" 2X3 ", 6).map(|g| (g.rows(), g.cols())), Ok((2, 3)));
+        for bad in ["2x3", "4", "0x4", "ax4", "1x4x1"] {
+            assert!(Grid::parse(bad, 4).is_err(), "{bad}");
+        }
     }
 
     #[test]
