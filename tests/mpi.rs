@@ -309,3 +309,27 @@ fn a_task_writing_only_this_ranks_data_runs_on_every_rank() {
     let want = a.to_ndarray().slice(ndarray::s![48..64, 32..48]).to_owned();
     assert_eq!(mine, want, "rank {}", w.rank());
 }
+
+#[test]
+fn npy_files_are_read_and_written_tile_by_tile_by_their_owners() {
+    let w = world();
+    // One file every rank names (same machine: a shared temporary directory).
+    let path = std::env::temp_dir().join(format!("mosaic-mpi-suite-{}.npy", w.size()));
+    let a = DArray::<f64>::rand_seeded(Blocks(24, 16), 70, 50, 17);
+    a.write_npy(&path).unwrap();
+    let whole: ndarray::Array2<f64> = ndarray_npy::read_npy(&path).unwrap();
+    assert_eq!(
+        whole,
+        a.to_ndarray(),
+        "rank {}: the file holds every rank's tiles",
+        w.rank()
+    );
+    let b = DArray::<f64>::read_npy(&path, Blocks(20, 20)).unwrap();
+    assert_eq!(b.to_ndarray(), whole);
+    let missing = DArray::<f64>::read_npy(path.with_extension("missing"), Blocks(8, 8));
+    assert!(matches!(missing, Err(mosaic::Error::File { .. })));
+    w.barrier().unwrap();
+    if w.rank() == 0 {
+        std::fs::remove_file(&path).unwrap();
+    }
+}

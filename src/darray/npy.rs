@@ -62,17 +62,54 @@ fn bytes_of_mut<T: Scalar>(v: &mut [T]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
-/// Waits for the tile tasks and returns the first error.
-fn wait_all(futures: Vec<crate::datadeps::TaskFuture<Result<()>>>) -> Result<()> {
-    let results: Vec<Result<()>> = futures.into_iter().map(|f| f.wait().and_then(|r| r)).collect();
-    results.into_iter().collect()
+/// Waits for the tile tasks and returns the first error; `distributed`: the tiles are
+/// dealt over the ranks, each read or written by its own rank, and every rank returns the
+/// same error (collective).
+fn wait_all(
+    path: &Path,
+    distributed: bool,
+    futures: Vec<crate::datadeps::TaskFuture<Result<()>>>,
+) -> Result<()> {
+    let encode = |r: &Result<()>| match r {
+        Ok(()) => Vec::new(),
+        Err(Error::File { reason, .. }) => reason.clone().into_bytes(),
+        Err(e) => e.to_string().into_bytes(),
+    };
+    let decode = |b: &[u8]| {
+        Some(match b.is_empty() {
+            true => Ok(()),
+            false => Err(Error::file(path, String::from_utf8_lossy(b))),
+        })
+    };
+    let results = super::settle::settle("npy", distributed, futures, encode, decode);
+    results.into_iter().try_for_each(|r| r.and_then(|r| r))
+}
+
+/// Under MPI, for a distributed array's file: `first` on rank 0 only, its outcome given
+/// to every rank (collective); otherwise `first` here.
+fn on_rank_zero(path: &Path, distributed: bool, first: impl FnOnce() -> Result<()>) -> Result<()> {
+    #[cfg(feature = "mpi")]
+    if distributed {
+        use crate::runtime::distributed;
+        let zero = distributed::world().is_some_and(|w| w.rank() == 0);
+        let mine = zero.then(|| first().map(|()| Vec::new()).map_err(|e| e.to_string()));
+        let all = distributed::gather_parts(vec![mine])?;
+        return match all.into_iter().next() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(message)) => Err(Error::file(path, message)),
+            None => Err(Error::file(path, "rank 0 did not report")),
+        };
+    }
+    let _ = (path, distributed);
+    first()
 }
 
 impl<T: Scalar> DArray<T> {
     /// Reads a 2-D `.npy` file of `T` (`<f8` for `f64`, `<f4` for `f32`; C or Fortran
     /// order), cut by `partition`, one task per tile. Under a host memory budget the file
     /// may be larger than the budget: tiles read first are spilled while later ones are
-    /// read. A missing, truncated or non-npy file, another element type or a number of
+    /// read. Under MPI every rank names the same file (on a file system they all see) and
+    /// reads only its own tiles. A missing, truncated or non-npy file, another element type or a number of
     /// dimensions other than 2 is `Err(Error::File)` naming the file.
     ///
     /// ```
@@ -163,13 +200,16 @@ impl<T: Scalar> DArray<T> {
                 read,
             ));
         }
-        wait_all(futures)?;
+        wait_all(path, out.is_distributed(), futures)?;
         Ok(out)
     }
 
     /// Writes the matrix to a 2-D `.npy` file (Fortran order, `<f8`/`<f4`), one task per
     /// tile, replacing the file. Waits for the tiles' writers first; returns their error
-    /// if one failed, or `Err(Error::File)` naming the file if it cannot be written.
+    /// if one failed, or `Err(Error::File)` naming the file if it cannot be written. Under
+    /// MPI (collective) every rank names the same file, on a file system they all see:
+    /// rank 0 creates it, each rank writes its own tiles, and every rank returns once the
+    /// whole file is written.
     pub fn write_npy(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let (rows, cols) = self.shape();
@@ -181,11 +221,20 @@ impl<T: Scalar> DArray<T> {
         let head = header
             .to_bytes()
             .map_err(|e| Error::file(path, format!("cannot format the header: {e}")))?;
-        let file = File::create(path).map_err(|e| Error::file(path, format!("cannot create: {e}")))?;
         let total = head.len() as u64 + (rows * cols * std::mem::size_of::<T>()) as u64;
-        file.write_all_at(&head, 0)
-            .and_then(|()| file.set_len(total))
-            .map_err(|e| Error::file(path, format!("cannot write: {e}")))?;
+        // Under MPI one shared file: rank 0 makes it (header, length), then every rank
+        // writes its own tiles into it.
+        let distributed = self.is_distributed();
+        on_rank_zero(path, distributed, || {
+            let file = File::create(path).map_err(|e| Error::file(path, format!("cannot create: {e}")))?;
+            file.write_all_at(&head, 0)
+                .and_then(|()| file.set_len(total))
+                .map_err(|e| Error::file(path, format!("cannot write: {e}")))
+        })?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::file(path, format!("cannot open for writing: {e}")))?;
         let data = Data {
             offset: head.len() as u64,
             rows,
@@ -206,13 +255,17 @@ impl<T: Scalar> DArray<T> {
                 Ok(())
             };
             futures.push(spawn_with(
-                TaskOptions::named("write_npy"),
+                // Under MPI, on the rank holding the tile.
+                TaskOptions::named("write_npy").in_place(),
                 (In(self.tile(i, j)),),
                 write,
             ));
         }
-        wait_all(futures)?;
-        file.sync_data()
-            .map_err(|e| Error::file(path, format!("cannot write: {e}")))
+        wait_all(path, distributed, futures)?;
+        let synced = file
+            .sync_data()
+            .map_err(|e| Error::file(path, format!("cannot write: {e}")));
+        // Every rank's tiles are in the file before any rank returns.
+        wait_all(path, distributed, Vec::new()).and(synced)
     }
 }

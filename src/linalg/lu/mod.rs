@@ -352,6 +352,33 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
     }
 }
 
+/// Waits for the panels (on every rank under MPI, `distributed`: each panel's swaps and
+/// zero-pivot report come from the rank that factored it).
+fn settle_panels(distributed: bool, panels: Vec<Panel>) -> Vec<Result<PanelResult>> {
+    let encode = |(swaps, result): &PanelResult| {
+        let mut words = vec![result.err().map_or(0, |i| i as u64 + 1)];
+        if let Some(swaps) = swaps {
+            words.extend(swaps.iter().map(|&s| s as u64));
+        }
+        let mut bytes = vec![u8::from(swaps.is_some())];
+        bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+        bytes
+    };
+    let decode = |bytes: &[u8]| -> Option<PanelResult> {
+        let (&has_swaps, rest) = bytes.split_first()?;
+        let mut words = rest
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        let result = match words.next()? {
+            0 => Ok(()),
+            i => Err(i as usize - 1),
+        };
+        let swaps = (has_swaps == 1).then(|| words.map(|w| w as usize).collect());
+        Some((swaps, result))
+    };
+    crate::darray::settle::settle("getrf", distributed, panels, encode, decode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{priority, update_priority};
@@ -379,31 +406,4 @@ mod tests {
             assert!(update_priority(kt, kt - 1, j) > 0);
         }
     }
-}
-
-/// Waits for the panels (on every rank under MPI, `distributed`: each panel's swaps and
-/// zero-pivot report come from the rank that factored it).
-fn settle_panels(distributed: bool, panels: Vec<Panel>) -> Vec<Result<PanelResult>> {
-    let encode = |(swaps, result): &PanelResult| {
-        let mut words = vec![result.err().map_or(0, |i| i as u64 + 1)];
-        if let Some(swaps) = swaps {
-            words.extend(swaps.iter().map(|&s| s as u64));
-        }
-        let mut bytes = vec![u8::from(swaps.is_some())];
-        bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
-        bytes
-    };
-    let decode = |bytes: &[u8]| -> Option<PanelResult> {
-        let (&has_swaps, rest) = bytes.split_first()?;
-        let mut words = rest
-            .chunks_exact(8)
-            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
-        let result = match words.next()? {
-            0 => Ok(()),
-            i => Err(i as usize - 1),
-        };
-        let swaps = (has_swaps == 1).then(|| words.map(|w| w as usize).collect());
-        Some((swaps, result))
-    };
-    crate::darray::settle::settle("getrf", distributed, panels, encode, decode)
 }

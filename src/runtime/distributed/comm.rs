@@ -5,11 +5,10 @@
 //! initialized MPI finalizes it.
 //!
 //! # Messages
-//! Every message is a [`Key`] (24 bytes: class and flags, object or collective number,
-//! version) followed by its payload: a tile's bytes, a failure's description, or a rank's
-//! part of a collective. The MPI tag is made from the key too, but matching goes by the
-//! whole key and the source: a receive is *expected* (a receive task waits for it) before
-//! or after the message arrives, and whichever comes second completes it.
+//! Every message is a header (`message.rs`: its key, the sender's program stamp) and a
+//! payload. Matching goes by the whole key and the source: a receive is *expected* (a
+//! receive task waits for it) before or after the message arrives, and whichever comes
+//! second completes it.
 //!
 //! # The loop
 //! Non-blocking throughout: requests are served as they come, sends are `MPI_Isend`s
@@ -23,7 +22,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, SendError, Sender};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::request::{Request as MpiRequest, StaticScope};
@@ -31,86 +30,16 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Root, Source};
 use mpi::Threading;
 
+use super::message::{Arrival, Key, HEADER_BYTES};
+use super::program::Stamp;
 use super::stats;
 use crate::error::{Error, Result};
 
-/// Message classes (the low byte of a key's first word).
-const DATA: u64 = 1;
-const GATHER: u64 = 2;
-/// Flag: the message carries a failure's description, not the contents.
-const FAILED: u64 = 1 << 8;
-/// Bytes of a message's key.
-pub(crate) const KEY_BYTES: usize = 24;
-
-/// What a message is: `(class, number, version)`, the same on every rank.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Key {
-    class: u64,
-    id: u64,
-    version: u64,
-}
-
-impl Key {
-    /// Version `version` of tracked object `id`.
-    pub(crate) fn data(id: u64, version: u64) -> Key {
-        Key {
-            class: DATA,
-            id,
-            version,
-        }
-    }
-
-    /// The `n`th all-gather.
-    fn gather(n: u64) -> Key {
-        Key {
-            class: GATHER,
-            id: n,
-            version: 0,
-        }
-    }
-
-    /// The MPI tag: from the object and version (informational: matching goes by key).
-    fn tag(&self) -> i32 {
-        let h = self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.version.wrapping_mul(0xc2b2_ae3d);
-        (h >> 40) as i32 & 0x7fff
-    }
-
-    /// A message: this key (with `flags`) and `payload`.
-    pub(crate) fn message(&self, failed: bool, payload: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(KEY_BYTES + payload.len());
-        let class = self.class | if failed { FAILED } else { 0 };
-        for w in [class, self.id, self.version] {
-            m.extend_from_slice(&w.to_le_bytes());
-        }
-        m.extend_from_slice(payload);
-        m
-    }
-
-    /// The key of a received message, and whether it carries a failure.
-    fn of(message: &[u8]) -> Option<(Key, bool)> {
-        let word = |k: usize| {
-            let bytes: [u8; 8] = message.get(8 * k..8 * k + 8)?.try_into().ok()?;
-            Some(u64::from_le_bytes(bytes))
-        };
-        let class = word(0)?;
-        let key = Key {
-            class: class & 0xff,
-            id: word(1)?,
-            version: word(2)?,
-        };
-        Some((key, class & FAILED != 0))
-    }
-}
-
-/// A message that arrived for an expected receive: the whole message (key first), or the
-/// failure the sender's copy of the data goes back to.
-pub(crate) enum Arrival {
-    Data(Vec<u8>),
-    Failed(String),
-}
-
 /// What to do with an expected message when it arrives (on the communication thread).
 pub(crate) type Deliver = Box<dyn FnOnce(Arrival) + Send>;
+
+/// An all-gather's answer: every rank's part, or how the ranks' programs differ.
+pub(crate) type Gathered = std::result::Result<Vec<Vec<u8>>, String>;
 
 /// What a thread asks of the communication thread.
 enum Request {
@@ -119,10 +48,12 @@ enum Request {
     /// Deliver the message `key` from rank `from` when it arrives.
     Expect(usize, Key, Deliver),
     /// Send this rank's part of an all-gather to every rank; answer with every rank's part
-    /// in rank order.
-    Gather(Vec<u8>, Sender<Vec<Vec<u8>>>),
+    /// in rank order, or with how the ranks' stamps differ.
+    Gather(Vec<u8>, Stamp, Sender<Gathered>),
     /// `MPI_Ibarrier`; the answer when every rank has reached it.
     Barrier(Sender<()>),
+    /// `MPI_Abort`: end every rank of the job.
+    Abort,
     /// Finalize MPI and end the thread.
     Finalize,
 }
@@ -187,6 +118,7 @@ impl Comm {
         if unsafe { libc::atexit(finalize_at_exit) } != 0 {
             return Err(error("cannot register MPI's finalization at exit"));
         }
+        watch_main_thread();
         let comm = Comm {
             requests: Mutex::new(requests),
             thread: Mutex::new(Some(thread)),
@@ -222,12 +154,29 @@ impl Comm {
         }
     }
 
-    /// Every rank's `part`, in rank order (collective: every rank calls it in turn).
-    pub(super) fn all_gather(&self, part: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+    /// Every rank's `part`, in rank order (collective: every rank calls it at the same
+    /// point of its program, `stamp`); `Err(Diverged)` if the ranks' stamps differ.
+    pub(super) fn all_gather(&self, part: Vec<u8>, stamp: Stamp) -> Result<Vec<Vec<u8>>> {
         let (done, wait) = channel();
-        self.send(Request::Gather(part, done))?;
-        wait.recv()
-            .map_err(|_| error("the communication thread ended during an all-gather"))
+        self.send(Request::Gather(part, stamp, done))?;
+        let gathered = wait
+            .recv()
+            .map_err(|_| error("the communication thread ended during an all-gather"))?;
+        gathered.map_err(|detail| Error::Diverged {
+            task: stamp.seq,
+            name: "all-gather".into(),
+            detail,
+        })
+    }
+
+    /// Ends every rank of the job (`MPI_Abort`); does not return if the thread is alive.
+    fn abort(&self) {
+        if self.send(Request::Abort).is_ok() {
+            // The thread ends the process; wait for it.
+            loop {
+                std::thread::park();
+            }
+        }
     }
 
     /// `MPI_Barrier` on the world (an `MPI_Ibarrier` the thread completes).
@@ -258,8 +207,8 @@ struct InFlight {
 /// An all-gather in progress.
 struct Gathering {
     key: Key,
-    parts: Vec<Option<Vec<u8>>>,
-    done: Sender<Vec<Vec<u8>>>,
+    parts: Vec<Option<(Stamp, Vec<u8>)>>,
+    done: Sender<Gathered>,
 }
 
 /// The communication thread's state.
@@ -267,10 +216,15 @@ struct Loop<'w> {
     world: &'w SimpleCommunicator,
     rank: usize,
     sends: Vec<InFlight>,
-    /// Receives waiting for their message, by source and key.
-    expected: HashMap<(usize, Key), Deliver>,
-    /// Messages that arrived before their receive was expected.
-    early: HashMap<(usize, Key), Arrival>,
+    /// Receives waiting for their message, by source and key, since when.
+    expected: HashMap<(usize, Key), (Deliver, Instant)>,
+    /// Messages that arrived before their receive was expected, since when.
+    early: HashMap<(usize, Key), (Arrival, Instant)>,
+    /// How long a receive may wait while its source's messages go unasked before the
+    /// programs are taken to have diverged (`MOSAIC_MPI_DIVERGENCE_TIMEOUT`, seconds).
+    patience: Duration,
+    /// When the watchdog last looked.
+    watched: Instant,
     gathers: u64,
     /// All-gathers in progress (a second may start before the first has every part).
     gathering: Vec<Gathering>,
@@ -288,6 +242,14 @@ impl<'w> Loop<'w> {
             gathers: 0,
             gathering: Vec::new(),
             barriers: Vec::new(),
+            patience: Duration::from_secs_f64(
+                std::env::var("MOSAIC_MPI_DIVERGENCE_TIMEOUT")
+                    .ok()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .filter(|s| *s > 0.0)
+                    .unwrap_or(30.0),
+            ),
+            watched: Instant::now(),
         }
     }
 
@@ -304,13 +266,18 @@ impl<'w> Loop<'w> {
             };
             match incoming.recv_timeout(wait) {
                 Ok(Request::Finalize) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Request::Abort) => self.world.abort(1),
                 Ok(request) => {
                     busy = true;
                     self.serve(request);
                     while let Ok(request) = incoming.try_recv() {
-                        if matches!(request, Request::Finalize) {
-                            self.finish();
-                            return;
+                        match request {
+                            Request::Finalize => {
+                                self.finish();
+                                return;
+                            }
+                            Request::Abort => self.world.abort(1),
+                            _ => {}
                         }
                         self.serve(request);
                     }
@@ -319,6 +286,9 @@ impl<'w> Loop<'w> {
             }
             busy |= self.progress();
             idle_rounds = if busy { 0 } else { idle_rounds + 1 };
+            if self.watched.elapsed() > Duration::from_millis(250) {
+                self.watch();
+            }
         }
         self.finish();
     }
@@ -333,7 +303,7 @@ impl<'w> Loop<'w> {
     fn serve(&mut self, request: Request) {
         match request {
             Request::Send(to, message) => {
-                let tag = Key::of(&message).map_or(0, |(k, _)| k.tag());
+                let tag = Key::of(&message).map_or(0, |(k, _, _)| k.tag());
                 for dest in to {
                     // SAFETY: the slice is the contents of `message`, an `Arc` kept in the
                     // same `InFlight` entry until the request has completed (`progress`
@@ -355,22 +325,22 @@ impl<'w> Loop<'w> {
                 }
             }
             Request::Expect(from, key, deliver) => match self.early.remove(&(from, key)) {
-                Some(arrival) => deliver(arrival),
+                Some((arrival, _)) => deliver(arrival),
                 None => {
-                    self.expected.insert((from, key), deliver);
+                    self.expected.insert((from, key), (deliver, Instant::now()));
                 }
             },
-            Request::Gather(part, done) => {
+            Request::Gather(part, stamp, done) => {
                 let key = Key::gather(self.gathers);
                 self.gathers += 1;
                 let size = self.world.size() as usize;
                 let others: Vec<usize> = (0..size).filter(|&r| r != self.rank).collect();
-                let message = key.message(false, &part);
+                let message = key.message(false, stamp, &part);
                 let mut parts = vec![None; size];
-                parts[self.rank] = Some(part);
+                parts[self.rank] = Some((stamp, part));
                 for &r in &others {
-                    if let Some(Arrival::Data(m)) = self.early.remove(&(r, key)) {
-                        parts[r] = Some(m[KEY_BYTES..].to_vec());
+                    if let Some((Arrival::Data(m), _)) = self.early.remove(&(r, key)) {
+                        parts[r] = Key::of(&m).map(|(_, _, s)| (s, m[HEADER_BYTES..].to_vec()));
                     }
                 }
                 self.serve(Request::Send(others, Arc::new(message)));
@@ -381,7 +351,7 @@ impl<'w> Loop<'w> {
                 let request = self.world.immediate_barrier();
                 self.barriers.push((request, done));
             }
-            Request::Finalize => {}
+            Request::Finalize | Request::Abort => {}
         }
     }
 
@@ -417,7 +387,7 @@ impl<'w> Loop<'w> {
 
     /// A message from `from` has arrived: to its receive, or kept until that is expected.
     fn arrived(&mut self, from: usize, message: Vec<u8>) {
-        let Some((key, failed)) = Key::of(&message) else {
+        let Some((key, failed, stamp)) = Key::of(&message) else {
             eprintln!(
                 "mosaic: rank {}: a malformed message from rank {from} was dropped",
                 self.rank
@@ -426,21 +396,21 @@ impl<'w> Loop<'w> {
         };
         stats::received(message.len());
         let arrival = if failed {
-            Arrival::Failed(String::from_utf8_lossy(&message[KEY_BYTES..]).into_owned())
+            Arrival::Failed(String::from_utf8_lossy(&message[HEADER_BYTES..]).into_owned())
         } else {
             Arrival::Data(message)
         };
         if let Some(g) = self.gathering.iter_mut().find(|g| g.key == key) {
             if let Arrival::Data(m) = arrival {
-                g.parts[from] = Some(m[KEY_BYTES..].to_vec());
+                g.parts[from] = Some((stamp, m[HEADER_BYTES..].to_vec()));
             }
             self.complete_gathers();
             return;
         }
         match self.expected.remove(&(from, key)) {
-            Some(deliver) => deliver(arrival),
+            Some((deliver, _)) => deliver(arrival),
             None => {
-                self.early.insert((from, key), arrival);
+                self.early.insert((from, key), (arrival, Instant::now()));
             }
         }
     }
@@ -448,35 +418,121 @@ impl<'w> Loop<'w> {
     /// Answers the all-gathers that have every part.
     fn complete_gathers(&mut self) {
         for g in std::mem::take(&mut self.gathering) {
-            if g.parts.iter().all(Option::is_some) {
-                let _ = g
-                    .done
-                    .send(g.parts.into_iter().map(Option::unwrap_or_default).collect());
-            } else {
+            if !g.parts.iter().all(Option::is_some) {
                 self.gathering.push(g);
+                continue;
+            }
+            let parts: Vec<(Stamp, Vec<u8>)> = g.parts.into_iter().flatten().collect();
+            let mine = parts[self.rank].0;
+            let answer = match parts.iter().position(|(s, _)| *s != mine) {
+                Some(r) => Err(format!(
+                    "rank {r} reached this all-gather after {} routed tasks (program hash {:#x}), \
+                     rank {} after {} (hash {:#x})",
+                    parts[r].0.seq, parts[r].0.hash, self.rank, mine.seq, mine.hash
+                )),
+                None => Ok(parts.into_iter().map(|(_, p)| p).collect()),
+            };
+            let _ = g.done.send(answer);
+        }
+    }
+
+    /// The watchdog: a receive that has waited longer than `patience` while messages from
+    /// its source have gone unasked as long is waiting for a message that will not come
+    /// (the two programs differ): it and the other receives from that source fail.
+    fn watch(&mut self) {
+        self.watched = Instant::now();
+        let stale = |since: &Instant| since.elapsed() > self.patience;
+        let mut stuck: Vec<usize> = self
+            .expected
+            .iter()
+            .filter(|(_, (_, since))| stale(since))
+            .map(|((from, _), _)| *from)
+            .filter(|from| {
+                self.early
+                    .iter()
+                    .any(|((f, _), (_, since))| f == from && stale(since))
+            })
+            .collect();
+        stuck.sort_unstable();
+        stuck.dedup();
+        for from in stuck {
+            let unasked: Vec<Key> = self
+                .early
+                .keys()
+                .filter(|(f, _)| *f == from)
+                .map(|(_, k)| *k)
+                .collect();
+            let waiting: Vec<(usize, Key)> = self
+                .expected
+                .keys()
+                .filter(|(f, _)| *f == from)
+                .copied()
+                .collect();
+            for (f, key) in waiting {
+                let (deliver, since) = self.expected.remove(&(f, key)).expect("listed above");
+                deliver(Arrival::Diverged(format!(
+                    "this rank waited {:.0} s for object {} version {} from rank {from}, which sent {} \
+                     message(s) this rank never asked for (the first: object {} version {})",
+                    since.elapsed().as_secs_f64(),
+                    key.id,
+                    key.version,
+                    unasked.len(),
+                    unasked[0].id,
+                    unasked[0].version
+                )));
             }
         }
     }
 
     /// Before finalizing: waits for the sends still in flight (their receivers may need
-    /// them to finish), and drops what nobody will receive.
+    /// them to finish), for at most 10 s (a receiver that diverged or died never takes
+    /// them: those are left to MPI), and drops what nobody will receive.
     fn finish(mut self) {
-        for s in &mut self.sends {
-            if let Some(request) = s.request.take() {
-                request.wait();
-            }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.sends.is_empty() && Instant::now() < deadline {
+            self.progress();
+            std::thread::sleep(Duration::from_micros(100));
         }
-        for (request, done) in self.barriers.drain(..) {
-            request.wait();
-            let _ = done.send(());
+        for s in &mut self.sends {
+            // Never completed: leaked rather than dropped (dropping panics), with its buffer.
+            std::mem::forget(s.request.take());
+        }
+        for (request, done) in std::mem::take(&mut self.barriers) {
+            std::mem::forget(request);
+            drop(done);
         }
     }
 }
 
 /// Run by `exit`: MPI must be finalized before the process ends, or `mpirun` reports the
 /// rank as failed.
+///
+/// A rank whose main thread panicked ends the whole job instead (`MPI_Abort`): the other
+/// ranks may be waiting for its messages, and would wait forever (finalizing waits for
+/// every rank too).
 extern "C" fn finalize_at_exit() {
     if let Some(world) = super::world() {
+        if MAIN_PANICKED.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "mosaic: rank {}: the main thread panicked; aborting every rank of the job",
+                world.rank
+            );
+            world.comm.abort();
+        }
         world.comm.finalize();
     }
+}
+
+/// Has the process's main thread panicked (the program is ending with an error)?
+static MAIN_PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Chains a panic hook that notes a panic of the main thread (see [`finalize_at_exit`]).
+pub(super) fn watch_main_thread() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            MAIN_PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        previous(info);
+    }));
 }

@@ -27,6 +27,10 @@
 #[cfg(feature = "mpi")]
 mod comm;
 #[cfg(feature = "mpi")]
+mod message;
+#[cfg(feature = "mpi")]
+mod program;
+#[cfg(feature = "mpi")]
 mod route;
 mod stats;
 pub(crate) mod tracker;
@@ -204,7 +208,12 @@ pub(crate) fn gather_parts(mine: Vec<Option<Part>>) -> Result<Vec<Part>> {
     }
     let n = mine.len();
     let mut all: Vec<Option<Part>> = vec![None; n];
-    for (rank, part) in world.comm.all_gather(bytes)?.into_iter().enumerate() {
+    for (rank, part) in world
+        .comm
+        .all_gather(bytes, program::current())?
+        .into_iter()
+        .enumerate()
+    {
         decode_parts(&part, &mut all)
             .ok_or_else(|| comm::error(format!("a malformed all-gather part from rank {rank}")))?;
     }

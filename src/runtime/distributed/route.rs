@@ -12,7 +12,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::comm::{Arrival, Key, KEY_BYTES};
+use super::message::{Arrival, Key, HEADER_BYTES};
+use super::program::{self, Stamp};
 use super::tracker::{self, Transfer, Use};
 use super::{stats, world, Tracked};
 use crate::runtime::graph::access::{AccessRecord, Geometry, ObjectRef};
@@ -73,15 +74,21 @@ pub(crate) fn route(rt: &'static Runtime, task: &TaskRef) -> bool {
     for (k, state, _, _) in &objects {
         *accesses[*k].object.tracked() = Some(state.clone());
     }
+    let stamp = program::record(
+        header.name,
+        objects
+            .iter()
+            .map(|(k, s, writes, _)| (s.id, *writes, accesses[*k].object.bytes())),
+    );
     for transfer in &plan.transfers {
         let ObjectRef::Shared(object) = &accesses[objects[transfer.access].0].object else {
             unreachable!("tracked objects are runtime-owned");
         };
         if transfer.from == me {
-            submit_send(rt, object.clone(), transfer);
+            submit_send(rt, object.clone(), transfer, stamp);
         }
         if transfer.to.contains(&me) {
-            submit_receive(rt, object.clone(), transfer);
+            submit_receive(rt, object.clone(), transfer, (stamp, header.name));
         }
     }
     let here = plan.runs.includes(me);
@@ -113,8 +120,9 @@ fn whole(object: Arc<DataObject>, mode: Mode) -> AccessRecord {
 }
 
 /// Submits the task that sends `object` (version `transfer.version`, written here) to the
-/// ranks of `transfer.to` once its writer has finished here.
-fn submit_send(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Transfer) {
+/// ranks of `transfer.to` once its writer has finished here; the messages carry `stamp`,
+/// this rank's program up to the task the transfer is for.
+fn submit_send(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Transfer, stamp: Stamp) {
     let key = Key::data(transfer.id, transfer.version);
     let to = transfer.to.clone();
     let bytes = object.bytes();
@@ -127,16 +135,16 @@ fn submit_send(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Transfe
                 // at `bytes` initialized bytes that nobody writes until the task releases
                 // them, after this.
                 let contents = unsafe { std::slice::from_raw_parts(granted.bases[0].as_ptr(), bytes) };
-                comm.post(to, key.message(false, contents));
+                comm.post(to, key.message(false, stamp, contents));
                 false
             }
             Start::Cancelled => {
-                comm.post(to, key.message(true, header.cause().as_bytes()));
+                comm.post(to, key.message(true, stamp, header.cause().as_bytes()));
                 true
             }
             Start::Failed(error) => {
                 let cause = format!("sending a tile to another rank: {error}");
-                comm.post(to, key.message(true, cause.as_bytes()));
+                comm.post(to, key.message(true, stamp, cause.as_bytes()));
                 true
             }
             Start::Elsewhere(_) => false,
@@ -154,8 +162,14 @@ fn submit_send(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Transfe
 
 /// Submits the task that receives `object` (version `transfer.version`) from rank
 /// `transfer.from` into its replica here: it writes the whole object, and waits for the
-/// message besides its predecessors.
-fn submit_receive(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Transfer) {
+/// message besides its predecessors. The message must carry `stamp` (this rank's program
+/// up to task `name`, the one the transfer is for): otherwise the programs have diverged.
+fn submit_receive(
+    rt: &'static Runtime,
+    object: Arc<DataObject>,
+    transfer: &Transfer,
+    (stamp, name): (Stamp, &'static str),
+) {
     let key = Key::data(transfer.id, transfer.version);
     let from = transfer.from;
     let bytes = object.bytes();
@@ -167,26 +181,40 @@ fn submit_receive(rt: &'static Runtime, object: Arc<DataObject>, transfer: &Tran
             return true;
         };
         let arrival = arrived.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let diverged = |detail: String| {
+            let error = crate::error::Error::Diverged {
+                task: stamp.seq,
+                name: name.to_owned(),
+                detail,
+            };
+            header.set_cause(error.to_string());
+            header.set_resource_error(error);
+            true
+        };
         match arrival {
-            Some(Arrival::Data(message)) if message.len() == KEY_BYTES + bytes => {
-                // SAFETY: the task's only access is the whole object for writing, acquired
-                // in host memory: its base points at `bytes` bytes nobody else reads or
-                // writes until the task releases them, after this.
-                let replica = unsafe { std::slice::from_raw_parts_mut(granted.bases[0].as_ptr(), bytes) };
-                replica.copy_from_slice(&message[KEY_BYTES..]);
-                false
-            }
-            Some(Arrival::Data(message)) => {
-                header.set_cause(format!(
-                    "rank {from} sent {} bytes for a tile of {bytes}: the ranks' programs differ",
-                    message.len() - KEY_BYTES
-                ));
-                true
-            }
+            Some(Arrival::Data(message)) => match Key::of(&message) {
+                Some((_, _, theirs)) if theirs != stamp => diverged(format!(
+                    "rank {from} planned this transfer at its task #{} (program hash {:#x}), this rank at #{} ({:#x})",
+                    theirs.seq, theirs.hash, stamp.seq, stamp.hash
+                )),
+                _ if message.len() != HEADER_BYTES + bytes => diverged(format!(
+                    "rank {from} sent {} bytes for a tile of {bytes}",
+                    message.len().saturating_sub(HEADER_BYTES)
+                )),
+                _ => {
+                    // SAFETY: the task's only access is the whole object for writing,
+                    // acquired in host memory: its base points at `bytes` bytes nobody else
+                    // reads or writes until the task releases them, after this.
+                    let replica = unsafe { std::slice::from_raw_parts_mut(granted.bases[0].as_ptr(), bytes) };
+                    replica.copy_from_slice(&message[HEADER_BYTES..]);
+                    false
+                }
+            },
             Some(Arrival::Failed(cause)) => {
                 header.set_cause(cause);
                 true
             }
+            Some(Arrival::Diverged(detail)) => diverged(detail),
             None => {
                 header.set_cause("a receive ran before its message arrived".into());
                 true
