@@ -7,7 +7,8 @@
 //! mpirun -np 2 -x MOSAIC_NUM_THREADS=1 target/release/examples/mpi_factor potrf 4096 256 3
 //! ```
 //! Arguments: routine (`potrf`, `getrf`, `geqrf`), order, tile size (0: `AutoBlocks`),
-//! repetitions. Rank 0
+//! repetitions, and optionally a path: the last repetition's trace, merged across the
+//! ranks, is written there as Chrome JSON (`.json`) and a Gantt chart (`.svg`). Rank 0
 //! prints one line per repetition and a summary (median), with this rank's statistics.
 
 #[cfg(feature = "mpi")]
@@ -20,6 +21,7 @@ fn main() -> mosaic::Result<()> {
     let n: usize = arg(2, "4096").parse().expect("order");
     let nb: usize = arg(3, "256").parse().expect("tile size");
     let reps: usize = arg(4, "3").parse().expect("repetitions");
+    let trace = args.get(5).cloned();
     let world = mosaic::distributed::init()?;
     let grid = world.grid();
     let nf = n as f64;
@@ -48,11 +50,16 @@ fn main() -> mosaic::Result<()> {
         }
     };
     let mut times = Vec::with_capacity(reps);
+    let mut last = mosaic::distributed::RankStats::default();
     for rep in 0..reps {
         let a = make();
         a.wait()?;
         world.barrier()?;
         let before = mosaic::distributed::stats();
+        let traced = trace.is_some() && rep + 1 == reps;
+        if traced {
+            mosaic::trace::start();
+        }
         let t0 = Instant::now();
         match routine.as_str() {
             "potrf" => a.into_cholesky()?.wait()?,
@@ -62,6 +69,18 @@ fn main() -> mosaic::Result<()> {
         world.barrier()?;
         let seconds = t0.elapsed().as_secs_f64();
         let s = mosaic::distributed::stats() - before;
+        last = s;
+        if let (true, Some(path)) = (traced, &trace) {
+            let merged = mosaic::distributed::merge_trace(&mosaic::trace::stop())?;
+            if world.rank() == 0 {
+                merged
+                    .write_chrome_json(format!("{path}.json"))
+                    .expect("write the trace");
+                merged
+                    .write_gantt_svg(format!("{path}.svg"))
+                    .expect("write the Gantt chart");
+            }
+        }
         times.push(seconds);
         if world.rank() == 0 {
             println!(
@@ -77,6 +96,17 @@ fn main() -> mosaic::Result<()> {
                 s.messages_sent,
             );
         }
+    }
+    // Every rank's share of the last repetition, in rank order.
+    for r in 0..world.size() {
+        if r == world.rank() {
+            let s = last;
+            println!(
+                "rank {r}: tasks_run={} tasks_elsewhere={} messages_sent={} bytes_sent={} messages_received={} bytes_received={}",
+                s.tasks_run, s.tasks_elsewhere, s.messages_sent, s.bytes_sent, s.messages_received, s.bytes_received
+            );
+        }
+        world.barrier()?;
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];

@@ -333,3 +333,107 @@ fn npy_files_are_read_and_written_tile_by_tile_by_their_owners() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+#[test]
+fn traces_merge_into_one_timeline_with_a_row_per_rank() {
+    let w = world();
+    mosaic::trace::start();
+    let l = spd(160, 40).cholesky().unwrap();
+    l.wait().unwrap();
+    let mine = mosaic::trace::stop();
+    assert!(mine.events().iter().all(|e| e.rank == w.rank()));
+    let merged = distributed::merge_trace(&mine).unwrap();
+    for r in 0..w.size() {
+        assert!(merged.events().iter().any(|e| e.rank == r), "rank {r}'s events");
+    }
+    let sends = merged.events().iter().filter(|e| e.name == "send").count();
+    let receives = merged.events().iter().filter(|e| e.name == "receive").count();
+    if w.size() > 1 {
+        assert!(
+            sends > 0 && receives >= sends,
+            "{sends} sends, {receives} receives"
+        );
+    } else {
+        assert_eq!((sends, receives), (0, 0));
+    }
+    let json = merged.to_chrome_json();
+    assert!(json.contains(&format!("\"name\":\"rank {}\"", w.size() - 1)));
+    if w.size() > 1 {
+        assert!(merged
+            .to_gantt_svg()
+            .contains(&format!("r{} worker 0", w.size() - 1)));
+    }
+}
+
+/// The messages rank `r` sends in a tiled Cholesky of `nt × nt` tiles on `grid` under
+/// owner computes when each tile goes once to each rank that reads it (the 2-D
+/// block-cyclic algorithm's count): tile `(m, k)` of the panel is read by the owner of
+/// every tile of row `m` right of column `k` up to the diagonal and of every tile of
+/// column `m` below it (`trsm`, `syrk`, `gemm`); then one all-gather of the pivots.
+fn cholesky_messages(grid: distributed::Grid, nt: usize, size: usize) -> Vec<u64> {
+    let mut sent = vec![0u64; size];
+    for k in 0..nt {
+        for m in k..nt {
+            let mut readers: Vec<usize> = (k + 1..=m)
+                .map(|j| grid.owner(m, j))
+                .chain((m + 1..nt).map(|i| grid.owner(i, m)))
+                .collect();
+            if m == k {
+                readers = (k + 1..nt).map(|i| grid.owner(i, k)).collect();
+            }
+            readers.sort_unstable();
+            readers.dedup();
+            let owner = grid.owner(m, k);
+            sent[owner] += readers.iter().filter(|&&r| r != owner).count() as u64;
+        }
+    }
+    sent.iter().map(|s| s + size as u64 - 1).collect()
+}
+
+#[test]
+fn cholesky_sends_each_tile_once_to_each_rank_that_reads_it() {
+    let w = world();
+    let (n, b) = (300, 30);
+    let a = spd(n, b);
+    a.wait().unwrap();
+    w.barrier().unwrap();
+    let before = distributed::stats();
+    let l = a.into_cholesky().unwrap();
+    l.wait().unwrap();
+    w.barrier().unwrap();
+    let d = distributed::stats() - before;
+    let want = cholesky_messages(w.grid(), n / b, w.size())[w.rank()];
+    assert_eq!(d.messages_sent, want, "rank {}: {d:?}", w.rank());
+    let nt = (n / b) as u64;
+    let tasks = nt * (nt + 1) * (nt + 2) / 6 + nt * (nt + 1) / 2; // factorization + zeroing
+    assert!(d.tasks_run + d.tasks_elsewhere >= tasks, "{d:?}");
+    if w.size() > 1 {
+        // About 1/size of the tasks each.
+        let share = d.tasks_run as f64 / (d.tasks_run + d.tasks_elsewhere) as f64;
+        assert!((share - 1.0 / w.size() as f64).abs() < 0.2, "{share}");
+    }
+}
+
+#[test]
+fn a_future_whose_task_ran_elsewhere_says_where() {
+    let w = world();
+    let a = DArray::<f64>::ones(Blocks(8, 8), 16, 16);
+    let owner = a.owner(1, 1);
+    // Writes tile (1, 1): runs on its owner; every other rank's future says so at once.
+    let f = mosaic::datadeps::spawn((InOut(a.tile(1, 1)),), |(mut t,)| {
+        t *= 3.0;
+        t.sum()
+    });
+    match f.wait() {
+        Ok(sum) => {
+            assert_eq!(w.rank(), owner);
+            assert_eq!(sum, 192.0);
+        }
+        Err(mosaic::Error::RanElsewhere { rank, task }) => {
+            assert_ne!(w.rank(), owner);
+            assert_eq!(rank, owner, "{task}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(a.sum(), 256.0 + 128.0, "every rank sees the write");
+}

@@ -14,7 +14,7 @@
 //! Non-blocking throughout: requests are served as they come, sends are `MPI_Isend`s
 //! tested until done (the buffer lives in the request's entry until then), arrivals are
 //! found with `MPI_Improbe`, barriers are `MPI_Ibarrier`s. While anything is in flight the
-//! thread polls, sleeping a little longer each idle round (up to 50 µs); with nothing in
+//! thread polls, sleeping twice as long each idle round (up to 500 µs); with nothing in
 //! flight it sleeps on its channel, waking every millisecond to look for arrivals.
 
 use std::collections::HashMap;
@@ -198,6 +198,17 @@ impl Comm {
     }
 }
 
+/// The longest sleep between two polls of MPI while messages are in flight: what a message
+/// may wait to be seen, against the CPU that polling takes from the workers (each wake-up
+/// preempts a worker when every core computes). `MOSAIC_MPI_POLL_US` overrides it.
+fn poll_sleep() -> Duration {
+    let us = std::env::var("MOSAIC_MPI_POLL_US")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(500);
+    Duration::from_micros(us)
+}
+
 /// A send in flight: the request and the message it reads, kept alive until it completes.
 struct InFlight {
     request: Option<MpiRequest<'static, [u8], StaticScope>>,
@@ -257,10 +268,13 @@ impl<'w> Loop<'w> {
     /// still in flight.
     fn run(mut self, incoming: &Receiver<Request>) {
         let mut idle_rounds = 0u32;
+        let most = poll_sleep();
         loop {
             let mut busy = false;
             let wait = if self.in_flight() {
-                Duration::from_micros(u64::from(idle_rounds.min(50)))
+                // 0, 1, 2, 4, … µs: a message in the middle of a burst is seen at once; an
+                // idle wait costs few wake-ups (each takes CPU from the workers).
+                Duration::from_micros((1u64 << idle_rounds.min(20)) / 2).min(most)
             } else {
                 Duration::from_millis(1)
             };

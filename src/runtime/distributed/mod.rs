@@ -1,14 +1,23 @@
 //! One program on every rank of an MPI job (feature `mpi`, run under `mpirun -np N`): the
-//! world (this process's rank among how many), and the process grid that says which rank
-//! owns which tile of a distributed `DArray`.
+//! world (this process's rank among how many), the process grid that says which rank owns
+//! which tile of a distributed `DArray`, and the distribution of every operation over it.
 //!
 //! ```no_run
 //! # #[cfg(feature = "mpi")]
 //! # fn main() -> mosaic::Result<()> {
+//! use mosaic::prelude::*;
 //! let world = mosaic::distributed::init()?; // once per process; later calls return it again
 //! println!("rank {} of {}", world.rank(), world.size());
 //! let grid = world.grid(); // p × q, p ≤ q, p·q = size, p as large as possible
-//! assert!(grid.owner(3, 5) < world.size());
+//! // Every rank runs the same program; each allocates and computes its own tiles.
+//! let a = DArray::<f64>::rand_seeded(Blocks(256, 256), 4096, 4096, 1);
+//! assert_eq!(a.owner(3, 5), grid.owner(3, 5));
+//! let c = &a * &a.t(); // each tile of c computed by its owner
+//! let s = c.sum(); // collective: the same value on every rank
+//! let l = (&c + &(&DArray::eye(Blocks(256, 256), 4096) * 4096.0)).cholesky()?;
+//! let whole = l.l().to_ndarray(); // collective: every rank gets the whole factor
+//! let st = mosaic::distributed::stats(); // this rank's tasks, messages, bytes
+//! # let _ = (s, whole, st);
 //! world.barrier()?;
 //! # Ok(())
 //! # }
@@ -22,10 +31,18 @@
 //!
 //! After `init`, every rank runs the same program and the runtime distributes it (owner
 //! computes, `tracker.rs`): every rank tracks every task, runs the ones it owns, and sends
-//! the tiles it wrote to the ranks whose tasks read them (`route.rs`).
+//! the tiles it wrote to the ranks whose tasks read them (`route.rs`), once per version.
+//! What a future of a task another rank ran returns: `Err(Error::RanElsewhere { rank })`
+//! at once (its value is on that rank). `DArray::wait` waits for this rank's tiles.
+//!
+//! Not yet: received copies stay until their tile is written again or dropped (counted
+//! against the host budget, spilled under one, never freed early); LU's pivot search
+//! brings a panel's tiles to one rank rather than searching across ranks.
 
 #[cfg(feature = "mpi")]
 mod comm;
+#[cfg(feature = "mpi")]
+mod merge;
 #[cfg(feature = "mpi")]
 mod message;
 #[cfg(feature = "mpi")]
@@ -35,6 +52,8 @@ mod route;
 mod stats;
 pub(crate) mod tracker;
 
+#[cfg(feature = "mpi")]
+pub use merge::merge_trace;
 #[cfg(feature = "mpi")]
 pub(crate) use route::route;
 pub use stats::RankStats;

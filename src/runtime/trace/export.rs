@@ -144,7 +144,10 @@ impl Trace {
         let transfers = self.events.iter().any(|e| e.transfer);
         let transfer_row = processors;
         let other_row = processors + usize::from(transfers);
-        let rows = other_row + usize::from(self.events.iter().any(|e| e.worker.is_none() && !e.transfer));
+        // Per rank (a trace merged across MPI ranks has several), the same rows.
+        let per_rank = other_row + usize::from(self.events.iter().any(|e| e.worker.is_none() && !e.transfer));
+        let ranks = self.events.iter().map(|e| e.rank + 1).max().unwrap_or(1);
+        let rows = per_rank * ranks;
         let t0 = self.events.iter().map(|e| e.start_ns).min().unwrap_or(0);
         let t1 = self
             .events
@@ -165,19 +168,25 @@ impl Trace {
         let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
         for r in 0..rows {
             let y = top + r as f64 * row;
+            let (rank, r) = (r / per_rank.max(1), r % per_rank.max(1));
             let label = match r {
                 r if r < processors && (self.cpus == 0 || r < self.cpus) => format!("worker {r}"),
                 r if r < processors => format!("device {}", r - self.cpus),
                 r if transfers && r == transfer_row => "transfers".into(),
                 _ => "other".into(),
             };
+            let label = match ranks {
+                1 => label,
+                _ => format!("r{rank} {label}"),
+            };
             let _ = writeln!(out, "<text x=\"4\" y=\"{:.1}\">{label}</text>", y + row * 0.65);
         }
         for e in &self.events {
-            let r = match (e.transfer, e.worker) {
-                (true, _) => transfer_row,
-                (false, w) => w.unwrap_or(other_row),
-            };
+            let r = e.rank * per_rank
+                + match (e.transfer, e.worker) {
+                    (true, _) => transfer_row,
+                    (false, w) => w.unwrap_or(other_row),
+                };
             let x = left + (e.start_ns - t0) as f64 * scale;
             let width = ((e.end_ns.saturating_sub(e.start_ns)) as f64 * scale).max(0.5);
             let y = top + r as f64 * row + 3.0;

@@ -48,6 +48,9 @@ pub struct Event {
     /// A copy between the host and a device (started ahead of a task, or by eviction)
     /// rather than a task: `task` is then the id of no task, `worker` is `None`.
     pub transfer: bool,
+    /// The MPI rank that ran it (0 without MPI). In a trace merged across ranks
+    /// (`distributed::merge_trace`), times are on rank 0's clock.
+    pub rank: usize,
 }
 
 /// The recorder behind [`start`] and [`stop`].
@@ -116,6 +119,7 @@ impl Tracer {
             flops: header.flops,
             bytes,
             transfer: false,
+            rank: 0,
         };
         lock(&self.buffers[slot]).push(event);
     }
@@ -133,6 +137,7 @@ impl Tracer {
             flops: 0.0,
             bytes,
             transfer: true,
+            rank: 0,
         };
         lock(&self.buffers[self.buffers.len() - 1]).push(event);
     }
@@ -166,8 +171,13 @@ pub fn start() {
 pub fn stop() -> Trace {
     let rt = super::runtime();
     rt.trace.set_enabled(false);
-    let (events, edges) = rt.trace.drain();
+    let (mut events, edges) = rt.trace.drain();
     let cpus = super::num_threads();
+    if let Some(world) = super::distributed::world() {
+        for e in &mut events {
+            e.rank = world.rank();
+        }
+    }
     Trace { events, edges, cpus }
 }
 
@@ -181,6 +191,15 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// A trace of these events (`cpus`: CPU workers per rank), without dependencies.
+    pub(crate) fn from_events(events: Vec<Event>, cpus: usize) -> Self {
+        Trace {
+            events,
+            edges: Vec::new(),
+            cpus,
+        }
+    }
+
     /// The events, ordered by start time.
     pub fn events(&self) -> &[Event] {
         &self.events
@@ -190,8 +209,21 @@ impl Trace {
     /// threads outside the pool on -1), loadable in Perfetto.
     pub fn to_chrome_json(&self) -> String {
         let mut out = String::from("{\"traceEvents\":[");
-        for (i, e) in self.events.iter().enumerate() {
+        let mut ranks: Vec<usize> = self.events.iter().map(|e| e.rank).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        // One process row per rank (pid = rank), named.
+        for (i, r) in ranks.iter().enumerate() {
             if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(
+                out,
+                "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{r},\"args\":{{\"name\":\"rank {r}\"}}}}"
+            );
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 || !ranks.is_empty() {
                 out.push(',');
             }
             let tid = match (e.transfer, e.worker) {
@@ -200,13 +232,14 @@ impl Trace {
             };
             let _ = write!(
                 out,
-                "{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":0,\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"task\":{},\"bytes\":{}}}}}",
+                "{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"task\":{},\"bytes\":{}}}}}",
                 json_escape(e.name),
                 match (e.transfer, e.cancelled) {
                     (true, _) => "transfer",
                     (false, true) => "cancelled",
                     (false, false) => "task",
                 },
+                e.rank,
                 tid,
                 e.start_ns as f64 / 1e3,
                 (e.end_ns.saturating_sub(e.start_ns)) as f64 / 1e3,
