@@ -120,8 +120,8 @@ impl<T: Scalar> DArray<T> {
     }
 
     /// The rank that owns tile `(i, j)` under MPI (its tasks write it there; see
-    /// [`distributed`](crate::distributed)): `(i mod p)·q + (j mod q)` on the `p × q` grid;
-    /// this rank for an array made in [`distributed::local`](crate::distributed::local);
+    /// [`crate::distributed`]): `(i mod p)·q + (j mod q)` on the `p × q` grid; this rank for
+    /// an array made in [`crate::distributed::local`];
     /// 0 without MPI.
     pub fn owner(&self, i: usize, j: usize) -> usize {
         match self.owners {

@@ -192,6 +192,7 @@ pub struct Trace {
 
 impl Trace {
     /// A trace of these events (`cpus`: CPU workers per rank), without dependencies.
+    #[cfg(feature = "mpi")]
     pub(crate) fn from_events(events: Vec<Event>, cpus: usize) -> Self {
         Trace {
             events,
