@@ -437,3 +437,46 @@ fn a_future_whose_task_ran_elsewhere_says_where() {
     }
     assert_eq!(a.sum(), 256.0 + 128.0, "every rank sees the write");
 }
+
+/// Bytes of tiles this rank holds now (the runtime's host memory less the dropped buffers
+/// it keeps for reuse), once its local tasks are done.
+fn held_bytes() -> usize {
+    let t0 = std::time::Instant::now();
+    while mosaic::runtime::in_flight().tasks > 0 && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    mosaic::runtime::memory_stats(mosaic::runtime::MemorySpace::Host).resident
+        - mosaic::runtime::recycled_bytes()
+}
+
+#[test]
+fn copies_made_stale_by_a_write_elsewhere_are_freed() {
+    let w = world();
+    let mut a = DArray::<f64>::rand_seeded(Blocks(64, 64), 256, 256, 18);
+    a.wait().unwrap();
+    w.barrier().unwrap();
+    let before = held_bytes();
+    // Every rank receives the tiles it does not own (16 tiles, 16 × 64 × 64 × 8 bytes a
+    // tile at least), and keeps them: they are the current version.
+    let whole = a.to_ndarray();
+    let others = (0..4)
+        .flat_map(|i| (0..4).map(move |j| (i, j)))
+        .filter(|&(i, j)| a.owner(i, j) != w.rank())
+        .count();
+    let received = held_bytes();
+    assert!(
+        received >= before + others * 64 * 64 * 8,
+        "{before} -> {received}"
+    );
+    // Each owner writes its tiles: every other rank's copies are stale, and freed.
+    a *= 2.0;
+    a.wait().unwrap();
+    w.barrier().unwrap();
+    let after = held_bytes();
+    assert!(
+        after < before + 64 * 64 * 8,
+        "rank {}: {before} -> {received} -> {after}",
+        w.rank()
+    );
+    assert_eq!(a.to_ndarray(), whole * 2.0);
+}

@@ -35,9 +35,11 @@
 //! What a future of a task another rank ran returns: `Err(Error::RanElsewhere { rank })`
 //! at once (its value is on that rank). `DArray::wait` waits for this rank's tiles.
 //!
-//! Not yet: received copies stay until their tile is written again or dropped (counted
-//! against the host budget, spilled under one, never freed early); LU's pivot search
-//! brings a panel's tiles to one rank rather than searching across ranks.
+//! A received copy is counted against the host budget (spilled under one like any tile)
+//! and freed once a newer version is written elsewhere and this rank's tasks on it are
+//! done; a copy of a tile nobody writes again stays until the array is dropped. Not yet:
+//! LU's pivot search brings a panel's tiles to one rank rather than searching across
+//! ranks.
 
 #[cfg(feature = "mpi")]
 mod comm;

@@ -6,6 +6,9 @@
 //! Then the task itself is submitted here, or, when another rank runs it, finished at once
 //! without running (its future says where it ran).
 //!
+//! A write elsewhere makes this rank's copy of the object stale: a *discard* task frees it
+//! once this rank's tasks on the old version are done.
+//!
 //! Failures travel too: a send task whose input was written by a failed task sends the
 //! failure's description instead of the tile, and the receive task that gets it fails with
 //! that cause, so the tasks that read it fail on every rank with the same cause.
@@ -89,6 +92,14 @@ pub(crate) fn route(rt: &'static Runtime, task: &TaskRef) -> bool {
         }
         if transfer.to.contains(&me) {
             submit_receive(rt, object.clone(), transfer, (stamp, header.name));
+        }
+    }
+    for (k, ranks) in &plan.stale {
+        if ranks.contains(&me) {
+            let ObjectRef::Shared(object) = &accesses[objects[*k].0].object else {
+                unreachable!("tracked objects are runtime-owned");
+            };
+            submit_discard(rt, object.clone());
         }
     }
     let here = plan.runs.includes(me);
@@ -242,6 +253,30 @@ fn submit_receive(
         .expect("routed tasks exist only under MPI")
         .comm
         .expect(from, key, deliver);
+    rt.submit_local(task, false);
+}
+
+/// Submits the task that frees this rank's copy of `object`, made stale by a write on
+/// another rank, once this rank's tasks on the old version are done: it writes the whole
+/// object (so it orders after them) and its release discards the copy.
+fn submit_discard(rt: &'static Runtime, object: Arc<DataObject>) {
+    let target = object.clone();
+    let job = move |_: &TaskHeader, _: &(), start: Start<'_>| -> bool {
+        match start {
+            Start::Run(_) => {
+                target.discard_on_release();
+                false
+            }
+            _ => true,
+        }
+    };
+    let header = TaskHeader::new(rt.next_task_id(), "discard", 0, None, None);
+    let task: TaskRef = Arc::new(TaskCell::with_accesses(
+        header,
+        [whole(object, Mode::Write)],
+        job,
+        (),
+    ));
     rt.submit_local(task, false);
 }
 

@@ -145,6 +145,9 @@ pub(crate) struct Transfer {
 pub(crate) struct Plan {
     pub(crate) runs: Runs,
     pub(crate) transfers: Vec<Transfer>,
+    /// Per written object (by use), the ranks whose copies the write makes stale: they free
+    /// them once their own tasks on them are done.
+    pub(crate) stale: Vec<(usize, Vec<usize>)>,
 }
 
 /// Plans one task over `uses` on a job of `size` ranks (rules 1–3) and updates the
@@ -196,11 +199,13 @@ pub(crate) fn plan(uses: &mut [Use<'_>], size: usize, in_place: bool) -> Plan {
             });
         }
     }
-    for u in uses.iter_mut().filter(|u| u.writes) {
+    let mut stale = Vec::new();
+    for (k, u) in uses.iter_mut().enumerate().filter(|(_, u)| u.writes) {
         let Some(t) = u.tracked.as_deref_mut() else {
             continue;
         };
         t.version += 1;
+        let before = t.holders.clone();
         match runs {
             Runs::On(r) => {
                 t.home.get_or_insert(r);
@@ -212,8 +217,18 @@ pub(crate) fn plan(uses: &mut [Use<'_>], size: usize, in_place: bool) -> Plan {
                 t.holders = RankSet::all(size);
             }
         }
+        let dropped: Vec<usize> = (0..size)
+            .filter(|&r| before.contains(r) && !t.holders.contains(r))
+            .collect();
+        if !dropped.is_empty() {
+            stale.push((k, dropped));
+        }
     }
-    Plan { runs, transfers }
+    Plan {
+        runs,
+        transfers,
+        stale,
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +288,24 @@ mod tests {
         assert_eq!(p.runs, Runs::On(0));
         let p = plan(&mut [update(&mut c), read(&mut a)], 2, false);
         assert_eq!(p.transfers[0].version, 1);
+    }
+
+    #[test]
+    fn a_write_makes_the_other_holders_copies_stale() {
+        let mut a = Tracked::at_home(0, 0);
+        let mine = Use {
+            tracked: None,
+            writes: true,
+            needs_contents: false,
+        };
+        // Read everywhere (to_ndarray): every rank holds version 0.
+        plan(&mut [read(&mut a), mine], 3, false);
+        assert_eq!(a.holders, RankSet::all(3));
+        // Its home updates it: ranks 1 and 2 hold a stale copy.
+        let p = plan(&mut [update(&mut a)], 3, false);
+        assert_eq!(p.stale, vec![(0, vec![1, 2])]);
+        // Nobody else held the new version: the next write makes nothing stale.
+        assert!(plan(&mut [update(&mut a)], 3, false).stale.is_empty());
     }
 
     #[test]

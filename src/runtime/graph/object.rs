@@ -46,6 +46,9 @@ pub struct DataObject {
     /// What every rank knows of it under MPI (`distributed/tracker.rs`); `None`: not
     /// tracked (no MPI, a bound user array, or made inside a task: this rank's own).
     dist: std::sync::Mutex<Option<Tracked>>,
+    /// Set by the task holding the object's only access to write: its release discards
+    /// the object's contents on this process instead (`discard_on_release`).
+    discard: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -76,6 +79,7 @@ impl DataObject {
             bytes,
             plan: AtomicU64::new(0),
             dist: std::sync::Mutex::new(None),
+            discard: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -91,6 +95,7 @@ impl DataObject {
             bytes: layout.size(),
             plan: AtomicU64::new(0),
             dist: std::sync::Mutex::new(None),
+            discard: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -174,8 +179,19 @@ impl DataObject {
     pub(crate) fn release(&self, space: MemorySpace, mode: Mode) {
         if mode.writes() {
             self.version.fetch_add(1, Ordering::AcqRel);
+            if self.discard.swap(false, Ordering::AcqRel) {
+                self.replicas.discard(space.index());
+                return;
+            }
         }
         self.replicas.release(space.index(), mode.writes());
+    }
+
+    /// Called by a task that writes the whole object, while it runs: when it releases the
+    /// object, this process's copies are freed and left invalid rather than marked current
+    /// (under MPI: another rank wrote a newer version; `distributed/route.rs`).
+    pub(crate) fn discard_on_release(&self) {
+        self.discard.store(true, Ordering::Release);
     }
 
     /// Placement's forecast: the replica slots (a bit each) the object will be valid in
@@ -250,6 +266,7 @@ impl DataObject {
             queued: AtomicUsize::new(0),
             plan: AtomicU64::new(0),
             dist: std::sync::Mutex::new(None),
+            discard: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -415,6 +415,28 @@ impl Replicas {
         self.pins[space].fetch_sub(1, Release);
     }
 
+    /// Step 3 for an access after which this process holds no contents of the object (under
+    /// MPI, a copy another rank's write has made stale): drops the access's pin, marks
+    /// every replica invalid and frees the storage nobody pins. The next access must
+    /// overwrite the whole object (the distributed tracker sends a new version first).
+    pub(crate) fn discard(&self, space: usize) {
+        let _guard = lock(&self.lock);
+        // Invalid first, then the pins are read (`SeqCst`): an acquire that pinned before
+        // sees its replica kept; one that pins after sees it invalid and waits for the lock.
+        self.states.store(0, SeqCst);
+        self.unmaterialized.store(false, Relaxed);
+        self.pins[space].fetch_sub(1, Release);
+        order_pin_and_detach();
+        for s in 0..MAX_SPACES {
+            if self.pins[s].load(SeqCst) > 0 {
+                continue;
+            }
+            if let Some(base) = NonNull::new(self.bases[s].swap(std::ptr::null_mut(), SeqCst)) {
+                self.free_storage(s, base);
+            }
+        }
+    }
+
     /// Frees the storage of `space` if it holds no valid contents (under the lock).
     fn free_stale(&self, space: usize) {
         if self.state(space) != State::Invalid {

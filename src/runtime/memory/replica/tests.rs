@@ -277,3 +277,27 @@ fn a_write_released_during_a_prefetch_invalidates_the_prefetched_copy() {
     assert_eq!(read(on_device), 9, "a stale prefetched copy was kept as valid");
     r.release(2, false);
 }
+
+#[test]
+fn a_discarded_object_holds_nothing_until_a_whole_write() {
+    let (r, mover) = object(7, Buffers::default());
+    // A copy in space 1 too, then a task that writes the host whole and discards on release.
+    let b1 = r.acquire(1, Contents::Needed).unwrap();
+    assert_eq!(read(b1), 7);
+    r.release(1, false);
+    let host = r.acquire(HOST, Contents::Overwritten).unwrap();
+    r.discard(HOST);
+    assert!((0..MAX_SPACES).all(|s| r.state(s) == State::Invalid));
+    assert!(r.bases[1].load(SeqCst).is_null(), "space 1's storage is freed");
+    assert_eq!(r.pins(HOST), 0);
+    // The next access overwrites it whole: fresh storage, no copy from anywhere.
+    let copies = mover.copies.load(Ordering::SeqCst);
+    let b = r.acquire(1, Contents::Overwritten).unwrap();
+    write(b, 9);
+    r.release(1, true);
+    assert_eq!(mover.copies.load(Ordering::SeqCst), copies);
+    let back = r.acquire(HOST, Contents::Needed).unwrap();
+    assert_eq!(read(back), 9);
+    r.release(HOST, false);
+    let _ = host;
+}
