@@ -190,6 +190,7 @@ impl DataObject {
     /// Called by a task that writes the whole object, while it runs: when it releases the
     /// object, this process's copies are freed and left invalid rather than marked current
     /// (under MPI: another rank wrote a newer version; `distributed/route.rs`).
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub(crate) fn discard_on_release(&self) {
         self.discard.store(true, Ordering::Release);
     }
