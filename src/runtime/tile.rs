@@ -90,6 +90,14 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
         }
         // Zeros (or contents a task overwrites first) need no memory until a task touches
         // the tile: a matrix larger than the host budget can be created.
+        Self::placeholder(rows, cols, ld)
+    }
+
+    /// A tile with no storage until a task touches it (all zero bits then, unless that
+    /// task overwrites it): zeros, contents a task overwrites first, and under MPI a tile
+    /// whose contents live on another rank (tracked here like any tile, storage allocated
+    /// only if a task here receives or writes it).
+    pub(crate) fn placeholder(rows: usize, cols: usize, ld: usize) -> Self {
         let layout = recycle::layout::<T>(Self::elements(rows, cols, ld));
         Tile {
             object: DataObject::unmaterialized(rows, layout, recycle::recyclable::<T>()),
@@ -102,19 +110,6 @@ impl<T: Copy + Send + Sync + 'static> Tile<T> {
 
     /// A tile with host storage from the start (counted against the budget even over the
     /// limit: the excess is evicted right after).
-    /// A tile whose contents live on another rank (under MPI): tracked here like any tile,
-    /// storage allocated only if a task here receives or writes it.
-    pub(crate) fn placeholder(rows: usize, cols: usize, ld: usize) -> Self {
-        let layout = recycle::layout::<T>(Self::elements(rows, cols, ld));
-        Tile {
-            object: DataObject::unmaterialized(rows, layout, recycle::recyclable::<T>()),
-            rows,
-            cols,
-            ld,
-            _elem: PhantomData,
-        }
-    }
-
     fn allocate_now(rows: usize, cols: usize, ld: usize, fill: Fill<T>) -> Self {
         let len = Self::elements(rows, cols, ld);
         let layout = recycle::layout::<T>(len);
