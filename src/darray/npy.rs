@@ -72,8 +72,7 @@ fn wait_all(
 ) -> Result<()> {
     let encode = |r: &Result<()>| match r {
         Ok(()) => Vec::new(),
-        Err(Error::File { reason, .. }) => reason.clone().into_bytes(),
-        Err(e) => e.to_string().into_bytes(),
+        Err(e) => reason(e).into_bytes(),
     };
     let decode = |b: &[u8]| {
         Some(match b.is_empty() {
@@ -85,23 +84,37 @@ fn wait_all(
     results.into_iter().try_for_each(|r| r.and_then(|r| r))
 }
 
-/// Under MPI, for a distributed array's file: `first` on rank 0 only, its outcome given
-/// to every rank (collective); otherwise `first` here.
-fn on_rank_zero(path: &Path, distributed: bool, first: impl FnOnce() -> Result<()>) -> Result<()> {
+/// What an error says beyond the file's name (`Error::File`'s reason), to be named again.
+fn reason(e: &Error) -> String {
+    match e {
+        Error::File { reason, .. } => reason.clone(),
+        e => e.to_string(),
+    }
+}
+
+/// Under MPI, for a distributed array's file (collective): every rank's outcome `mine`
+/// gathered, and the first error of any rank returned on every rank; otherwise `mine`.
+fn agree(path: &Path, distributed: bool, mine: Result<()>) -> Result<()> {
     #[cfg(feature = "mpi")]
     if distributed {
         use crate::runtime::distributed;
-        let zero = distributed::world().is_some_and(|w| w.rank() == 0);
-        let mine = zero.then(|| first().map(|()| Vec::new()).map_err(|e| e.to_string()));
-        let all = distributed::gather_parts(vec![mine])?;
-        return match all.into_iter().next() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(message)) => Err(Error::file(path, message)),
-            None => Err(Error::file(path, "rank 0 did not report")),
-        };
+        let world = distributed::world().expect("a distributed array exists only after init");
+        let mut parts = vec![None; world.size()];
+        parts[world.rank()] = Some(mine.map(|()| Vec::new()).map_err(|e| reason(&e)));
+        return distributed::gather_parts(parts)?
+            .into_iter()
+            .try_for_each(|p| p.map(|_| ()).map_err(|reason| Error::file(path, reason)));
     }
     let _ = (path, distributed);
-    first()
+    mine
+}
+
+/// `first` on rank 0 only under MPI (for a distributed array's file), its outcome given to
+/// every rank (collective); otherwise `first` here.
+fn on_rank_zero(path: &Path, distributed: bool, first: impl FnOnce() -> Result<()>) -> Result<()> {
+    let zero = !distributed || crate::runtime::distributed::world().is_none_or(|w| w.rank() == 0);
+    let mine = if zero { first() } else { Ok(()) };
+    agree(path, distributed, mine)
 }
 
 impl<T: Scalar> DArray<T> {
@@ -265,7 +278,8 @@ impl<T: Scalar> DArray<T> {
         let synced = file
             .sync_data()
             .map_err(|e| Error::file(path, format!("cannot write: {e}")));
-        // Every rank's tiles are in the file before any rank returns.
-        wait_all(path, distributed, Vec::new()).and(synced)
+        // Every rank's tiles are in the file before any rank returns, and every rank
+        // returns the same outcome.
+        agree(path, distributed, synced)
     }
 }

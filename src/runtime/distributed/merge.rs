@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use super::message::{take, take_u64};
 use super::{comm, program, world};
 use crate::error::Result;
 use crate::runtime::trace::{Event, Trace};
@@ -57,15 +58,9 @@ fn encode(e: &Event, out: &mut Vec<u8>) {
 }
 
 fn decode(bytes: &mut &[u8]) -> Option<Event> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
-        *bytes = rest;
-        Some(head)
-    }
-    let mut word = || Some(u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?));
-    let len = word()? as usize;
+    let len = take_u64(bytes)? as usize;
     let name = intern(std::str::from_utf8(take(bytes, len)?).ok()?);
-    let mut word = || Some(u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?));
+    let mut word = || take_u64(bytes);
     let (task, worker, start_ns, end_ns, flops, moved) =
         (word()?, word()?, word()?, word()?, word()?, word()?);
     let flags = take(bytes, 1)?[0];

@@ -85,3 +85,15 @@ pub(crate) enum Arrival {
     /// The ranks' programs differ (what the watchdog saw).
     Diverged(String),
 }
+
+/// The next `n` bytes of `bytes`, which then starts after them (reading a payload).
+pub(super) fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
+    *bytes = rest;
+    Some(head)
+}
+
+/// The next little-endian `u64` of `bytes` (see [`take`]).
+pub(super) fn take_u64(bytes: &mut &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?))
+}

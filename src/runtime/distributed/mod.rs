@@ -249,16 +249,11 @@ pub(crate) fn gather_parts(mine: Vec<Option<Part>>) -> Result<Vec<Part>> {
 /// Reads one rank's parts (see [`gather_parts`]) into `all`, keeping parts already there.
 #[cfg(feature = "mpi")]
 fn decode_parts(mut bytes: &[u8], all: &mut [Option<Part>]) -> Option<()> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
-        *bytes = rest;
-        Some(head)
-    }
-    let word = |bytes: &mut &[u8]| Some(u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?));
+    use message::{take, take_u64};
     while !bytes.is_empty() {
-        let k = word(&mut bytes)? as usize;
+        let k = take_u64(&mut bytes)? as usize;
         let tag = take(&mut bytes, 1)?[0];
-        let len = word(&mut bytes)? as usize;
+        let len = take_u64(&mut bytes)? as usize;
         let body = take(&mut bytes, len)?;
         let part = match tag {
             0 => Ok(body.to_vec()),
@@ -301,7 +296,7 @@ pub fn local<R>(f: impl FnOnce() -> R) -> R {
 /// Is the calling thread submitting the SPMD program (under MPI, outside [`local`] and
 /// outside any running task)?
 pub(crate) fn distributing() -> bool {
-    world().is_some() && !LOCAL.with(|l| l.get()) && crate::runtime::sched::worker::current_task().is_none()
+    world().is_some() && !LOCAL.with(|l| l.get()) && !crate::runtime::sched::worker::in_task()
 }
 
 /// The tracker's state for an object made now by the runtime: tracked (everywhere, until

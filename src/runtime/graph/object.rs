@@ -37,6 +37,10 @@ pub struct DataObject {
     id: u64,
     history: Mutex<History>,
     version: AtomicU64,
+    /// Set by the task holding the object's only access to write: its release discards
+    /// the object's contents on this process instead (`discard_on_release`). Next to
+    /// `version`, which every write's release touches anyway.
+    discard: std::sync::atomic::AtomicBool,
     replicas: Replicas,
     /// Placement's forecast (`sched/placement.rs`): the replica slots the object will be
     /// valid in once the tasks submitted so far have run (low 8 bits) and when its last
@@ -46,9 +50,6 @@ pub struct DataObject {
     /// What every rank knows of it under MPI (`distributed/tracker.rs`); `None`: not
     /// tracked (no MPI, a bound user array, or made inside a task: this rank's own).
     dist: std::sync::Mutex<Option<Tracked>>,
-    /// Set by the task holding the object's only access to write: its release discards
-    /// the object's contents on this process instead (`discard_on_release`).
-    discard: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for DataObject {
@@ -179,7 +180,9 @@ impl DataObject {
     pub(crate) fn release(&self, space: MemorySpace, mode: Mode) {
         if mode.writes() {
             self.version.fetch_add(1, Ordering::AcqRel);
-            if self.discard.swap(false, Ordering::AcqRel) {
+            // A plain load first: every write's release passes here, and the flag is set
+            // (by the releasing task itself, on this thread) only under MPI.
+            if self.discard.load(Ordering::Relaxed) && self.discard.swap(false, Ordering::AcqRel) {
                 self.replicas.discard(space.index());
                 return;
             }

@@ -77,6 +77,12 @@ pub(crate) fn current_task() -> Option<TaskRef> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// Is the calling thread running a task? (`current_task().is_some()` without the clone.)
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn in_task() -> bool {
+    CURRENT.with(|c| c.borrow().is_some())
+}
+
 /// The ids of the calling thread's current task and of every task it is nested in.
 pub(crate) fn ancestor_ids() -> Vec<u64> {
     let mut ids = Vec::new();
