@@ -35,8 +35,9 @@ fn every_rank_joins_one_world() {
             shape,
             "the named grid"
         );
+    } else {
+        assert!(grid.rows() <= grid.cols());
     }
-    assert!(grid.rows() <= grid.cols());
     // Every rank reaches the barrier, or none returns from it.
     world.barrier().unwrap();
     world.barrier().unwrap();
@@ -201,6 +202,57 @@ fn lu_solve_inv_det_hold_their_residuals_and_match_one_process() {
     );
     let x = spd(n, b).cholesky().unwrap().solve(&rhs).unwrap();
     assert!(relative(&(&spd(n, b) * &x), &rhs) < 1e-12);
+}
+
+/// On a grid with several rows of ranks a panel's tiles are on several ranks: with
+/// `MOSAIC_LU_PANEL=split` its pivots are searched across them (one `iamax` task per
+/// column, on the diagonal tile's rank), otherwise one task factors it on the diagonal
+/// tile's rank; either way rows move between ranks, with the pivots of one process and its
+/// residual. A random matrix, so that pivots come from everywhere in the column.
+#[test]
+fn lu_searches_each_column_for_its_pivot_across_ranks() {
+    let w = world();
+    let (n, b) = (230, 48);
+    let a = DArray::<f64>::rand_seeded(Blocks(b, b), n, n, 15);
+    mosaic::trace::start();
+    let lu = a.lu().unwrap();
+    lu.wait().unwrap();
+    let merged = distributed::merge_trace(&mosaic::trace::stop()).unwrap();
+    let local_p = distributed::local(|| {
+        DArray::<f64>::rand_seeded(Blocks(b, b), n, n, 15)
+            .lu()
+            .unwrap()
+            .p()
+    });
+    assert_eq!(lu.p(), local_p, "the same pivots as one process");
+    let pa = DArray::from_ndarray(&a.to_ndarray().select(ndarray::Axis(0), &lu.p()), Blocks(b, b));
+    assert!(relative(&(&lu.l() * &lu.u()), &pa) < 1e-13);
+    let grid = w.grid();
+    let searches: Vec<usize> = merged
+        .events()
+        .iter()
+        .filter(|e| e.name == "iamax")
+        .map(|e| e.rank)
+        .collect();
+    let split = std::env::var("MOSAIC_LU_PANEL").is_ok_and(|v| v == "split");
+    if grid.rows() > 1 && split {
+        // Every panel but the last (one tile) is split; its searches run where its diagonal is.
+        assert_eq!(searches.len(), 4 * b);
+        let diagonal: Vec<usize> = (0..4).map(|k| a.owner(k, k)).collect();
+        assert!(searches.iter().all(|r| diagonal.contains(r)));
+    } else {
+        assert!(searches.is_empty(), "one task factors each panel");
+    }
+    if grid.rows() > 1 {
+        let row_rank = |row: usize| a.owner(row / b, 0) / grid.cols();
+        let moved = lu
+            .p()
+            .iter()
+            .enumerate()
+            .filter(|&(i, &p)| row_rank(i) != row_rank(p))
+            .count();
+        assert!(moved > 0, "some pivot rows come from another rank");
+    }
 }
 
 #[test]

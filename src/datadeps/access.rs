@@ -264,29 +264,36 @@ impl<A: Access> Accesses for Vec<A> {
     }
 }
 
-/// A `Vec` of accesses of one kind plus one more access: `(vec![InOut(..), …], In(b))`.
-impl<A: Access, B: Access> Sealed for (Vec<A>, B) {}
-impl<A: Access, B: Access> Accesses for (Vec<A>, B) {
-    type Views<'t> = (Vec<A::View<'t>>, B::View<'t>);
-    type Records = Vec<AccessRecord>;
-    fn declare(self) -> Self::Records {
-        let (many, last) = self;
-        let mut records: Vec<AccessRecord> = many.into_iter().map(Access::declare).collect();
-        records.push(last.declare());
-        records
-    }
-    unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
-        let last = granted.accesses.len() - 1;
-        // SAFETY: forwarded from the caller, access by access: the vector's records come
-        // first, in order, and the last is `B`'s.
-        unsafe {
-            (
-                (0..last).map(|i| A::view(granted, i)).collect(),
-                B::view(granted, last),
-            )
+/// A `Vec` of accesses of one kind plus a few more accesses, `(vec![InOut(..), …], In(b))`:
+/// the closure gets the `Vec` of views, then one view per further access.
+macro_rules! vec_then_accesses {
+    ($($name:ident $idx:tt),+) => {
+        impl<A: Access, $($name: Access),+> Sealed for (Vec<A>, $($name,)+) {}
+        impl<A: Access, $($name: Access),+> Accesses for (Vec<A>, $($name,)+) {
+            type Views<'t> = (Vec<A::View<'t>>, $($name::View<'t>,)+);
+            type Records = Vec<AccessRecord>;
+            fn declare(self) -> Self::Records {
+                let mut records: Vec<AccessRecord> = self.0.into_iter().map(Access::declare).collect();
+                $(records.push(self.$idx.declare());)+
+                records
+            }
+            unsafe fn views<'t>(granted: &Granted<'t>) -> Self::Views<'t> {
+                let many = granted.accesses.len() - [$($idx),+].len();
+                // SAFETY: forwarded from the caller, access by access: the vector's records
+                // come first, in order, then one record per further access, in order.
+                unsafe {
+                    (
+                        (0..many).map(|i| A::view(granted, i)).collect(),
+                        $($name::view(granted, many + $idx - 1),)+
+                    )
+                }
+            }
         }
-    }
+    };
 }
+
+vec_then_accesses!(B 1);
+vec_then_accesses!(B 1, C 2, D 3);
 
 tuple_accesses!(A 0);
 tuple_accesses!(A 0, B 1);

@@ -89,6 +89,15 @@ static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();
 /// The limits are therefore kept to within this many tasks per submitting thread.
 const THROTTLE_CHECK_EVERY: u64 = 32;
 
+/// Is a CPU worker searching or asleep for want of work (a hint; false before the runtime
+/// starts)?
+/// Under MPI the communication thread polls without sleeping then: it takes no core a
+/// worker needs, and a message that a waiting task needs is seen at once.
+#[cfg(feature = "mpi")]
+pub(crate) fn a_worker_is_idle() -> bool {
+    RUNTIME.get().is_some_and(|r| r.queue.has_idle_thread())
+}
+
 /// The runtime, started on first use.
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {

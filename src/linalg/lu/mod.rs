@@ -3,7 +3,11 @@
 //! For each panel `k` (tile column `k`, from the diagonal tile down):
 //! 1. `getrf` on the whole panel, the column of tiles from the diagonal down, factored where
 //!    it is (`Backend::getrf_tiles`), so each pivot is the largest entry of the entire
-//!    remaining column, across tiles (not only inside the diagonal tile);
+//!    remaining column, across tiles (not only inside the diagonal tile). Under MPI, when
+//!    the column's tiles are on several ranks (a grid with several rows of ranks), the panel
+//!    task runs on the diagonal tile's rank, the others' tiles sent there and back; with
+//!    `MOSAIC_LU_PANEL=split` the panel is factored where its tiles are instead, the pivot
+//!    of each column searched across the ranks (`tasks/split_panel.rs`);
 //! 2. `laswp`: the panel's row swaps applied to the tile columns on its right (before
 //!    their update), one task per column;
 //! 3. `trsm` with the panel's unit lower triangle on the tiles right of the diagonal, and
@@ -30,7 +34,7 @@ mod solve;
 
 use std::sync::Arc;
 
-use super::tasks::{self, priority, Panel, PanelResult, Swaps};
+use super::tasks::{self, priority, Group, Panel, PanelResult, Swaps};
 use super::tiling::{self, Factorization, Input};
 use super::Linalg;
 use crate::backend::{Backend, Cpu, Diag, Side, Trans, Uplo};
@@ -218,6 +222,7 @@ impl<B: Backend> Linalg<B> {
         let (mt, nt) = lu.tile_grid();
         let kt = mt.min(nt);
         let minus_one = T::zero() - T::one();
+        let split = split_panels();
         let mut panels = Vec::with_capacity(kt);
         for k in 0..kt {
             let column: Vec<_> = (k..mt).map(|i| lu.tile(i, k)).collect();
@@ -228,13 +233,26 @@ impl<B: Backend> Linalg<B> {
                 .sum::<usize>()
                 .min(lu.tile(k, k).shape().1);
             let swaps: Swaps = Tile::filled(width, 1, width.max(1), 0);
-            panels.push(tasks::getrf(
-                &self.backend,
-                priority(kt, k, 3),
-                column,
-                row0,
-                swaps.clone(),
-            ));
+            let groups = if split {
+                rank_groups(lu, k, &column)
+            } else {
+                Vec::new()
+            };
+            let panel = if groups.len() > 1 && width == lu.tile(k, k).shape().1 {
+                let home = lu.owner(k, k);
+                tasks::getrf_split(
+                    &self.backend,
+                    priority(kt, k, 3),
+                    groups,
+                    b,
+                    row0,
+                    swaps.clone(),
+                    home,
+                )
+            } else {
+                tasks::getrf(&self.backend, priority(kt, k, 3), column, row0, swaps.clone())
+            };
+            panels.push(panel);
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| lu.tile(i, j)).collect();
@@ -285,6 +303,42 @@ impl<B: Backend> Linalg<B> {
         }
         panels
     }
+}
+
+/// Under MPI, is a panel whose tiles are on several ranks factored where they are, with
+/// the pivots searched across the ranks (`MOSAIC_LU_PANEL=split`)? By default its tiles
+/// go to the diagonal tile's rank, one message each way, and one task factors it there:
+/// the split panel waits for two messages a column, which cost more than moving the panel
+/// on the machines measured (docs/history.md).
+fn split_panels() -> bool {
+    std::env::var("MOSAIC_LU_PANEL").is_ok_and(|v| v.trim() == "split")
+}
+
+/// Panel `k`'s `column` of tiles (from the diagonal down) by the rank that owns them, in
+/// order of first appearance; one group when the array is not distributed.
+fn rank_groups<T: Scalar>(lu: &DArray<T>, k: usize, column: &[Tile<T>]) -> Vec<Group<T>> {
+    let mut groups: Vec<(usize, Group<T>)> = Vec::new();
+    for (t, tile) in column.iter().cloned().enumerate() {
+        let owner = if lu.is_distributed() {
+            lu.owner(k + t, k)
+        } else {
+            0
+        };
+        let at = match groups.iter().position(|(r, _)| *r == owner) {
+            Some(at) => at,
+            None => {
+                let empty = Group {
+                    positions: Vec::new(),
+                    tiles: Vec::new(),
+                };
+                groups.push((owner, empty));
+                groups.len() - 1
+            }
+        };
+        groups[at].1.positions.push(t);
+        groups[at].1.tiles.push(tile);
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 impl<T: Scalar, B: Backend> Lu<T, B> {

@@ -21,6 +21,7 @@ use crate::{Scalar, Tile};
 mod elementwise;
 mod lu;
 mod qr;
+mod split_panel;
 
 pub(crate) use elementwise::{
     elementwise, elementwise_assign, elementwise_scalar, elementwise_scalar_assign, generate, lacpy, sum,
@@ -28,6 +29,7 @@ pub(crate) use elementwise::{
 };
 pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, PanelResult, Swaps};
 pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
+pub(crate) use split_panel::{getrf_split, Group};
 
 /// The value of a CUDA library call, or a panic with its message (which fails the task).
 #[cfg(feature = "cuda")]

@@ -14,8 +14,10 @@
 //! Non-blocking throughout: requests are served as they come, sends are `MPI_Isend`s
 //! tested until done (the buffer lives in the request's entry until then), arrivals are
 //! found with `MPI_Improbe`, barriers are `MPI_Ibarrier`s. While anything is in flight the
-//! thread polls, sleeping twice as long each idle round (up to 500 µs); with nothing in
-//! flight it sleeps on its channel, waking every millisecond to look for arrivals.
+//! thread polls, sleeping twice as long each idle round (up to 500 µs), or not at all while
+//! a worker of this rank sleeps for want of work (its core is free, and what it waits for
+//! may be the message); with nothing in flight it sleeps on its channel, waking every
+//! millisecond to look for arrivals.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, SendError, Sender};
@@ -271,7 +273,12 @@ impl<'w> Loop<'w> {
         let most = poll_sleep();
         loop {
             let mut busy = false;
-            let wait = if self.in_flight() {
+            // While a worker sleeps for want of work, its core is free: poll without
+            // sleeping (a message a task waits for is then seen at once).
+            let spin = self.in_flight() && crate::runtime::a_worker_is_idle();
+            let wait = if spin {
+                Duration::ZERO
+            } else if self.in_flight() {
                 // 0, 1, 2, 4, … µs: a message in the middle of a burst is seen at once; an
                 // idle wait costs few wake-ups (each takes CPU from the workers).
                 Duration::from_micros((1u64 << idle_rounds.min(20)) / 2).min(most)
@@ -300,6 +307,9 @@ impl<'w> Loop<'w> {
             }
             busy |= self.progress();
             idle_rounds = if busy { 0 } else { idle_rounds + 1 };
+            if spin && !busy {
+                std::thread::yield_now();
+            }
             if self.watched.elapsed() > Duration::from_millis(250) {
                 self.watch();
             }

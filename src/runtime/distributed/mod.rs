@@ -37,9 +37,12 @@
 //!
 //! A received copy is counted against the host budget (spilled under one like any tile)
 //! and freed once a newer version is written elsewhere and this rank's tasks on it are
-//! done; a copy of a tile nobody writes again stays until the array is dropped. Not yet:
-//! LU's pivot search brings a panel's tiles to one rank rather than searching across
-//! ranks.
+//! done; a copy of a tile nobody writes again stays until the array is dropped.
+//!
+//! An LU panel whose tiles are on several ranks goes to the diagonal tile's rank by
+//! default; with `MOSAIC_LU_PANEL=split` it is factored where its tiles are, each column's
+//! pivot searched across the ranks (two messages a column: slower on the machines measured,
+//! BENCHMARKS.md).
 
 #[cfg(feature = "mpi")]
 mod comm;

@@ -256,6 +256,13 @@ impl<T: Prioritized> ReadyQueue<T> {
         }
     }
 
+    /// Is a thread searching, or asleep in `sleep_pop` with nobody waking it (a core with
+    /// nothing to run)? A hint, read without the lock.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn has_idle_thread(&self) -> bool {
+        self.idle.load(Ordering::Relaxed) || self.searching.load(Ordering::Relaxed) > 0
+    }
+
     /// Rule 3: a thread outside the pool that waits pops the next item to run it itself,
     /// if it came from `origin` (the waiting thread), in place of an idle sleeper (see the
     /// waking protocol); it must call `helper_done` once it stops running tasks.
