@@ -16,9 +16,9 @@
 //! The candidates, the pivot and the workspaces are data objects like any tile: a group's
 //! `getf2` runs where its tiles are, `iamax` on the diagonal tile's rank, and under MPI each
 //! column costs two messages per group elsewhere, its candidate there and the pivot back.
-//! The pivots, rows and the zero-pivot report are those of [`Backend::getrf_tiles`] on the
-//! whole column; the values differ from it by rounding only (the updates run in another
-//! order).
+//! It computes what [`Backend::getrf_tiles`] computes on the whole column, with the same
+//! pivot rule, the updates in another order: the values differ by rounding, and so may a
+//! pivot where two candidates differ by a rounding error.
 
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
 
@@ -175,7 +175,7 @@ fn choose<T: Scalar>(candidates: &[ArrayView2<'_, T>], top: usize, j: usize) -> 
     let mut best: Option<(f64, usize, usize)> = None;
     for (g, c) in candidates.iter().enumerate() {
         if c[(0, 2)] == T::zero() {
-            continue; // no candidate: every row of the group is a NaN in column j
+            continue; // no candidate: every row of the group in play is a NaN in column j
         }
         let (value, row) = (c[(j, 0)].to_f64().abs(), index(c.column(2)));
         if best.is_none_or(|(m, r, _)| value > m || (value == m && row < r)) {
@@ -201,12 +201,11 @@ fn search<T: Scalar>(
         let from = if pos == 0 { j } else { 0 };
         for (i, x) in tile.column(j).iter().enumerate().skip(from) {
             let value = x.to_f64().abs();
-            if best.is_none_or(|(m, ..)| value > m) {
+            if !value.is_nan() && best.is_none_or(|(m, ..)| value > m) {
                 best = Some((value, t, i));
             }
         }
     }
-    // A NaN is never larger, so it was never taken.
     let mut meta = candidate.column_mut(2);
     meta[0] = T::zero();
     if let Some((_, t, i)) = best {

@@ -4,15 +4,23 @@ use super::{getrf_split, Group};
 use crate::backend::{Backend, Cpu};
 use crate::Tile;
 
+/// An element's place, `(row, column)`, and its value.
+type Element = ((usize, usize), f64);
+
 /// A column of `heights` tiles, `width` wide, of hashed values (no ties in magnitude), with
-/// column `zero` all zeros and `nan` (row, column) a NaN.
-fn column(width: usize, heights: &[usize], zero: Option<usize>, nan: Option<(usize, usize)>) -> Array2<f64> {
+/// column `zero` all zeros and the `set` elements replaced.
+fn column(
+    width: usize,
+    heights: &[usize],
+    zero: Option<usize>,
+    set: &[((usize, usize), f64)],
+) -> Array2<f64> {
     let height: usize = heights.iter().sum();
     Array2::from_shape_fn((height, width).f(), |(i, j)| {
-        if zero == Some(j) {
+        if let Some(&(_, x)) = set.iter().find(|(at, _)| *at == (i, j)) {
+            x
+        } else if zero == Some(j) {
             0.0
-        } else if nan == Some((i, j)) {
-            f64::NAN
         } else {
             let h = (i as u64 * 2_654_435_761) ^ (j as u64 * 40_503 + width as u64 * 97);
             (h % 1_000_003) as f64 / 1_000_003.0 - 0.5
@@ -36,21 +44,34 @@ fn cut(a: &Array2<f64>, heights: &[usize]) -> Vec<Array2<f64>> {
 /// The split panel against `getrf_tiles` on the whole column: the same swaps and
 /// zero-pivot report, the same factors up to rounding, whichever way the tiles are
 /// grouped (every other tile, every third, the diagonal tile's group not first, a group
-/// of one short tile) and wherever the blocks end (widths below, at and past `BLOCK`).
+/// of one short tile) and wherever the blocks end (widths below, at and past `BLOCK`, and
+/// under the 4 rows of a candidate's index). Special columns: all zeros; a NaN below the
+/// diagonal, first in its group's rows with the column's largest entry later in that
+/// group, and on the diagonal (NaN is never the larger, except that a NaN diagonal stays);
+/// two entries of equal magnitude in different tiles (the first in row order wins).
 #[test]
 fn a_split_panel_pivots_as_the_whole_column_does() {
-    let cases: [(usize, &[usize]); 4] = [
+    let cases: [(usize, &[usize]); 5] = [
         (80, &[80, 80, 80, 80, 37]),
         (8, &[8, 8, 5]),
+        (3, &[4, 4, 2]),
         (37, &[40, 40, 9]),
         (12, &[12, 1]),
     ];
     let row0 = 1000;
     for &(width, heights) in &cases {
-        let tb = heights[0];
-        let specials = [(None, None), (Some(width / 2), None), (None, Some((tb + 3, 2)))];
-        for (zero, nan) in specials {
-            let a = column(width, heights, zero, nan);
+        let (tb, height) = (heights[0], heights.iter().sum::<usize>());
+        let last = height - 1;
+        let specials: [(Option<usize>, Vec<Element>); 6] = [
+            (None, vec![]),
+            (Some(width / 2), vec![]),
+            (None, vec![((tb + 3, 2 % width), f64::NAN)]),
+            (None, vec![((tb, 0), f64::NAN), ((last, 0), 1e6)]),
+            (None, vec![((1, 1), f64::NAN)]),
+            (None, vec![((tb + 1, 1), 10.0), ((last, 1), -10.0)]),
+        ];
+        for (zero, set) in specials {
+            let a = column(width, heights, zero, &set);
             let mut expected = cut(&a, heights);
             let mut views: Vec<_> = expected.iter_mut().map(|t| t.view_mut()).collect();
             let mut ipiv = vec![0; width];
@@ -83,7 +104,7 @@ fn a_split_panel_pivots_as_the_whole_column_does() {
                 let panel = getrf_split(&Cpu, 0, groups, tb, row0, swaps.clone(), 0);
                 let (got_ipiv, got_result) = panel.wait().expect("the panel runs");
                 let case =
-                    format!("width {width}, heights {heights:?}, zero {zero:?}, nan {nan:?}, {grouping:?}");
+                    format!("width {width}, heights {heights:?}, zero {zero:?}, {set:?}, {grouping:?}");
                 assert_eq!(got_result, result, "{case}");
                 assert_eq!(got_ipiv.as_deref(), Some(&ipiv[..]), "{case}");
                 assert_eq!(swaps.to_ndarray().unwrap().column(0).to_vec(), ipiv, "{case}");

@@ -15,8 +15,8 @@
 //! tested until done (the buffer lives in the request's entry until then), arrivals are
 //! found with `MPI_Improbe`, barriers are `MPI_Ibarrier`s. While anything is in flight the
 //! thread polls, sleeping twice as long each idle round (up to 500 µs), or not at all while
-//! a worker of this rank sleeps for want of work (its core is free, and what it waits for
-//! may be the message); with nothing in flight it sleeps on its channel, waking every
+//! a worker of this rank searches or sleeps for want of work (what it waits for may be the
+//! next message); with nothing in flight it sleeps on its channel, waking every
 //! millisecond to look for arrivals.
 
 use std::collections::HashMap;
@@ -273,8 +273,10 @@ impl<'w> Loop<'w> {
         let most = poll_sleep();
         loop {
             let mut busy = false;
-            // While a worker sleeps for want of work, its core is free: poll without
-            // sleeping (a message a task waits for is then seen at once).
+            // While a worker searches or sleeps for want of work, poll without sleeping: a
+            // message a task waits for is then seen at once. (Capping this at 2 ms after
+            // the last message, for long waits such as barriers, made LU's split panel
+            // slower: docs/history.md.)
             let spin = self.in_flight() && crate::runtime::a_worker_is_idle();
             let wait = if spin {
                 Duration::ZERO

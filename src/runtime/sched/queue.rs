@@ -256,8 +256,8 @@ impl<T: Prioritized> ReadyQueue<T> {
         }
     }
 
-    /// Is a thread searching, or asleep in `sleep_pop` with nobody waking it (a core with
-    /// nothing to run)? A hint, read without the lock.
+    /// Is a thread searching for work, or asleep in `sleep_pop` with nobody waking it (a
+    /// worker with nothing to run)? A hint, read without the lock.
     #[cfg(feature = "mpi")]
     pub(crate) fn has_idle_thread(&self) -> bool {
         self.idle.load(Ordering::Relaxed) || self.searching.load(Ordering::Relaxed) > 0
