@@ -21,7 +21,7 @@ series = ["mosaic, 2 ranks", "ScaLAPACK, 2 ranks", "mosaic, 1 rank"]
 colours = ["#1f77b4", "#ff7f0e", "#9ecae1"]
 groups = sorted(rows, key=lambda k: (k[1], ["potrf", "getrf", "geqrf"].index(k[0])))
 top = max(v for r in rows.values() for v in r.values()) * 1.15
-w, h, left, bottom, plot_h = 120 + 110 * len(groups), 380, 60, 320, 260
+w, h, left, bottom, plot_h = max(560, 120 + 110 * len(groups)), 380, 60, 320, 260
 out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
        f'<rect width="{w}" height="{h}" fill="white"/>',
        f'<text x="{left}" y="20" font-size="14">{title}</text>']
