@@ -121,7 +121,10 @@ pub enum Error {
     /// shapes or tile sizes) at the same point.
     #[error("the ranks' programs diverged at task #{task} (`{name}`): {detail}")]
     Diverged {
-        /// The number of the first task (in submission order) where they differ.
+        /// The number of the first task (in submission order) where they differ, when both
+        /// ranks still remember it (each remembers its latest 65 536 tasks, and the other
+        /// rank must answer within 5 s); otherwise the task where the divergence was found,
+        /// which `detail` then says.
         task: u64,
         /// Its name on this rank.
         name: String,

@@ -40,8 +40,8 @@ use crate::error::{Error, Result};
 /// What to do with an expected message when it arrives (on the communication thread).
 pub(crate) type Deliver = Box<dyn FnOnce(Arrival) + Send>;
 
-/// An all-gather's answer: every rank's part, or how the ranks' programs differ.
-pub(crate) type Gathered = std::result::Result<Vec<Vec<u8>>, String>;
+/// An all-gather's answer: every rank's part, or a rank whose program differs and how.
+pub(crate) type Gathered = std::result::Result<Vec<Vec<u8>>, (usize, String)>;
 
 /// What a thread asks of the communication thread.
 enum Request {
@@ -164,11 +164,7 @@ impl Comm {
         let gathered = wait
             .recv()
             .map_err(|_| error("the communication thread ended during an all-gather"))?;
-        gathered.map_err(|detail| Error::Diverged {
-            task: stamp.seq,
-            name: "all-gather".into(),
-            detail,
-        })
+        gathered.map_err(|(rank, detail)| self.diverged(rank, (stamp, "all-gather"), detail))
     }
 
     /// Ends every rank of the job (`MPI_Abort`); does not return if the thread is alive.
@@ -421,6 +417,12 @@ impl<'w> Loop<'w> {
             return;
         };
         stats::received(message.len());
+        if key.asks_history() {
+            let answer =
+                Key::history().message(false, super::program::current(), &super::program::history_bytes());
+            self.serve(Request::Send(vec![from], Arc::new(answer)));
+            return;
+        }
         let arrival = if failed {
             Arrival::Failed(String::from_utf8_lossy(&message[HEADER_BYTES..]).into_owned())
         } else {
@@ -451,10 +453,13 @@ impl<'w> Loop<'w> {
             let parts: Vec<(Stamp, Vec<u8>)> = g.parts.into_iter().flatten().collect();
             let mine = parts[self.rank].0;
             let answer = match parts.iter().position(|(s, _)| *s != mine) {
-                Some(r) => Err(format!(
-                    "rank {r} reached this all-gather after {} routed tasks (program hash {:#x}), \
+                Some(r) => Err((
+                    r,
+                    format!(
+                        "rank {r} reached this all-gather after {} routed tasks (program hash {:#x}), \
                      rank {} after {} (hash {:#x})",
-                    parts[r].0.seq, parts[r].0.hash, self.rank, mine.seq, mine.hash
+                        parts[r].0.seq, parts[r].0.hash, self.rank, mine.seq, mine.hash
+                    ),
                 )),
                 None => Ok(parts.into_iter().map(|(_, p)| p).collect()),
             };

@@ -8,6 +8,9 @@ use super::program::Stamp;
 /// Message classes (the low byte of a key's first word).
 const DATA: u64 = 1;
 const GATHER: u64 = 2;
+/// A request for the sender's remembered program (`program::history_bytes`), and the answer.
+const HISTORY_ASK: u64 = 3;
+const HISTORY: u64 = 4;
 /// Flag: the message carries a failure's description, not the contents.
 const FAILED: u64 = 1 << 8;
 /// Bytes of a message's header: its key and the sender's program stamp.
@@ -38,6 +41,29 @@ impl Key {
             id: n,
             version: 0,
         }
+    }
+
+    /// A request for the receiver's remembered program.
+    pub(super) fn history_ask() -> Key {
+        Key {
+            class: HISTORY_ASK,
+            id: 0,
+            version: 0,
+        }
+    }
+
+    /// The answer to [`Key::history_ask`].
+    pub(super) fn history() -> Key {
+        Key {
+            class: HISTORY,
+            id: 0,
+            version: 0,
+        }
+    }
+
+    /// Is this a request for this rank's remembered program?
+    pub(super) fn asks_history(&self) -> bool {
+        self.class == HISTORY_ASK
     }
 
     /// The MPI tag: from the object and version (informational: matching goes by key).

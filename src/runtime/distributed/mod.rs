@@ -47,6 +47,8 @@
 #[cfg(feature = "mpi")]
 mod comm;
 #[cfg(feature = "mpi")]
+mod history;
+#[cfg(feature = "mpi")]
 mod merge;
 #[cfg(feature = "mpi")]
 mod message;

@@ -193,11 +193,8 @@ fn submit_receive(
         };
         let arrival = arrived.lock().unwrap_or_else(|e| e.into_inner()).take();
         let diverged = |detail: String| {
-            let error = crate::error::Error::Diverged {
-                task: stamp.seq,
-                name: name.to_owned(),
-                detail,
-            };
+            let comm = &world().expect("routed tasks exist only under MPI").comm;
+            let error = comm.diverged(from, (stamp, name), detail);
             header.set_cause(error.to_string());
             header.set_resource_error(error);
             true
