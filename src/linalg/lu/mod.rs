@@ -319,11 +319,7 @@ fn split_panels() -> bool {
 fn rank_groups<T: Scalar>(lu: &DArray<T>, k: usize, column: &[Tile<T>]) -> Vec<Group<T>> {
     let mut groups: Vec<(usize, Group<T>)> = Vec::new();
     for (t, tile) in column.iter().cloned().enumerate() {
-        let owner = if lu.is_distributed() {
-            lu.owner(k + t, k)
-        } else {
-            0
-        };
+        let owner = lu.owner(k + t, k);
         let at = match groups.iter().position(|(r, _)| *r == owner) {
             Some(at) => at,
             None => {

@@ -273,10 +273,11 @@ impl<'w> Loop<'w> {
             // message a task waits for is then seen at once. (Capping this at 2 ms after
             // the last message, for long waits such as barriers, made LU's split panel
             // slower: docs/history.md.)
-            let spin = self.in_flight() && crate::runtime::a_worker_is_idle();
+            let in_flight = self.in_flight();
+            let spin = in_flight && crate::runtime::a_worker_is_idle();
             let wait = if spin {
                 Duration::ZERO
-            } else if self.in_flight() {
+            } else if in_flight {
                 // 0, 1, 2, 4, … µs: a message in the middle of a burst is seen at once; an
                 // idle wait costs few wake-ups (each takes CPU from the workers).
                 Duration::from_micros((1u64 << idle_rounds.min(20)) / 2).min(most)
