@@ -104,7 +104,7 @@ impl Cuts {
 /// `rows` is a multiple of 16 of at least 64, since faer's kernels run ~2× slower on
 /// power-of-two column strides (PERF.md).
 pub(crate) fn padded_ld(rows: usize) -> usize {
-    if rows >= 64 && rows % 16 == 0 {
+    if rows >= 64 && rows.is_multiple_of(16) {
         rows + 8
     } else {
         rows.max(1)

@@ -1,5 +1,6 @@
-//! CPU tile kernels on faer with `Par::Seq`: each runs single-threaded on one tile, the
-//! parallelism comes from the task graph. Tiles arrive as `ndarray` views (column-major,
+//! CPU tile kernels: mosaic's own product (`gemm/`) and faer's other kernels with
+//! `Par::Seq`. Each runs single-threaded on one tile, the parallelism comes from the task
+//! graph. Tiles arrive as `ndarray` views (column-major,
 //! padded leading dimension) and are handed to faer without copying.
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -13,15 +14,26 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use super::{Backend, Diag, Side, Trans, Uplo};
 use crate::Scalar;
 
+mod gemm;
 mod panel;
 mod qr;
 #[cfg(test)]
 mod tests;
 mod tpqrt;
 
-/// The CPU backend: faer kernels, one thread per call.
+/// The CPU backend: mosaic's tile product and faer's other kernels, one thread per call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cpu;
+
+impl Cpu {
+    /// The tile product [`Backend::gemm`] runs for `T` on this processor: mosaic's own
+    /// kernel for `f32` and `f64` on x86-64 (`"avx512"`, `"avx2"`: the widest instruction
+    /// set the processor has), faer's elsewhere (`"faer"`). `MOSAIC_TILE_GEMM=faer` in the
+    /// environment, read once, selects faer's everywhere (for comparisons).
+    pub fn gemm_kernel<T: Scalar>() -> &'static str {
+        gemm::kernel_name::<T>()
+    }
+}
 
 pub(super) fn mat_ref<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
     let (m, n) = a.dim();
@@ -145,7 +157,13 @@ unsafe impl Backend for Cpu {
             }
             Accum::Add
         };
-        faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
+        if accum == Accum::Replace {
+            // `C` is not read: whatever it holds (a NaN) is overwritten.
+            c.fill(T::zero());
+        }
+        if !gemm::gemm_add(alpha, &a, &b, &mut c) {
+            faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
+        }
     }
 
     fn syrk<T: Scalar>(

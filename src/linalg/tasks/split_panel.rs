@@ -103,7 +103,7 @@ fn getf2<T: Scalar, B: Backend>(
     let height: usize = group.tiles.iter().map(|t| t.shape().0).sum();
     let block = work.shape().0;
     let mut flops = 2.0 * (height * block) as f64;
-    if j % block == 0 && j > 0 && j < width {
+    if j.is_multiple_of(block) && j > 0 && j < width {
         flops += 2.0 * (height * block * (width - j)) as f64;
     }
     let tiles: Vec<_> = group.tiles.iter().cloned().map(InOut).collect();

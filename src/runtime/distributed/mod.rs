@@ -125,7 +125,7 @@ impl Grid {
         assert!(size > 0, "a grid of no ranks");
         let p = (1..=size)
             .take_while(|p| p * p <= size)
-            .filter(|p| size % p == 0)
+            .filter(|p| size.is_multiple_of(*p))
             .last()
             .unwrap_or(1);
         Grid { p, q: size / p }

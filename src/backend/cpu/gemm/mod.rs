@@ -1,0 +1,260 @@
+//! mosaic's own tile product, `C ← C + α·A·B`, for `f32` and `f64` on x86-64 with AVX2+FMA
+//! or AVX-512, chosen at run time; other element types and processors use faer's.
+//!
+//! The loops are BLIS's: for each block of `nc` columns of `B` and `kc` of the shared
+//! dimension, `B`'s block is packed once into `nr`-column panels (`pack.rs`); for each block
+//! of `mc` rows of `A`, `A`'s block is packed into `mr`-row panels; then a register-blocked
+//! microkernel (`x86.rs`) multiplies every `A` panel by every `B` panel, keeping an
+//! `mr × nr` block of `C` in registers for the whole `kc` loop. Sizes are chosen so that
+//! a `B` panel stays in L1, `A`'s block in L2 and `B`'s block in L3. Packing makes every
+//! operand layout (a transposed tile, a row-major view) the same contiguous stream for
+//! the microkernel, so `A·Bᵀ` (Cholesky's update) runs as fast as `A·B`.
+//!
+//! Against faer's product on one 256 × 256 tile the kernel is faster where faer's is
+//! slowest: `A·Bᵀ` on column-major tiles (BENCHMARKS.md, "The tile product").
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::Scalar;
+
+mod pack;
+#[cfg(test)]
+mod tests;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+/// `C[0..mr, 0..nr] += α · Ap · Bp` for one packed `A` panel (`kc` columns of `mr`
+/// values) and one packed `B` panel (`kc` rows of `nr` values); `C` column-major with
+/// leading dimension `ldc`.
+///
+/// # Safety
+/// `a` and `b` hold `kc·mr` and `kc·nr` readable elements, `c` an `mr × nr` block with
+/// `ldc ≥ mr` that nobody else reads or writes during the call, and the processor has the
+/// kernel's instruction set (`Kernel::supported`).
+type Micro<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, E);
+
+/// One microkernel and the block sizes it runs best with.
+pub(super) struct Kernel<E: 'static> {
+    /// For tables and `MOSAIC_TILE_GEMM`: `avx2`, `avx512`.
+    pub(super) name: &'static str,
+    mr: usize,
+    nr: usize,
+    kc: usize,
+    mc: usize,
+    nc: usize,
+    micro: Micro<E>,
+    supported: fn() -> bool,
+}
+
+/// Which product `Cpu::gemm` runs, decided once per process: `MOSAIC_TILE_GEMM=faer`
+/// selects faer's (for comparisons), anything else the widest kernel this processor has.
+fn use_own() -> bool {
+    static OWN: OnceLock<bool> = OnceLock::new();
+    *OWN.get_or_init(|| std::env::var("MOSAIC_TILE_GEMM").map_or(true, |v| v != "faer"))
+}
+
+/// The kernel `Cpu::gemm` uses for `E`, if this processor has one.
+fn best<E: 'static>(kernels: &'static [Kernel<E>]) -> Option<&'static Kernel<E>> {
+    kernels.iter().find(|k| (k.supported)())
+}
+
+/// The name of the kernel `Cpu::gemm` runs for `T` here (`faer` where none of mosaic's).
+pub(super) fn kernel_name<T: Scalar>() -> &'static str {
+    let own = if !use_own() {
+        None
+    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
+        best(kernels_f64()).map(|k| k.name)
+    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+        best(kernels_f32()).map(|k| k.name)
+    } else {
+        None
+    };
+    own.unwrap_or("faer")
+}
+
+/// The `f64` kernels, widest first.
+fn kernels_f64() -> &'static [Kernel<f64>] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        &x86::F64
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        &[]
+    }
+}
+
+/// The `f32` kernels, widest first.
+fn kernels_f32() -> &'static [Kernel<f32>] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        &x86::F32
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        &[]
+    }
+}
+
+/// `C ← C + α·A·B` with mosaic's kernel, if there is one for `T` on this processor (then
+/// `true`); otherwise nothing is done and the caller uses faer's (`false`). `A` is
+/// `m × k`, `B` `k × n`, `C` `m × n`; any strides.
+pub(crate) fn gemm_add<T: Scalar>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) -> bool {
+    if !use_own() {
+        return false;
+    }
+    if TypeId::of::<T>() == TypeId::of::<f64>() {
+        run_typed::<T, f64>(best(kernels_f64()), alpha, a, b, c)
+    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+        run_typed::<T, f32>(best(kernels_f32()), alpha, a, b, c)
+    } else {
+        false
+    }
+}
+
+/// [`gemm_add`] with `T` known to be `E`.
+fn run_typed<T: Scalar, E: pack::Element>(
+    kernel: Option<&'static Kernel<E>>,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) -> bool {
+    assert_eq!(TypeId::of::<T>(), TypeId::of::<E>());
+    let Some(kernel) = kernel else { return false };
+    // SAFETY: `T` and `E` are the same type (asserted), so the value and the pointers
+    // are reinterpreted as themselves.
+    let alpha = unsafe { *(&alpha as *const T as *const E) };
+    let a = pack::Operand::of(a.as_ptr() as *const E, a.dim(), a.strides());
+    let b = pack::Operand::of(b.as_ptr() as *const E, b.dim(), b.strides());
+    let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
+    // SAFETY: the operands describe the elements of live views (`c`'s borrowed mutably
+    // by the caller, so nobody else reads or writes them), and `best` picked a kernel the
+    // processor supports.
+    unsafe { run(kernel, alpha, a, b, c) };
+    true
+}
+
+/// `C ← C + α·A·B` with `kernel`.
+///
+/// # Safety
+/// `a`, `b` describe readable elements and `c` elements the caller has exclusive use of,
+/// with `a.rows = c.rows`, `b.cols = c.cols`, `a.cols = b.rows`; no element of `c` is one
+/// of `a` or `b`; the processor supports `kernel`.
+pub(super) unsafe fn run<E: pack::Element>(
+    kernel: &Kernel<E>,
+    alpha: E,
+    a: pack::Operand<E>,
+    b: pack::Operand<E>,
+    c: pack::Operand<E>,
+) {
+    debug_assert!((kernel.supported)());
+    let (m, n, k) = (c.rows, c.cols, a.cols);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if c.rs != 1 || c.cs < 0 {
+        if c.cs == 1 && c.rs >= 0 {
+            // Cᵀ += α·Bᵀ·Aᵀ, with Cᵀ column-major where C is row-major.
+            // SAFETY: the same elements, under the caller's contract.
+            return unsafe { run(kernel, alpha, b.t(), a.t(), c.t()) };
+        }
+        // Any other layout: through a column-major copy.
+        // SAFETY: the elements of `c`, which the caller lets this call read and write.
+        let mut copy: Vec<E> = (0..m * n).map(|x| unsafe { *c.at(x % m, x / m) }).collect();
+        let dense = pack::Operand::of(copy.as_mut_ptr() as *const E, (m, n), &[1, m as isize]);
+        // SAFETY: `dense` is this function's own column-major buffer, apart from `a` and `b`.
+        unsafe { run(kernel, alpha, a, b, dense) };
+        for (x, v) in copy.iter().enumerate() {
+            // SAFETY: as the reads above.
+            unsafe { *(c.at(x % m, x / m) as *mut E) = *v };
+        }
+        return;
+    }
+    let (mr, nr) = (kernel.mr, kernel.nr);
+    let (kc_max, mc_max) = (kernel.kc.min(k), kernel.mc.min(m.next_multiple_of(mr)));
+    let nc_max = kernel.nc.min(n.next_multiple_of(nr));
+    let _held = crate::scratch::Scratch::hold((mc_max * kc_max + kc_max * nc_max) * size_of::<E>());
+    BUFFERS.with(|buffers| {
+        let mut buffers = buffers.borrow_mut();
+        let (a_pack, b_pack) = buffers.get::<E>(mc_max * kc_max, kc_max * nc_max);
+        for jc in (0..n).step_by(kernel.nc) {
+            let nc = kernel.nc.min(n - jc);
+            for pc in (0..k).step_by(kernel.kc) {
+                let kc = kernel.kc.min(k - pc);
+                // SAFETY: a block of `B` inside it, readable (the caller's contract).
+                unsafe { pack::panels(b_pack, b.t().sub(jc, pc), nc, kc, nr) };
+                for ic in (0..m).step_by(kernel.mc) {
+                    let mc = kernel.mc.min(m - ic);
+                    // SAFETY: a block of `A` inside it, readable (the caller's contract).
+                    unsafe { pack::panels(a_pack, a.sub(ic, pc), mc, kc, mr) };
+                    for jr in (0..nc).step_by(nr) {
+                        for ir in (0..mc).step_by(mr) {
+                            let panels = (&a_pack[ir * kc..], &b_pack[jr * kc..]);
+                            let (h, w) = (mr.min(mc - ir), nr.min(nc - jr));
+                            // SAFETY: `panels` filled the panels with `kc·mr` and `kc·nr`
+                            // elements; the `h × w` block at `(ic + ir, jc + jr)` is inside
+                            // `C`, of which the caller gives this call exclusive use; the
+                            // processor supports the kernel (the caller's contract).
+                            unsafe { block(kernel, kc, panels, c.sub(ic + ir, jc + jr), (h, w), alpha) };
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `C[0..h, 0..w] += α · Ap · Bp` for one `A` and one `B` panel: straight into `C` when
+/// the block is whole (`mr × nr`), otherwise through a local block.
+///
+/// # Safety
+/// The panels hold `kc·mr` and `kc·nr` elements; `c` (column-major, `ldc = c.cs`) has an
+/// `h × w` block at its start that nobody else reads or writes during the call; the
+/// processor supports `kernel`.
+unsafe fn block<E: pack::Element>(
+    kernel: &Kernel<E>,
+    kc: usize,
+    (a, b): (&[E], &[E]),
+    c: pack::Operand<E>,
+    (h, w): (usize, usize),
+    alpha: E,
+) {
+    let (mr, nr, ldc) = (kernel.mr, kernel.nr, c.cs as usize);
+    debug_assert!(a.len() >= kc * mr && b.len() >= kc * nr);
+    let cp = c.ptr as *mut E;
+    if h == mr && w == nr {
+        // SAFETY: the caller's contract, for the whole `mr × nr` block.
+        unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), cp, ldc, alpha) };
+        return;
+    }
+    let mut edge = [E::zero(); EDGE];
+    assert!(mr * nr <= EDGE);
+    // SAFETY: `edge` is a local `mr × nr` block (leading dimension `mr`); the panels and
+    // the processor as the caller guarantees.
+    unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), edge.as_mut_ptr(), mr, alpha) };
+    for j in 0..w {
+        for i in 0..h {
+            // SAFETY: `(i, j)` lies in the `h × w` block the caller hands over.
+            unsafe { *cp.add(i + j * ldc) += edge[i + j * mr] };
+        }
+    }
+}
+
+/// The most elements of a microkernel's block of `C` (AVX-512's `f32` kernel: 32 × 14).
+const EDGE: usize = 512;
+
+thread_local! {
+    /// Each thread's packing buffers, kept between calls (a worker multiplies tile after
+    /// tile of the same sizes).
+    static BUFFERS: RefCell<pack::Buffers> = RefCell::new(pack::Buffers::default());
+}

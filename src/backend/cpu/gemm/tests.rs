@@ -1,0 +1,187 @@
+//! The product against a plain triple loop: every kernel this processor has, and a
+//! portable one with tiny blocks so that every blocking loop runs several times and ends
+//! ragged; every operand layout; `f64` and `f32`.
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+
+use super::pack::{Element, Operand};
+use super::{kernels_f32, kernels_f64, run, Kernel};
+
+/// A plain kernel of any `MR × NR` (no SIMD), to test the blocking anywhere.
+unsafe fn portable<E: Element + std::ops::Mul<Output = E>, const MR: usize, const NR: usize>(
+    kc: usize,
+    a: *const E,
+    b: *const E,
+    c: *mut E,
+    ldc: usize,
+    alpha: E,
+) {
+    let mut acc = [[E::zero(); NR]; MR];
+    for p in 0..kc {
+        for (i, row) in acc.iter_mut().enumerate() {
+            for (j, x) in row.iter_mut().enumerate() {
+                // SAFETY: the panels hold `kc·MR` and `kc·NR` elements (`Micro`'s contract).
+                *x += unsafe { *a.add(p * MR + i) * *b.add(p * NR + j) };
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            // SAFETY: `c` is an `MR × NR` block with leading dimension `ldc`.
+            unsafe { *c.add(i + j * ldc) += alpha * *x };
+        }
+    }
+}
+
+fn always() -> bool {
+    true
+}
+
+/// Blocks smaller than the microkernel's multiples, so that `mc`, `kc` and `nc` each
+/// split the shapes below into several blocks, the last one partial.
+fn tiny<E: Element + std::ops::Mul<Output = E>>() -> Kernel<E> {
+    Kernel {
+        name: "portable",
+        mr: 4,
+        nr: 3,
+        kc: 5,
+        mc: 8,
+        nc: 9,
+        micro: portable::<E, 4, 3>,
+        supported: always,
+    }
+}
+
+/// Kernels to test for `E`: the tiny portable one and each SIMD one this processor runs.
+fn available<E: Element + std::ops::Mul<Output = E>>(simd: &'static [Kernel<E>]) -> Vec<&'static Kernel<E>> {
+    let tiny: &'static Kernel<E> = Box::leak(Box::new(tiny::<E>()));
+    let mut all = vec![tiny];
+    all.extend(simd.iter().filter(|k| (k.supported)()));
+    all
+}
+
+fn sample(m: usize, n: usize, seed: usize, col_major: bool) -> Array2<f64> {
+    let f = |(i, j): (usize, usize)| (((i * 7 + j * 13 + seed * 5) % 23) as f64 - 11.0) / 7.0;
+    if col_major {
+        Array2::from_shape_fn((m, n).f(), f)
+    } else {
+        Array2::from_shape_fn((m, n), f)
+    }
+}
+
+/// Shapes `(m, n, k)`: single elements, one microkernel block, around the SIMD kernels'
+/// blocks (mc 128/256, kc 256, nc ~1000), ragged everywhere.
+const SHAPES: [(usize, usize, usize); 9] = [
+    (1, 1, 1),
+    (4, 3, 5),
+    (7, 5, 3),
+    (8, 6, 256),
+    (17, 13, 11),
+    (33, 29, 40),
+    (130, 7, 257),
+    (257, 31, 300),
+    (9, 1030, 6),
+];
+
+/// `C + α·A·B` by kernel `kernel`, in every layout of `A`, `B` (a transposed view or
+/// not) and `C` (column-major, row-major, a strided view), against the triple loop.
+fn check<E: Element + std::ops::Mul<Output = E>>(
+    kernels: &[&Kernel<E>],
+    from: fn(f64) -> E,
+    to: fn(E) -> f64,
+    tol: f64,
+) {
+    let cast = |x: &Array2<f64>| x.mapv(from);
+    for kernel in kernels {
+        for &(m, n, k) in &SHAPES {
+            let alpha = -1.5;
+            for layout in 0..8 {
+                let (a_col, b_col, c_kind) = (layout & 1 == 0, layout & 2 == 0, layout >> 2);
+                let a = sample(m, k, 1, a_col);
+                let b = sample(k, n, 2, b_col);
+                // `A·B` with `B` as the transpose of a stored `Bᵀ` half the time.
+                let bt = sample(n, k, 2, !b_col);
+                let b_view: ArrayView2<f64> = if layout & 2 == 0 { b.view() } else { bt.t() };
+                let c0 = sample(m, n, 3, c_kind == 0);
+                let expected = &c0 + &(a.dot(&b_view) * alpha);
+                let (a_e, bt_e, b_e) = (cast(&a), cast(&bt), cast(&b));
+                let b_e = if layout & 2 == 0 { b_e.view() } else { bt_e.t() };
+                // `c_kind` 2 and 3: every other column of a wider matrix (no unit stride).
+                let mut wide = Array2::from_elem((m, 2 * n).f(), from(f64::NAN));
+                let mut c_e = cast(&c0);
+                let mut c_view = if c_kind < 2 {
+                    c_e.view_mut()
+                } else {
+                    let mut v = wide.slice_mut(ndarray::s![.., ..;2]);
+                    v.assign(&c_e);
+                    v
+                };
+                let op = |x: &ArrayView2<E>| Operand::of(x.as_ptr(), x.dim(), x.strides());
+                let c_op = Operand::of(c_view.as_mut_ptr() as *const E, c_view.dim(), c_view.strides());
+                // SAFETY: the operands are live views, `C` borrowed mutably here and
+                // apart from `A` and `B`; the kernel is supported (`available`).
+                unsafe { run(kernel, from(alpha), op(&a_e.view()), op(&b_e), c_op) };
+                let got = c_view.mapv(to);
+                let scale = (k as f64).max(1.0) * 4.0;
+                for ((i, j), g) in got.indexed_iter() {
+                    let e = expected[(i, j)];
+                    assert!(
+                        (g - e).abs() <= tol * scale * (1.0 + e.abs()),
+                        "{} ({m}, {n}, {k}) layout {layout}: C[{i},{j}] = {g}, expected {e}",
+                        kernel.name
+                    );
+                }
+                if c_kind >= 2 {
+                    assert!(
+                        wide.slice(ndarray::s![.., 1..;2]).iter().all(|x| to(*x).is_nan()),
+                        "wrote outside C"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_f64_product_matches_the_triple_loop_in_every_layout() {
+    check::<f64>(&available(kernels_f64()), |x| x, |x| x, 1e-15);
+}
+
+#[test]
+fn the_f32_product_matches_the_triple_loop_in_every_layout() {
+    check::<f32>(&available(kernels_f32()), |x| x as f32, |x| x as f64, 1e-6);
+}
+
+#[test]
+fn nan_and_infinity_in_a_propagate_as_in_blas() {
+    for kernel in available(kernels_f64()) {
+        let mut a = sample(9, 4, 1, true);
+        a[(2, 1)] = f64::NAN;
+        a[(5, 3)] = f64::INFINITY;
+        let b = sample(4, 7, 2, true);
+        let mut c = Array2::<f64>::zeros((9, 7).f());
+        let c_op = Operand::of(c.as_mut_ptr() as *const f64, c.dim(), c.strides());
+        let op = |x: &Array2<f64>| Operand::of(x.as_ptr(), x.dim(), x.strides());
+        // SAFETY: live arrays, `C` apart from `A` and `B`; a supported kernel.
+        unsafe { run(kernel, 1.0, op(&a), op(&b), c_op) };
+        assert!(c.row(2).iter().all(|x| x.is_nan()), "{}", kernel.name);
+        assert!(
+            c.row(5).iter().all(|x| x.is_infinite() || x.is_nan()),
+            "{}",
+            kernel.name
+        );
+        assert!(c.row(0).iter().all(|x| x.is_finite()), "{}", kernel.name);
+    }
+}
+
+#[test]
+fn an_x86_64_processor_with_avx2_gets_a_simd_kernel() {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && std::env::var_os("MOSAIC_TILE_GEMM").is_none()
+    {
+        assert_ne!(super::kernel_name::<f64>(), "faer");
+        assert_ne!(super::kernel_name::<f32>(), "faer");
+    }
+}
