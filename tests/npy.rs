@@ -113,7 +113,10 @@ fn a_file_larger_than_the_budget_is_read_factored_and_written_under_it() {
     let st = runtime::memory_stats(MemorySpace::Host);
     runtime::set_memory_limit(MemorySpace::Host, None).unwrap();
     assert_eq!(free, bounded);
-    assert!(st.peak <= limit + limit / 4, "{st:?}, limit {limit}");
+    // The limit bounds the data; a running kernel's scratch is counted on top (it cannot
+    // wait for room): the product packs its operands, about two tiles' worth per worker.
+    let scratch = mosaic::num_threads() * 2 * 64 * 64 * 8;
+    assert!(st.peak <= limit + limit / 4 + scratch, "{st:?}, limit {limit}");
     assert!(st.spilled_bytes > 0, "{st:?}");
     std::fs::remove_file(&input).unwrap();
     std::fs::remove_file(&output).unwrap();
