@@ -504,7 +504,10 @@ impl Runtime {
     /// distributed router adds, and every task without MPI).
     pub(crate) fn submit_local(&'static self, task: TaskRef, here: bool) {
         let header = task.header();
-        if header.id.is_multiple_of(THROTTLE_CHECK_EVERY) && self.throttle.over() && worker::current_task().is_none() {
+        if header.id.is_multiple_of(THROTTLE_CHECK_EVERY)
+            && self.throttle.over()
+            && worker::current_task().is_none()
+        {
             worker::blocking(self, || self.throttle.wait());
         }
         // SAFETY: the submission guard is still held (task.rs, invariant 4).

@@ -28,7 +28,8 @@ pub struct Cpu;
 impl Cpu {
     /// The tile product [`Backend::gemm`] runs for `T` on this processor: mosaic's own
     /// kernel for `f32` and `f64` on x86-64 (`"avx512"`, `"avx2"`: the widest instruction
-    /// set the processor has), faer's elsewhere (`"faer"`). `MOSAIC_TILE_GEMM=faer` in the
+    /// set the processor has), faer's elsewhere (`"faer"`). Products with a side under 192
+    /// (tiles of 128 and less) run faer's everywhere: it is faster there. `MOSAIC_TILE_GEMM=faer` in the
     /// environment, read once, selects faer's everywhere (for comparisons).
     pub fn gemm_kernel<T: Scalar>() -> &'static str {
         gemm::kernel_name::<T>()
@@ -157,11 +158,8 @@ unsafe impl Backend for Cpu {
             }
             Accum::Add
         };
-        if accum == Accum::Replace {
-            // `C` is not read: whatever it holds (a NaN) is overwritten.
-            c.fill(T::zero());
-        }
-        if !gemm::gemm_add(alpha, &a, &b, &mut c) {
+        // With β = 0, `C` is not read: whatever it holds (a NaN) is overwritten.
+        if !gemm::gemm((alpha, accum == Accum::Add), &a, &b, &mut c) {
             faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
         }
     }

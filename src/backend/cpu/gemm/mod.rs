@@ -27,15 +27,15 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-/// `C[0..mr, 0..nr] += α · Ap · Bp` for one packed `A` panel (`kc` columns of `mr`
-/// values) and one packed `B` panel (`kc` rows of `nr` values); `C` column-major with
-/// leading dimension `ldc`.
+/// `C[0..mr, 0..nr] ← α · Ap · Bp (+ C if `add`)` for one packed `A` panel (`kc` columns
+/// of `mr` values) and one packed `B` panel (`kc` rows of `nr` values); `C` column-major
+/// with leading dimension `ldc`, not read unless `add`.
 ///
 /// # Safety
 /// `a` and `b` hold `kc·mr` and `kc·nr` readable elements, `c` an `mr × nr` block with
 /// `ldc ≥ mr` that nobody else reads or writes during the call, and the processor has the
 /// kernel's instruction set (`Kernel::supported`).
-type Micro<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, E);
+type Micro<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, (E, bool));
 
 /// One microkernel and the block sizes it runs best with.
 pub(super) struct Kernel<E: 'static> {
@@ -49,6 +49,11 @@ pub(super) struct Kernel<E: 'static> {
     micro: Micro<E>,
     supported: fn() -> bool,
 }
+
+/// Products with a side shorter than this run faer's kernel: packing costs more than it
+/// gains there (one tile, one thread, AMD Zen 3: at 64 and 128 mosaic's ran at 0.75–0.98
+/// of faer's speed, from 192 on at 0.92–1.33; BENCHMARKS.md).
+const SMALLEST: usize = 192;
 
 /// Which product `Cpu::gemm` runs, decided once per process: `MOSAIC_TILE_GEMM=faer`
 /// selects faer's (for comparisons), anything else the widest kernel this processor has.
@@ -100,31 +105,33 @@ fn kernels_f32() -> &'static [Kernel<f32>] {
     }
 }
 
-/// `C ← C + α·A·B` with mosaic's kernel, if there is one for `T` on this processor (then
-/// `true`); otherwise nothing is done and the caller uses faer's (`false`). `A` is
+/// `C ← α·A·B + C` (`add`) or `C ← α·A·B` (not `add`: `C` is not read, a NaN in it is
+/// overwritten) with mosaic's kernel, if there is one for `T` on this processor and every
+/// side is at least [`SMALLEST`] (then `true`); otherwise nothing is done and the caller uses faer's (`false`). `A` is
 /// `m × k`, `B` `k × n`, `C` `m × n`; any strides.
-pub(crate) fn gemm_add<T: Scalar>(
-    alpha: T,
+pub(crate) fn gemm<T: Scalar>(
+    (alpha, add): (T, bool),
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
     c: &mut ArrayViewMut2<'_, T>,
 ) -> bool {
-    if !use_own() {
+    let k = a.ncols();
+    if !use_own() || c.nrows().min(c.ncols()).min(k) < SMALLEST {
         return false;
     }
     if TypeId::of::<T>() == TypeId::of::<f64>() {
-        run_typed::<T, f64>(best(kernels_f64()), alpha, a, b, c)
+        run_typed::<T, f64>(best(kernels_f64()), (alpha, add), a, b, c)
     } else if TypeId::of::<T>() == TypeId::of::<f32>() {
-        run_typed::<T, f32>(best(kernels_f32()), alpha, a, b, c)
+        run_typed::<T, f32>(best(kernels_f32()), (alpha, add), a, b, c)
     } else {
         false
     }
 }
 
-/// [`gemm_add`] with `T` known to be `E`.
+/// [`gemm`] with `T` known to be `E`.
 fn run_typed<T: Scalar, E: pack::Element>(
     kernel: Option<&'static Kernel<E>>,
-    alpha: T,
+    (alpha, add): (T, bool),
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
     c: &mut ArrayViewMut2<'_, T>,
@@ -140,11 +147,11 @@ fn run_typed<T: Scalar, E: pack::Element>(
     // SAFETY: the operands describe the elements of live views (`c`'s borrowed mutably
     // by the caller, so nobody else reads or writes them), and `best` picked a kernel the
     // processor supports.
-    unsafe { run(kernel, alpha, a, b, c) };
+    unsafe { run(kernel, (alpha, add), a, b, c) };
     true
 }
 
-/// `C ← C + α·A·B` with `kernel`.
+/// `C ← α·A·B (+ C if `add`)` with `kernel`.
 ///
 /// # Safety
 /// `a`, `b` describe readable elements and `c` elements the caller has exclusive use of,
@@ -152,28 +159,39 @@ fn run_typed<T: Scalar, E: pack::Element>(
 /// of `a` or `b`; the processor supports `kernel`.
 pub(super) unsafe fn run<E: pack::Element>(
     kernel: &Kernel<E>,
-    alpha: E,
+    (alpha, add): (E, bool),
     a: pack::Operand<E>,
     b: pack::Operand<E>,
     c: pack::Operand<E>,
 ) {
     debug_assert!((kernel.supported)());
     let (m, n, k) = (c.rows, c.cols, a.cols);
-    if m == 0 || n == 0 || k == 0 {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !add {
+            for j in 0..n {
+                for i in 0..m {
+                    // SAFETY: `(i, j)` is an element of `c` (the caller's contract).
+                    unsafe { *(c.at(i, j) as *mut E) = E::zero() };
+                }
+            }
+        }
         return;
     }
     if c.rs != 1 || c.cs < 0 {
         if c.cs == 1 && c.rs >= 0 {
             // Cᵀ += α·Bᵀ·Aᵀ, with Cᵀ column-major where C is row-major.
             // SAFETY: the same elements, under the caller's contract.
-            return unsafe { run(kernel, alpha, b.t(), a.t(), c.t()) };
+            return unsafe { run(kernel, (alpha, add), b.t(), a.t(), c.t()) };
         }
         // Any other layout: through a column-major copy.
         // SAFETY: the elements of `c`, which the caller lets this call read and write.
         let mut copy: Vec<E> = (0..m * n).map(|x| unsafe { *c.at(x % m, x / m) }).collect();
         let dense = pack::Operand::of(copy.as_mut_ptr() as *const E, (m, n), &[1, m as isize]);
         // SAFETY: `dense` is this function's own column-major buffer, apart from `a` and `b`.
-        unsafe { run(kernel, alpha, a, b, dense) };
+        unsafe { run(kernel, (alpha, add), a, b, dense) };
         for (x, v) in copy.iter().enumerate() {
             // SAFETY: as the reads above.
             unsafe { *(c.at(x % m, x / m) as *mut E) = *v };
@@ -205,7 +223,16 @@ pub(super) unsafe fn run<E: pack::Element>(
                             // elements; the `h × w` block at `(ic + ir, jc + jr)` is inside
                             // `C`, of which the caller gives this call exclusive use; the
                             // processor supports the kernel (the caller's contract).
-                            unsafe { block(kernel, kc, panels, c.sub(ic + ir, jc + jr), (h, w), alpha) };
+                            unsafe {
+                                block(
+                                    kernel,
+                                    kc,
+                                    panels,
+                                    c.sub(ic + ir, jc + jr),
+                                    (h, w),
+                                    (alpha, add || pc > 0),
+                                )
+                            };
                         }
                     }
                 }
@@ -214,7 +241,7 @@ pub(super) unsafe fn run<E: pack::Element>(
     });
 }
 
-/// `C[0..h, 0..w] += α · Ap · Bp` for one `A` and one `B` panel: straight into `C` when
+/// `C[0..h, 0..w] ← α · Ap · Bp (+ C if `add`)` for one `A` and one `B` panel: straight into `C` when
 /// the block is whole (`mr × nr`), otherwise through a local block.
 ///
 /// # Safety
@@ -227,25 +254,32 @@ unsafe fn block<E: pack::Element>(
     (a, b): (&[E], &[E]),
     c: pack::Operand<E>,
     (h, w): (usize, usize),
-    alpha: E,
+    (alpha, add): (E, bool),
 ) {
     let (mr, nr, ldc) = (kernel.mr, kernel.nr, c.cs as usize);
     debug_assert!(a.len() >= kc * mr && b.len() >= kc * nr);
     let cp = c.ptr as *mut E;
     if h == mr && w == nr {
         // SAFETY: the caller's contract, for the whole `mr × nr` block.
-        unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), cp, ldc, alpha) };
+        unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), cp, ldc, (alpha, add)) };
         return;
     }
     let mut edge = [E::zero(); EDGE];
     assert!(mr * nr <= EDGE);
     // SAFETY: `edge` is a local `mr × nr` block (leading dimension `mr`); the panels and
     // the processor as the caller guarantees.
-    unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), edge.as_mut_ptr(), mr, alpha) };
+    unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), edge.as_mut_ptr(), mr, (alpha, false)) };
     for j in 0..w {
         for i in 0..h {
             // SAFETY: `(i, j)` lies in the `h × w` block the caller hands over.
-            unsafe { *cp.add(i + j * ldc) += edge[i + j * mr] };
+            unsafe {
+                let x = cp.add(i + j * ldc);
+                *x = if add {
+                    *x + edge[i + j * mr]
+                } else {
+                    edge[i + j * mr]
+                };
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ unsafe fn portable<E: Element + std::ops::Mul<Output = E>, const MR: usize, cons
     b: *const E,
     c: *mut E,
     ldc: usize,
-    alpha: E,
+    (alpha, add): (E, bool),
 ) {
     let mut acc = [[E::zero(); NR]; MR];
     for p in 0..kc {
@@ -28,7 +28,10 @@ unsafe fn portable<E: Element + std::ops::Mul<Output = E>, const MR: usize, cons
     for (i, row) in acc.iter().enumerate() {
         for (j, x) in row.iter().enumerate() {
             // SAFETY: `c` is an `MR × NR` block with leading dimension `ldc`.
-            unsafe { *c.add(i + j * ldc) += alpha * *x };
+            unsafe {
+                let old = if add { *c.add(i + j * ldc) } else { E::zero() };
+                *c.add(i + j * ldc) = old + alpha * *x;
+            }
         }
     }
 }
@@ -69,9 +72,11 @@ fn sample(m: usize, n: usize, seed: usize, col_major: bool) -> Array2<f64> {
     }
 }
 
-/// Shapes `(m, n, k)`: single elements, one microkernel block, around the SIMD kernels'
-/// blocks (mc 128/256, kc 256, nc ~1000), ragged everywhere.
-const SHAPES: [(usize, usize, usize); 9] = [
+/// Shapes `(m, n, k)`: nothing to add (`k = 0`), single elements, one microkernel block,
+/// past the SIMD kernels' blocks (`mc` 96–384, `kc` 256 or 512, `nc` ~1000 or ~2000 for
+/// `f64`), ragged everywhere.
+const SHAPES: [(usize, usize, usize); 11] = [
+    (5, 4, 0),
     (1, 1, 1),
     (4, 3, 5),
     (7, 5, 3),
@@ -81,10 +86,12 @@ const SHAPES: [(usize, usize, usize); 9] = [
     (130, 7, 257),
     (257, 31, 300),
     (9, 1030, 6),
+    (19, 15, 1030),
 ];
 
-/// `C + α·A·B` by kernel `kernel`, in every layout of `A`, `B` (a transposed view or
-/// not) and `C` (column-major, row-major, a strided view), against the triple loop.
+/// `C + α·A·B` and `α·A·B` (over a `C` of NaNs) by each kernel, in every layout of `A`,
+/// `B` (a transposed view or not) and `C` (column-major, row-major, a strided view),
+/// against the triple loop.
 fn check<E: Element + std::ops::Mul<Output = E>>(
     kernels: &[&Kernel<E>],
     from: fn(f64) -> E,
@@ -95,20 +102,30 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
     for kernel in kernels {
         for &(m, n, k) in &SHAPES {
             let alpha = -1.5;
-            for layout in 0..8 {
-                let (a_col, b_col, c_kind) = (layout & 1 == 0, layout & 2 == 0, layout >> 2);
+            for layout in 0..16 {
+                let (a_col, b_col, c_kind) = (layout & 1 == 0, layout & 2 == 0, (layout >> 2) & 3);
+                // Half the time `C ← α·A·B` on a `C` of NaNs, which must not be read.
+                let add = layout & 8 == 0;
                 let a = sample(m, k, 1, a_col);
                 let b = sample(k, n, 2, b_col);
                 // `A·B` with `B` as the transpose of a stored `Bᵀ` half the time.
                 let bt = sample(n, k, 2, !b_col);
                 let b_view: ArrayView2<f64> = if layout & 2 == 0 { b.view() } else { bt.t() };
                 let c0 = sample(m, n, 3, c_kind == 0);
-                let expected = &c0 + &(a.dot(&b_view) * alpha);
+                let expected = if add {
+                    &c0 + &(a.dot(&b_view) * alpha)
+                } else {
+                    a.dot(&b_view) * alpha
+                };
                 let (a_e, bt_e, b_e) = (cast(&a), cast(&bt), cast(&b));
                 let b_e = if layout & 2 == 0 { b_e.view() } else { bt_e.t() };
                 // `c_kind` 2 and 3: every other column of a wider matrix (no unit stride).
                 let mut wide = Array2::from_elem((m, 2 * n).f(), from(f64::NAN));
-                let mut c_e = cast(&c0);
+                let mut c_e = if add {
+                    cast(&c0)
+                } else {
+                    c0.mapv(|_| from(f64::NAN))
+                };
                 let mut c_view = if c_kind < 2 {
                     c_e.view_mut()
                 } else {
@@ -120,7 +137,7 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
                 let c_op = Operand::of(c_view.as_mut_ptr() as *const E, c_view.dim(), c_view.strides());
                 // SAFETY: the operands are live views, `C` borrowed mutably here and
                 // apart from `A` and `B`; the kernel is supported (`available`).
-                unsafe { run(kernel, from(alpha), op(&a_e.view()), op(&b_e), c_op) };
+                unsafe { run(kernel, (from(alpha), add), op(&a_e.view()), op(&b_e), c_op) };
                 let got = c_view.mapv(to);
                 let scale = (k as f64).max(1.0) * 4.0;
                 for ((i, j), g) in got.indexed_iter() {
@@ -163,7 +180,7 @@ fn nan_and_infinity_in_a_propagate_as_in_blas() {
         let c_op = Operand::of(c.as_mut_ptr() as *const f64, c.dim(), c.strides());
         let op = |x: &Array2<f64>| Operand::of(x.as_ptr(), x.dim(), x.strides());
         // SAFETY: live arrays, `C` apart from `A` and `B`; a supported kernel.
-        unsafe { run(kernel, 1.0, op(&a), op(&b), c_op) };
+        unsafe { run(kernel, (1.0, true), op(&a), op(&b), c_op) };
         assert!(c.row(2).iter().all(|x| x.is_nan()), "{}", kernel.name);
         assert!(
             c.row(5).iter().all(|x| x.is_infinite() || x.is_nan()),
@@ -183,5 +200,68 @@ fn an_x86_64_processor_with_avx2_gets_a_simd_kernel() {
     {
         assert_ne!(super::kernel_name::<f64>(), "faer");
         assert_ne!(super::kernel_name::<f32>(), "faer");
+    }
+}
+
+#[test]
+fn cpu_gemm_runs_the_kernel_with_every_beta_and_transpose() {
+    use crate::backend::{Backend, Cpu, Trans};
+    // Sides of at least `SMALLEST`, so that mosaic's kernel runs where the processor has one.
+    let (m, n, k) = (200, 210, 195);
+    for (ta, tb) in [
+        (Trans::No, Trans::No),
+        (Trans::No, Trans::Yes),
+        (Trans::Yes, Trans::No),
+    ] {
+        let a = if ta == Trans::No {
+            sample(m, k, 1, true)
+        } else {
+            sample(k, m, 1, true)
+        };
+        let b = if tb == Trans::No {
+            sample(k, n, 2, true)
+        } else {
+            sample(n, k, 2, true)
+        };
+        fn op(x: &Array2<f64>, t: Trans) -> ArrayView2<'_, f64> {
+            if t == Trans::No {
+                x.view()
+            } else {
+                x.t()
+            }
+        }
+        let ab = op(&a, ta).dot(&op(&b, tb));
+        for beta in [0.0, 1.0, 0.5] {
+            let c0 = sample(m, n, 3, true);
+            let mut c = if beta == 0.0 {
+                Array2::from_elem((m, n).f(), f64::NAN)
+            } else {
+                c0.clone()
+            };
+            Cpu.gemm(-2.0, a.view(), ta, b.view(), tb, beta, c.view_mut());
+            let expected = &ab * -2.0 + &(if beta == 0.0 { c0.mapv(|_| 0.0) } else { &c0 * beta });
+            let err = (&c - &expected).iter().fold(0.0f64, |e, d| e.max(d.abs()));
+            assert!(
+                err < 1e-11 && c.iter().all(|x| x.is_finite()),
+                "{ta:?} {tb:?} beta {beta}: {err}"
+            );
+            let c32 = {
+                let mut c = if beta == 0.0 {
+                    Array2::from_elem((m, n).f(), f32::NAN)
+                } else {
+                    c0.mapv(|x| x as f32)
+                };
+                let (a, b) = (a.mapv(|x| x as f32), b.mapv(|x| x as f32));
+                Cpu.gemm(-2.0f32, a.view(), ta, b.view(), tb, beta as f32, c.view_mut());
+                c
+            };
+            let err = (&c32.mapv(f64::from) - &expected)
+                .iter()
+                .fold(0.0f64, |e, d| e.max(d.abs()));
+            assert!(
+                err < 1e-2 && c32.iter().all(|x| x.is_finite()),
+                "f32 {ta:?} {tb:?} beta {beta}: {err}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::Kernel;
 
 macro_rules! microkernel {
     ($name:ident, $features:literal, $elem:ty, $lanes:literal x $mv:literal, $nr:literal,
-     $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident) => {
+     $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident) => {
         /// See `super::Micro`.
         ///
         /// # Safety
@@ -28,7 +28,7 @@ macro_rules! microkernel {
             b: *const $elem,
             c: *mut $elem,
             ldc: usize,
-            alpha: $elem,
+            (alpha, keep): ($elem, bool),
         ) {
             const MR: usize = $lanes * $mv;
             // One step of the `kc` loop: `MR` values of `A` times `nr` of `B`.
@@ -77,7 +77,11 @@ macro_rules! microkernel {
                 for j in 0..$nr {
                     for v in 0..$mv {
                         let cv = c.add(j * ldc + v * $lanes);
-                        $store(cv, $fma(acc[v][j], alpha, $load(cv)));
+                        if keep {
+                            $store(cv, $fma(acc[v][j], alpha, $load(cv)));
+                        } else {
+                            $store(cv, $mul(acc[v][j], alpha));
+                        }
                     }
                 }
             }
@@ -86,13 +90,13 @@ macro_rules! microkernel {
 }
 
 microkernel!(dgemm_avx512_16x14, "avx512f", f64, 8 x 2, 14,
-    _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd);
+    _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_mul_pd);
 microkernel!(dgemm_avx2_8x6, "avx2,fma", f64, 4 x 2, 6,
-    _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd);
+    _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd);
 microkernel!(sgemm_avx512_32x14, "avx512f", f32, 16 x 2, 14,
-    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps);
+    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps);
 microkernel!(sgemm_avx2_16x6, "avx2,fma", f32, 8 x 2, 6,
-    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps);
+    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps);
 
 fn has_avx512() -> bool {
     is_x86_feature_detected!("avx512f")
