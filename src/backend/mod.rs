@@ -136,7 +136,7 @@ impl Elementwise {
 /// a data race.
 pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
     /// `C ← α·op(A)·op(B) + β·C`. With `β = 0`, `C`'s old values are not read (NaN in
-    /// them does not propagate).
+    /// them does not propagate); with `α = 0`, neither are `A` and `B` (as in BLAS).
     #[allow(clippy::too_many_arguments)] // the BLAS signature, which every reader knows
     fn gemm<T: Scalar>(
         &self,

@@ -150,6 +150,22 @@ unsafe impl Backend for Cpu {
         mut c: ArrayViewMut2<'_, T>,
     ) {
         let (a, b) = (op(a, ta), op(b, tb));
+        assert!(
+            a.nrows() == c.nrows() && b.ncols() == c.ncols() && a.ncols() == b.nrows(),
+            "gemm: op(A) is {:?}, op(B) {:?}, C {:?}",
+            a.dim(),
+            b.dim(),
+            c.dim()
+        );
+        if alpha == T::zero() {
+            // As BLAS: `A` and `B` are not read (a NaN in them does not reach `C`).
+            if beta == T::zero() {
+                c.fill(T::zero());
+            } else if beta != T::one() {
+                c.mapv_inplace(|x| x * beta);
+            }
+            return;
+        }
         let accum = if beta == T::zero() {
             Accum::Replace
         } else {

@@ -107,8 +107,9 @@ fn kernels_f32() -> &'static [Kernel<f32>] {
 
 /// `C ← α·A·B + C` (`add`) or `C ← α·A·B` (not `add`: `C` is not read, a NaN in it is
 /// overwritten) with mosaic's kernel, if there is one for `T` on this processor and every
-/// side is at least [`SMALLEST`] (then `true`); otherwise nothing is done and the caller uses faer's (`false`). `A` is
-/// `m × k`, `B` `k × n`, `C` `m × n`; any strides.
+/// side is at least [`SMALLEST`] (then `true`); otherwise nothing is done and the caller
+/// uses faer's (`false`). `A` is `m × k`, `B` `k × n`, `C` `m × n` (panics otherwise); any
+/// strides.
 pub(crate) fn gemm<T: Scalar>(
     (alpha, add): (T, bool),
     a: &ArrayView2<'_, T>,
@@ -116,6 +117,13 @@ pub(crate) fn gemm<T: Scalar>(
     c: &mut ArrayViewMut2<'_, T>,
 ) -> bool {
     let k = a.ncols();
+    assert!(
+        a.nrows() == c.nrows() && b.ncols() == c.ncols() && b.nrows() == k,
+        "gemm: A is {:?}, B {:?}, C {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
     if !use_own() || c.nrows().min(c.ncols()).min(k) < SMALLEST {
         return false;
     }
@@ -145,8 +153,8 @@ fn run_typed<T: Scalar, E: pack::Element>(
     let b = pack::Operand::of(b.as_ptr() as *const E, b.dim(), b.strides());
     let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
     // SAFETY: the operands describe the elements of live views (`c`'s borrowed mutably
-    // by the caller, so nobody else reads or writes them), and `best` picked a kernel the
-    // processor supports.
+    // by the caller, so apart from `a` and `b` and nobody else's meanwhile) whose shapes
+    // agree (`gemm` asserted it), and `best` picked a kernel the processor supports.
     unsafe { run(kernel, (alpha, add), a, b, c) };
     true
 }
@@ -256,7 +264,10 @@ unsafe fn block<E: pack::Element>(
     (h, w): (usize, usize),
     (alpha, add): (E, bool),
 ) {
+    // A mutable view's columns do not overlap: with unit row stride and a whole block of
+    // `mr` rows and `nr ≥ 2` columns, the column stride is at least `mr`.
     let (mr, nr, ldc) = (kernel.mr, kernel.nr, c.cs as usize);
+    debug_assert!(h < mr || w < nr || ldc >= mr);
     debug_assert!(a.len() >= kc * mr && b.len() >= kc * nr);
     let cp = c.ptr as *mut E;
     if h == mr && w == nr {

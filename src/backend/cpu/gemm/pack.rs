@@ -3,7 +3,8 @@
 
 use std::ops::AddAssign;
 
-/// The element types mosaic's kernels exist for (`f32`, `f64`).
+/// The element types mosaic's kernels exist for: `f32` and `f64` only (the trait is
+/// private to the crate, and the buffers below rely on it).
 pub(crate) trait Element: Copy + AddAssign + num_traits::Zero + 'static {}
 impl Element for f32 {}
 impl Element for f64 {}

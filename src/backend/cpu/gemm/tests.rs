@@ -90,8 +90,8 @@ const SHAPES: [(usize, usize, usize); 11] = [
 ];
 
 /// `C + α·A·B` and `α·A·B` (over a `C` of NaNs) by each kernel, in every layout of `A`,
-/// `B` (a transposed view or not) and `C` (column-major, row-major, a strided view),
-/// against the triple loop.
+/// `B` (a transposed view or not, read backwards or not) and `C` (column-major, row-major,
+/// strided with unit row stride, strided and backwards), against the triple loop.
 fn check<E: Element + std::ops::Mul<Output = E>>(
     kernels: &[&Kernel<E>],
     from: fn(f64) -> E,
@@ -102,10 +102,10 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
     for kernel in kernels {
         for &(m, n, k) in &SHAPES {
             let alpha = -1.5;
-            for layout in 0..16 {
+            for layout in 0..32 {
                 let (a_col, b_col, c_kind) = (layout & 1 == 0, layout & 2 == 0, (layout >> 2) & 3);
                 // Half the time `C ← α·A·B` on a `C` of NaNs, which must not be read.
-                let add = layout & 8 == 0;
+                let add = layout & 16 == 0;
                 let a = sample(m, k, 1, a_col);
                 let b = sample(k, n, 2, b_col);
                 // `A·B` with `B` as the transpose of a stored `Bᵀ` half the time.
@@ -119,25 +119,48 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
                 };
                 let (a_e, bt_e, b_e) = (cast(&a), cast(&bt), cast(&b));
                 let b_e = if layout & 2 == 0 { b_e.view() } else { bt_e.t() };
-                // `c_kind` 2 and 3: every other column of a wider matrix (no unit stride).
+                // With `c_kind` 3, `A`'s rows and `B`'s columns are read backwards
+                // (negative strides): views of flipped copies, flipped back.
+                let (a_flipped, b_flipped) = (
+                    a_e.slice(ndarray::s![..;-1, ..]).to_owned(),
+                    b_e.slice(ndarray::s![.., ..;-1]).to_owned(),
+                );
+                let (a_e, b_e) = if c_kind == 3 {
+                    (
+                        a_flipped.slice(ndarray::s![..;-1, ..]),
+                        b_flipped.slice(ndarray::s![.., ..;-1]),
+                    )
+                } else {
+                    (a_e.view(), b_e)
+                };
+                // `c_kind` 2: every other column of a wider matrix (unit row stride, a
+                // larger column stride); 3: every other row of a taller one, backwards
+                // (no unit stride: through a copy). The elements between stay NaN.
                 let mut wide = Array2::from_elem((m, 2 * n).f(), from(f64::NAN));
+                let mut tall = Array2::from_elem((2 * m, n).f(), from(f64::NAN));
                 let mut c_e = if add {
                     cast(&c0)
                 } else {
                     c0.mapv(|_| from(f64::NAN))
                 };
-                let mut c_view = if c_kind < 2 {
-                    c_e.view_mut()
-                } else {
-                    let mut v = wide.slice_mut(ndarray::s![.., ..;2]);
-                    v.assign(&c_e);
-                    v
+                let mut c_view = match c_kind {
+                    0 | 1 => c_e.view_mut(),
+                    2 => {
+                        let mut v = wide.slice_mut(ndarray::s![.., ..;2]);
+                        v.assign(&c_e);
+                        v
+                    }
+                    _ => {
+                        let mut v = tall.slice_mut(ndarray::s![..;-2, ..]);
+                        v.assign(&c_e);
+                        v
+                    }
                 };
                 let op = |x: &ArrayView2<E>| Operand::of(x.as_ptr(), x.dim(), x.strides());
                 let c_op = Operand::of(c_view.as_mut_ptr() as *const E, c_view.dim(), c_view.strides());
                 // SAFETY: the operands are live views, `C` borrowed mutably here and
                 // apart from `A` and `B`; the kernel is supported (`available`).
-                unsafe { run(kernel, (from(alpha), add), op(&a_e.view()), op(&b_e), c_op) };
+                unsafe { run(kernel, (from(alpha), add), op(&a_e), op(&b_e), c_op) };
                 let got = c_view.mapv(to);
                 let scale = (k as f64).max(1.0) * 4.0;
                 for ((i, j), g) in got.indexed_iter() {
@@ -148,12 +171,12 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
                         kernel.name
                     );
                 }
-                if c_kind >= 2 {
-                    assert!(
-                        wide.slice(ndarray::s![.., 1..;2]).iter().all(|x| to(*x).is_nan()),
-                        "wrote outside C"
-                    );
-                }
+                let between = match c_kind {
+                    2 => wide.slice(ndarray::s![.., 1..;2]).to_owned(),
+                    3 => tall.slice(ndarray::s![..;2, ..]).to_owned(),
+                    _ => Array2::zeros((0, 0)),
+                };
+                assert!(between.iter().all(|x| to(*x).is_nan()), "wrote outside C");
             }
         }
     }
@@ -170,7 +193,7 @@ fn the_f32_product_matches_the_triple_loop_in_every_layout() {
 }
 
 #[test]
-fn nan_and_infinity_in_a_propagate_as_in_blas() {
+fn nan_and_infinity_in_a_propagate() {
     for kernel in available(kernels_f64()) {
         let mut a = sample(9, 4, 1, true);
         a[(2, 1)] = f64::NAN;
@@ -263,5 +286,28 @@ fn cpu_gemm_runs_the_kernel_with_every_beta_and_transpose() {
                 "f32 {ta:?} {tb:?} beta {beta}: {err}"
             );
         }
+    }
+}
+
+#[test]
+#[should_panic(expected = "gemm: op(A) is (192, 192), op(B) (192, 192), C (300, 300)")]
+fn cpu_gemm_refuses_operands_whose_shapes_disagree() {
+    use crate::backend::{Backend, Cpu, Trans};
+    let (a, b) = (Array2::<f64>::zeros((192, 192)), Array2::<f64>::zeros((192, 192)));
+    let mut c = Array2::<f64>::zeros((300, 300));
+    Cpu.gemm(1.0, a.view(), Trans::No, b.view(), Trans::No, 1.0, c.view_mut());
+}
+
+#[test]
+fn cpu_gemm_with_zero_alpha_reads_neither_a_nor_b() {
+    use crate::backend::{Backend, Cpu, Trans};
+    let (a, b) = (
+        Array2::from_elem((200, 200), f64::NAN),
+        Array2::from_elem((200, 200), f64::NAN),
+    );
+    for (beta, expected) in [(0.0, 0.0), (1.0, 3.0), (0.5, 1.5)] {
+        let mut c = Array2::from_elem((200, 200), 3.0);
+        Cpu.gemm(0.0, a.view(), Trans::No, b.view(), Trans::Yes, beta, c.view_mut());
+        assert!(c.iter().all(|&x| x == expected), "beta {beta}");
     }
 }
