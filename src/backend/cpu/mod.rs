@@ -29,8 +29,9 @@ impl Cpu {
     /// The tile product [`Backend::gemm`] runs for `T` on this processor: mosaic's own
     /// kernel for `f32` and `f64` on x86-64 (`"avx512"`, `"avx2"`: the widest instruction
     /// set the processor has), faer's elsewhere (`"faer"`). Products with a side under 192
-    /// (tiles of 128 and less) run faer's everywhere: it is faster there. `MOSAIC_TILE_GEMM=faer` in the
-    /// environment, read once, selects faer's everywhere (for comparisons).
+    /// (tiles of 128 and less) run faer's everywhere: it is faster there.
+    /// `MOSAIC_TILE_GEMM=faer` in the environment, read once, selects faer's everywhere
+    /// (for comparisons).
     pub fn gemm_kernel<T: Scalar>() -> &'static str {
         gemm::kernel_name::<T>()
     }
@@ -157,15 +158,6 @@ unsafe impl Backend for Cpu {
             b.dim(),
             c.dim()
         );
-        if alpha == T::zero() {
-            // As BLAS: `A` and `B` are not read (a NaN in them does not reach `C`).
-            if beta == T::zero() {
-                c.fill(T::zero());
-            } else if beta != T::one() {
-                c.mapv_inplace(|x| x * beta);
-            }
-            return;
-        }
         let accum = if beta == T::zero() {
             Accum::Replace
         } else {
@@ -174,8 +166,16 @@ unsafe impl Backend for Cpu {
             }
             Accum::Add
         };
+        if alpha == T::zero() {
+            // As BLAS: `A` and `B` are not read (a NaN in them does not reach `C`).
+            if accum == Accum::Replace {
+                c.fill(T::zero());
+            }
+            return;
+        }
         // With β = 0, `C` is not read: whatever it holds (a NaN) is overwritten.
-        if !gemm::gemm((alpha, accum == Accum::Add), &a, &b, &mut c) {
+        // SAFETY: the shapes agree (asserted above).
+        if !unsafe { gemm::gemm((alpha, accum == Accum::Add), &a, &b, &mut c) } {
             faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
         }
     }

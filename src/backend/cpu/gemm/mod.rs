@@ -40,7 +40,7 @@ type Micro<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, (E, bool));
 /// One microkernel and the block sizes it runs best with.
 pub(super) struct Kernel<E: 'static> {
     /// For tables and `MOSAIC_TILE_GEMM`: `avx2`, `avx512`.
-    pub(super) name: &'static str,
+    name: &'static str,
     mr: usize,
     nr: usize,
     kc: usize,
@@ -108,22 +108,18 @@ fn kernels_f32() -> &'static [Kernel<f32>] {
 /// `C ← α·A·B + C` (`add`) or `C ← α·A·B` (not `add`: `C` is not read, a NaN in it is
 /// overwritten) with mosaic's kernel, if there is one for `T` on this processor and every
 /// side is at least [`SMALLEST`] (then `true`); otherwise nothing is done and the caller
-/// uses faer's (`false`). `A` is `m × k`, `B` `k × n`, `C` `m × n` (panics otherwise); any
-/// strides.
-pub(crate) fn gemm<T: Scalar>(
+/// uses faer's (`false`). Any strides.
+///
+/// # Safety
+/// The shapes agree: `A` is `m × k`, `B` `k × n`, `C` `m × n` (`Cpu::gemm` asserts it).
+pub(crate) unsafe fn gemm<T: Scalar>(
     (alpha, add): (T, bool),
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
     c: &mut ArrayViewMut2<'_, T>,
 ) -> bool {
     let k = a.ncols();
-    assert!(
-        a.nrows() == c.nrows() && b.ncols() == c.ncols() && b.nrows() == k,
-        "gemm: A is {:?}, B {:?}, C {:?}",
-        a.dim(),
-        b.dim(),
-        c.dim()
-    );
+    debug_assert!(a.nrows() == c.nrows() && b.ncols() == c.ncols() && b.nrows() == k);
     if !use_own() || c.nrows().min(c.ncols()).min(k) < SMALLEST {
         return false;
     }
@@ -136,7 +132,7 @@ pub(crate) fn gemm<T: Scalar>(
     }
 }
 
-/// [`gemm`] with `T` known to be `E`.
+/// [`gemm`] with `T` known to be `E`; the same contract.
 fn run_typed<T: Scalar, E: pack::Element>(
     kernel: Option<&'static Kernel<E>>,
     (alpha, add): (T, bool),
@@ -154,7 +150,7 @@ fn run_typed<T: Scalar, E: pack::Element>(
     let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
     // SAFETY: the operands describe the elements of live views (`c`'s borrowed mutably
     // by the caller, so apart from `a` and `b` and nobody else's meanwhile) whose shapes
-    // agree (`gemm` asserted it), and `best` picked a kernel the processor supports.
+    // agree (`gemm`'s contract), and `best` picked a kernel the processor supports.
     unsafe { run(kernel, (alpha, add), a, b, c) };
     true
 }
@@ -249,8 +245,8 @@ pub(super) unsafe fn run<E: pack::Element>(
     });
 }
 
-/// `C[0..h, 0..w] ← α · Ap · Bp (+ C if `add`)` for one `A` and one `B` panel: straight into `C` when
-/// the block is whole (`mr × nr`), otherwise through a local block.
+/// `C[0..h, 0..w] ← α · Ap · Bp (+ C if `add`)` for one `A` and one `B` panel: straight
+/// into `C` when the block is whole (`mr × nr`), otherwise through a local block.
 ///
 /// # Safety
 /// The panels hold `kc·mr` and `kc·nr` elements; `c` (column-major, `ldc = c.cs`) has an
