@@ -9,7 +9,7 @@
 //! being measured; a paired ratio is not, and its range shows how settled it is.
 //!
 //! `cargo bench --bench peers -- [--ops gemm,potrf,getrf,geqrf,trsm] [--sizes 256,512,...]
-//! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--skip-seq]
+//! [--types f64,f32] [--reps 5] [--threads N] [--blocks auto,256,512] [--unpacked] [--skip-seq]
 //! [--csv peers.csv] [--svg peers.svg]`
 //!
 //! `--skip-seq` leaves out faer's sequential run (for the largest sizes, where it is slow).
@@ -17,6 +17,9 @@
 //! `--blocks` runs mosaic once per partition (AutoBlocks, and fixed square tiles), each
 //! interleaved with the others, to check AutoBlocks against the best fixed tile size: the
 //! first partition's speed over each other's is paired like the peers' ratios.
+//!
+//! `--unpacked` runs mosaic a second time per partition with the sharing of packed
+//! operands off (`mosaic::linalg::set_shared_packing(false)`), interleaved the same way.
 //!
 //! With `--features openblas`, OpenBLAS's BLAS/LAPACK (Debian's libopenblas-dev) runs too,
 //! on column-major copies; set `OPENBLAS_CORETYPE=SkylakeX` on AVX-512 machines (Debian's
@@ -105,6 +108,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// mosaic's operands cut one way.
 struct Tiled<T> {
     label: String,
+    /// Share packed operands (`set_shared_packing`) while this variant runs.
+    packing: bool,
     a: DArray<T>,
     b: DArray<T>,
     spd: DArray<T>,
@@ -126,8 +131,9 @@ struct Inputs<T> {
     ),
 }
 
-/// `blocks`: `None` for `AutoBlocks`, `Some(b)` for `Blocks(b, b)`.
-fn inputs<T: Scalar>(n: usize, blocks: &[Option<usize>]) -> Inputs<T> {
+/// `blocks`: `None` for `AutoBlocks`, `Some(b)` for `Blocks(b, b)`, each with packed
+/// operands shared or not.
+fn inputs<T: Scalar>(n: usize, blocks: &[(Option<usize>, bool)]) -> Inputs<T> {
     let a = DArray::<T>::rand_seeded(AutoBlocks, n, n, 1);
     let b = DArray::<T>::rand_seeded(AutoBlocks, n, n, 2);
     let spd = &(&a * &a.t()) + &(&DArray::eye(AutoBlocks, n) * T::from_f64(n as f64));
@@ -142,20 +148,22 @@ fn inputs<T: Scalar>(n: usize, blocks: &[Option<usize>]) -> Inputs<T> {
     let auto = a.block_size().0;
     let tiled = blocks
         .iter()
-        .map(|&blk| {
+        .map(|&(blk, packing)| {
             // AutoBlocks leaves the factorizations their own tile size; `auto=` shows the
             // one it picks for the operands (and the product).
+            let one_cut = blocks.iter().all(|(b, _)| b.is_none());
             let label = match blk {
-                None if blocks.len() == 1 => "mosaic".to_string(),
+                None if one_cut => "mosaic".to_string(),
                 None => format!("mosaic auto={auto}"),
                 Some(b) => format!("mosaic b={b}"),
-            };
+            } + if packing { "" } else { " unpacked" };
             let cut = |d: &ndarray::Array2<T>| match blk {
                 None => DArray::from_ndarray(d, AutoBlocks),
                 Some(b) => DArray::from_ndarray(d, Blocks(b, b)),
             };
             Tiled {
                 label,
+                packing,
                 a: cut(&ad),
                 b: cut(&bd),
                 spd: cut(&sd),
@@ -191,6 +199,7 @@ fn run_mosaic<T: Scalar>(op: &str, x: &Tiled<T>) -> f64 {
     if let Some(input) = &input {
         input.wait().expect("copy");
     }
+    mosaic::linalg::set_shared_packing(x.packing);
     let (r, t) = seconds(|| match (op, input) {
         ("gemm", _) => (&x.a * &x.b).wait(),
         ("potrf", Some(a)) => a.into_cholesky().and_then(|c| c.wait()),
@@ -235,7 +244,7 @@ fn bench<T: Reference>(
     ty: &'static str,
     ops: &[&'static str],
     sizes: &[usize],
-    blocks: &[Option<usize>],
+    blocks: &[(Option<usize>, bool)],
     reps: usize,
     skip_seq: bool,
     rows: &mut Vec<Row>,
@@ -363,6 +372,15 @@ fn main() {
                 .collect()
         })
         .unwrap_or(vec![None]);
+    let packing: &[bool] = if args.iter().any(|a| a == "--unpacked") {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    let blocks: Vec<(Option<usize>, bool)> = blocks
+        .iter()
+        .flat_map(|&b| packing.iter().map(move |&p| (b, p)))
+        .collect();
     println!(
         "mosaic {} workers; faer Par::rayon({0}) and Par::Seq; medians of {reps}, interleaved; \
          ratios: mosaic's speed over the peer's in the same repetition, median [min-max]",

@@ -4,6 +4,9 @@
 //! `OPENBLAS_NUM_THREADS=1`, and `OPENBLAS_CORETYPE` where Debian's build misdetects the
 //! processor), on the same tiles stored as mosaic stores them (column-major, padded
 //! leading dimension), `C ← C − A·Bᵀ` (Cholesky's update) and `C ← C − A·B` (LU's).
+//! "packed" is mosaic's kernel on operands packed before the timing (`Backend::pack`,
+//! `gemm_packed`): what a factorization's update runs when its operands are shared
+//! (sides of 192 and more).
 //!
 //! Interleaved: each repetition runs every library once, starting with the next one in
 //! turn; medians over the repetitions, and mosaic's speed over each peer's paired within
@@ -13,11 +16,36 @@
 use std::time::Instant;
 
 use faer::{Accum, MatMut, MatRef, Par};
-use mosaic::backend::{Backend, Cpu, Trans};
+use mosaic::backend::{Backend, Cpu, Side, Trans};
 use mosaic::Scalar;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-const LIBS: [&str; 3] = ["mosaic", "faer", "OpenBLAS"];
+const LIBS: [&str; 4] = ["mosaic", "packed", "faer", "OpenBLAS"];
+
+/// The ratios printed, as (numerator, denominator) indices into `LIBS`.
+const RATIOS: [(usize, usize); 4] = [(0, 2), (0, 3), (1, 0), (1, 3)];
+
+/// `A` and `op(B)` packed (`None` where the backend has no packed form of that shape).
+struct Packed<T> {
+    a: Vec<T>,
+    b: Vec<T>,
+    k: usize,
+}
+
+impl<T: Scalar> Packed<T> {
+    fn of(a: ArrayView2<T>, b: ArrayView2<T>, tb: Trans) -> Option<Self> {
+        let (bk, bn) = if tb == Trans::Yes {
+            (b.ncols(), b.nrows())
+        } else {
+            b.dim()
+        };
+        let mut pa = vec![T::zero(); Cpu.packed_len::<T>(Side::Left, a.dim())?];
+        let mut pb = vec![T::zero(); Cpu.packed_len::<T>(Side::Right, (bk, bn))?];
+        Cpu.pack(Side::Left, a, Trans::No, &mut pa);
+        Cpu.pack(Side::Right, b, tb, &mut pb);
+        Some(Packed { a: pa, b: pb, k: bk })
+    }
+}
 
 /// A tile `rows × cols` stored with mosaic's padded leading dimension.
 fn tile<T: Scalar>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
@@ -49,6 +77,7 @@ fn faer_mut<'a, T: Scalar>(c: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
 /// One library's `C ← C − A·op(B)`; `false` where the library is not built in.
 fn product<T: Scalar + Blas>(
     lib: &str,
+    packed: Option<&Packed<T>>,
     a: ArrayView2<T>,
     b: ArrayView2<T>,
     tb: Trans,
@@ -58,6 +87,10 @@ fn product<T: Scalar + Blas>(
     let mut c = c;
     match lib {
         "mosaic" => Cpu.gemm(minus_one, a, Trans::No, b, tb, T::one(), c),
+        "packed" => match packed {
+            Some(p) => Cpu.gemm_packed(minus_one, (&p.a, &p.b, p.k), T::one(), c),
+            None => return false,
+        },
         "faer" => {
             let b = if tb == Trans::Yes { b.reversed_axes() } else { b };
             faer::linalg::matmul::matmul(
@@ -105,6 +138,7 @@ fn bench<T: Scalar + Blas>(ty: &str, sizes: &[usize], reps: usize) {
     for &n in sizes {
         for (label, tb) in [("A·Bᵀ", Trans::Yes), ("A·B", Trans::No)] {
             let (a, b, mut c) = (tile::<T>(n, n, 1), tile::<T>(n, n, 2), tile::<T>(n, n, 3));
+            let packed = Packed::of(a.slice(s![..n, ..]), b.slice(s![..n, ..]), tb);
             let flops = 2.0 * (n as f64).powi(3);
             // Enough calls for ~20 ms a measurement at 40 GFLOP/s.
             let calls = ((0.8e9 / flops) as usize).max(1);
@@ -116,7 +150,7 @@ fn bench<T: Scalar + Blas>(ty: &str, sizes: &[usize], reps: usize) {
                     let mut ran = true;
                     for _ in 0..calls {
                         let (av, bv) = (a.slice(s![..n, ..]), b.slice(s![..n, ..]));
-                        ran = product(LIBS[lib], av, bv, tb, c.slice_mut(s![..n, ..]));
+                        ran = product(LIBS[lib], packed.as_ref(), av, bv, tb, c.slice_mut(s![..n, ..]));
                     }
                     if ran {
                         speeds[lib].push(flops * calls as f64 / t.elapsed().as_secs_f64() / 1e9);
@@ -131,8 +165,8 @@ fn bench<T: Scalar + Blas>(ty: &str, sizes: &[usize], reps: usize) {
                     format!(" {:.1} |", median(v.clone()))
                 };
             }
-            for v in &speeds[1..] {
-                let paired: Vec<f64> = v.iter().zip(&speeds[0]).map(|(p, m)| m / p).collect();
+            for (num, den) in RATIOS {
+                let paired: Vec<f64> = speeds[num].iter().zip(&speeds[den]).map(|(x, y)| x / y).collect();
                 line += &if paired.is_empty() {
                     " – |".to_string()
                 } else {
@@ -157,12 +191,14 @@ fn main() {
     let types = arg_list(&args, "--types").unwrap_or(vec!["f64".into(), "f32".into()]);
     let reps: usize = arg_list(&args, "--reps").map_or(9, |v| v[0].parse().expect("--reps N"));
     println!(
-        "mosaic's kernel: {} (f64), {} (f32); GFLOP/s, medians of {reps}; ratios: mosaic over the peer, paired\n",
+        "mosaic's kernel: {} (f64), {} (f32); GFLOP/s, medians of {reps}; ratios paired within a repetition\n",
         Cpu::gemm_kernel::<f64>(),
         Cpu::gemm_kernel::<f32>()
     );
-    println!("| type | product | n | mosaic | faer | OpenBLAS | ÷ faer | ÷ OpenBLAS |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| type | product | n | mosaic | mosaic, packed | faer | OpenBLAS | ÷ faer | ÷ OpenBLAS | packed ÷ mosaic | packed ÷ OpenBLAS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for ty in &types {
         match ty.as_str() {
             "f64" => bench::<f64>("f64", &sizes, reps),

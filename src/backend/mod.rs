@@ -149,6 +149,38 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
         c: ArrayViewMut2<'_, T>,
     );
 
+    /// The number of elements of the packed form of a `rows × cols` operand of a product:
+    /// the left one (`Side::Left`: `op(A)` of `op(A)·op(B)`) or the right one, as
+    /// [`pack`](Self::pack) makes it for [`gemm_packed`](Self::gemm_packed). A tiled
+    /// product that multiplies one tile by many packs it once and shares the packed form.
+    /// `None` (the default): this backend has no packed product of this shape, the tiled
+    /// drivers call [`gemm`](Self::gemm) on the tiles.
+    fn packed_len<T: Scalar>(&self, side: Side, shape: (usize, usize)) -> Option<usize> {
+        let _ = (side, shape);
+        None
+    }
+
+    /// Packs `op(a)` as the `side` operand of a product into `out`, which holds at least
+    /// [`packed_len`](Self::packed_len) elements. Called only where that is `Some`.
+    fn pack<T: Scalar>(&self, side: Side, a: ArrayView2<'_, T>, trans: Trans, out: &mut [T]) {
+        let _ = (side, trans, out);
+        panic!("{self:?} has no packed form for a {:?} operand", a.dim())
+    }
+
+    /// [`gemm`](Self::gemm) on packed forms ([`pack`](Self::pack)): `C ← α·A·B + β·C`
+    /// with `A` (`m × k`) and `B` (`k × n`) packed, bit for bit the `C` that `gemm` gives
+    /// on the operands they were packed from. Called only where `packed_len` is `Some`.
+    fn gemm_packed<T: Scalar>(
+        &self,
+        alpha: T,
+        (a, b, k): (&[T], &[T], usize),
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        let _ = (alpha, a, b, beta);
+        panic!("{self:?} has no packed product for {:?} with k = {k}", c.dim())
+    }
+
     /// `C ← α·op(A)·op(A)ᵀ + β·C` on the `uplo` triangle of the square `C` (the other
     /// triangle is not touched); `op(A) = A` for `Trans::No`, `Aᵀ` for `Trans::Yes`.
     fn syrk<T: Scalar>(

@@ -81,6 +81,25 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         self.record("gemm").gemm(alpha, a, ta, b, tb, beta, c)
     }
 
+    fn packed_len<T: Scalar>(&self, side: Side, shape: (usize, usize)) -> Option<usize> {
+        self.inner.packed_len::<T>(side, shape)
+    }
+
+    fn pack<T: Scalar>(&self, side: Side, a: ArrayView2<'_, T>, trans: Trans, out: &mut [T]) {
+        self.record("pack").pack(side, a, trans, out)
+    }
+
+    /// Counted as `gemm`: the same product.
+    fn gemm_packed<T: Scalar>(
+        &self,
+        alpha: T,
+        packed: (&[T], &[T], usize),
+        beta: T,
+        c: ArrayViewMut2<'_, T>,
+    ) {
+        self.record("gemm").gemm_packed(alpha, packed, beta, c)
+    }
+
     fn syrk<T: Scalar>(
         &self,
         uplo: Uplo,

@@ -6,11 +6,16 @@
 //! and earlier tiles (column-major order) have priority, so C's first tiles are done early
 //! and whatever consumes them (a Cholesky of the product, say) starts while the rest of
 //! the product still runs. The priorities are negative: other ready work goes first.
+//!
+//! Where the backend packs operands (`tasks::Packing`), each tile of `op(A)` and `op(B)`
+//! used by two products or more is packed once, by a task that runs just before the first
+//! product that needs it; the packed forms of `op(A)` (a row of `C` uses each) live
+//! until the product's last column, about one more copy of `A` in memory meanwhile.
 
 use std::ops::Mul;
 
 use super::{tasks, Linalg};
-use crate::backend::{Backend, Elementwise, Trans};
+use crate::backend::{Backend, Elementwise, Side, Trans};
 use crate::darray::DArray;
 use crate::Scalar;
 
@@ -106,8 +111,28 @@ impl<B: Backend> Linalg<B> {
         let (opa, opb) = (Op { a: &a_cut, trans: ta }, Op { a: &b_cut, trans: tb });
         let kt = if k == 0 { 0 } else { k.div_ceil(bk) };
         let (gr, gc) = c.tile_grid();
-        for j in 0..gc {
-            for i in 0..gr {
+        // C tiles complete in order (earlier tiles first) instead of all at once, so
+        // operations that consume C can start on its first tiles early.
+        let priority = |i: usize, j: usize| -((i + j * gr) as i32).min(1 << 20) - 1;
+        // Each tile of op(A) is used by a row of C's tiles, each of op(B) by a column:
+        // packed once (`tasks::Packing`), just before the first product that uses it.
+        let packing = tasks::Packing::new(c.is_distributed() || a.is_distributed() || b.is_distributed());
+        let pack_a: Vec<Vec<tasks::Operand<T>>> = (0..gr)
+            .map(|i| {
+                let uses = (priority(i, 0) + 1, gc);
+                let pack = |p| packing.operand(&self.backend, uses, Side::Left, (opa.tile(i, p), ta));
+                (0..kt).map(pack).collect()
+            })
+            .collect();
+        let pack_b: Vec<Vec<tasks::Operand<T>>> = (0..gc)
+            .map(|j| {
+                let uses = (priority(0, j) + 1, gr);
+                let pack = |p| packing.operand(&self.backend, uses, Side::Right, (opb.tile(p, j), tb));
+                (0..kt).map(pack).collect()
+            })
+            .collect();
+        for (j, pack_b) in pack_b.iter().enumerate() {
+            for (i, pack_a) in pack_a.iter().enumerate() {
                 if kt == 0 {
                     // BLAS: with β = 0, C's old values (NaN included) are not read.
                     if beta == T::zero() {
@@ -118,11 +143,15 @@ impl<B: Backend> Linalg<B> {
                 }
                 for p in 0..kt {
                     let beta_p = if p == 0 { beta } else { T::one() };
-                    // C tiles complete in order (earlier tiles first) instead of all at once, so
-                    // operations that consume C can start on its first tiles early.
-                    let priority = -((i + j * gr) as i32).min(1 << 20) - 1;
-                    let (at, bt) = ((opa.tile(i, p), ta), (opb.tile(p, j), tb));
-                    tasks::gemm(&self.backend, priority, alpha, at, bt, beta_p, c.tile(i, j));
+                    let operands = (pack_a[p].clone(), pack_b[p].clone());
+                    tasks::gemm(
+                        &self.backend,
+                        priority(i, j),
+                        alpha,
+                        operands,
+                        beta_p,
+                        c.tile(i, j),
+                    );
                 }
             }
         }

@@ -20,6 +20,7 @@ pub use cholesky::Cholesky;
 pub use lu::{Lu, Pivot};
 pub use matmul::gemm;
 pub use qr::Qr;
+pub use tasks::{set_shared_packing, shared_packing};
 pub use triangular::{ldiv, rdiv, trsm, TriangularMatrix};
 
 /// The tiled algorithms, with their kernels run on backend `B`.

@@ -193,6 +193,14 @@ pub(crate) fn scoped_target(cuda: bool) -> Target {
     sched::placement::scoped_target(target, (true, cuda), &runtime().processors)
 }
 
+/// Can a kernel task submitted by this thread, naming no target, run on a CUDA device?
+pub(crate) fn cuda_admitted() -> bool {
+    let target = scope_target();
+    processors()
+        .iter()
+        .any(|p| p.kind == ProcessorKind::Cuda && target.admits(p))
+}
+
 /// Runs `f` with `target` as the default target of every task it submits from this
 /// thread (`DArray` operations included), and returns its value; `Err(NoProcessor)`
 /// without running it when no processor matches `target` (a CUDA device on a machine

@@ -60,6 +60,28 @@ fn op<T>(a: ArrayView2<'_, T>, t: Trans) -> ArrayView2<'_, T> {
     }
 }
 
+/// `C`'s part of a product's `β`, as BLAS: with `β = 0`, `C` is to be overwritten (not
+/// read: a NaN in it does not propagate), `Accum::Replace`; otherwise `C ← β·C`, then
+/// `Accum::Add`. With `α = 0` there is nothing to add (`A` and `B` are not read): `C` is
+/// settled here and the answer is `None`.
+fn scale_c<T: Scalar>(alpha: T, beta: T, c: &mut ArrayViewMut2<'_, T>) -> Option<Accum> {
+    let accum = if beta == T::zero() {
+        Accum::Replace
+    } else {
+        if beta != T::one() {
+            c.mapv_inplace(|x| x * beta);
+        }
+        Accum::Add
+    };
+    if alpha == T::zero() {
+        if accum == Accum::Replace {
+            c.fill(T::zero());
+        }
+        return None;
+    }
+    Some(accum)
+}
+
 /// `β·x` on the `uplo` triangle of `c` (its diagonal included), zero when `β = 0`.
 fn scale_triangle<T: Scalar>(uplo: Uplo, beta: T, c: &mut ArrayViewMut2<'_, T>) {
     for ((i, j), x) in c.indexed_iter_mut() {
@@ -158,25 +180,33 @@ unsafe impl Backend for Cpu {
             b.dim(),
             c.dim()
         );
-        let accum = if beta == T::zero() {
-            Accum::Replace
-        } else {
-            if beta != T::one() {
-                c.mapv_inplace(|x| x * beta);
-            }
-            Accum::Add
-        };
-        if alpha == T::zero() {
-            // As BLAS: `A` and `B` are not read (a NaN in them does not reach `C`).
-            if accum == Accum::Replace {
-                c.fill(T::zero());
-            }
+        let Some(accum) = scale_c(alpha, beta, &mut c) else {
             return;
-        }
+        };
         // With β = 0, `C` is not read: whatever it holds (a NaN) is overwritten.
         // SAFETY: the shapes agree (asserted above).
         if !unsafe { gemm::gemm((alpha, accum == Accum::Add), &a, &b, &mut c) } {
             faer::linalg::matmul::matmul(mat_mut(&mut c), accum, mat_ref(&a), mat_ref(&b), alpha, Par::Seq);
+        }
+    }
+
+    fn packed_len<T: Scalar>(&self, side: Side, shape: (usize, usize)) -> Option<usize> {
+        gemm::packed_len::<T>(side == Side::Left, shape)
+    }
+
+    fn pack<T: Scalar>(&self, side: Side, a: ArrayView2<'_, T>, trans: Trans, out: &mut [T]) {
+        gemm::pack(side == Side::Left, &op(a, trans), out)
+    }
+
+    fn gemm_packed<T: Scalar>(
+        &self,
+        alpha: T,
+        packed: (&[T], &[T], usize),
+        beta: T,
+        mut c: ArrayViewMut2<'_, T>,
+    ) {
+        if let Some(accum) = scale_c(alpha, beta, &mut c) {
+            gemm::gemm_packed((alpha, accum == Accum::Add), packed, &mut c);
         }
     }
 

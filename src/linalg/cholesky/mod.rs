@@ -5,7 +5,9 @@
 //! trailing update of the previous one still runs (lookahead).
 //!
 //! On `nt × nt` tiles the graph has `nt` potrf, `nt(nt−1)/2` trsm and syrk and
-//! `nt(nt−1)(nt−2)/6` gemm tasks (plus the `laset` tasks that zero the upper part).
+//! `nt(nt−1)(nt−2)/6` gemm tasks (plus the `laset` tasks that zero the upper part, and
+//! where the backend packs operands, up to two `pack` tasks per tile of `L` below the
+//! diagonal: `tasks/pack.rs`).
 
 mod solve;
 
@@ -127,6 +129,7 @@ impl<B: Backend> Linalg<B> {
         let nt = l.tile_grid().0;
         let minus_one = T::zero() - T::one();
         let mut pivots: Vec<TaskFuture<std::result::Result<(), usize>>> = Vec::with_capacity(nt);
+        let packing = tasks::Packing::new(l.is_distributed());
         for k in 0..nt {
             pivots.push(tasks::potrf(
                 &self.backend,
@@ -139,6 +142,16 @@ impl<B: Backend> Linalg<B> {
                 let (a, d) = (l.tile(i, k), l.tile(k, k));
                 tasks::trsm(&self.backend, priority(nt, k, 2), kind, T::one(), d, a);
             }
+            // L_ik is the left operand of the updates of row i (i − k − 1 of them) and,
+            // transposed, the right one of column i's (nt − i − 1).
+            let uses = |i: usize| (priority(nt, k, 2), i - k - 1);
+            let left: Vec<_> = (k + 1..nt)
+                .map(|i| packing.operand(&self.backend, uses(i), Side::Left, (l.tile(i, k), Trans::No)))
+                .collect();
+            let uses = |i: usize| (priority(nt, k, 2), nt - i - 1);
+            let right: Vec<_> = (k + 1..nt)
+                .map(|i| packing.operand(&self.backend, uses(i), Side::Right, (l.tile(i, k), Trans::Yes)))
+                .collect();
             for i in k + 1..nt {
                 let (kind, a) = ((Uplo::Lower, Trans::No), l.tile(i, k));
                 tasks::syrk(
@@ -151,16 +164,9 @@ impl<B: Backend> Linalg<B> {
                     l.tile(i, i),
                 );
                 for j in k + 1..i {
-                    let (a, bt) = ((l.tile(i, k), Trans::No), (l.tile(j, k), Trans::Yes));
-                    tasks::gemm(
-                        &self.backend,
-                        priority(nt, k, 0),
-                        minus_one,
-                        a,
-                        bt,
-                        T::one(),
-                        l.tile(i, j),
-                    );
+                    let operands = (left[i - k - 1].clone(), right[j - k - 1].clone());
+                    let prio = priority(nt, k, 0);
+                    tasks::gemm(&self.backend, prio, minus_one, operands, T::one(), l.tile(i, j));
                 }
             }
         }

@@ -253,6 +253,15 @@ impl<B: Backend> Linalg<B> {
                 tasks::getrf(&self.backend, priority(kt, k, 3), column, row0, swaps.clone())
             };
             panels.push(panel);
+            // L_ik is the left operand of the updates of row i, U_kj the right one of
+            // column j's.
+            let packing = tasks::Packing::new(lu.is_distributed());
+            let left: Vec<_> = (k + 1..mt)
+                .map(|i| {
+                    let uses = (priority(kt, k, 2), nt - k - 1);
+                    packing.operand(&self.backend, uses, Side::Left, (lu.tile(i, k), Trans::No))
+                })
+                .collect();
             for j in k + 1..nt {
                 let level = if j == k + 1 { 2 } else { 1 };
                 let column: Vec<_> = (k..mt).map(|i| lu.tile(i, j)).collect();
@@ -262,10 +271,19 @@ impl<B: Backend> Linalg<B> {
                 let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
                 let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
                 tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
+                let uses = (prio, mt - k - 1);
+                let u = packing.operand(&self.backend, uses, Side::Right, (lu.tile(k, j), Trans::No));
                 let update = update_priority(kt, k, j);
                 for i in k + 1..mt {
-                    let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
-                    tasks::gemm(&self.backend, update, minus_one, l, u, T::one(), lu.tile(i, j));
+                    let operands = (left[i - k - 1].clone(), u.clone());
+                    tasks::gemm(
+                        &self.backend,
+                        update,
+                        minus_one,
+                        operands,
+                        T::one(),
+                        lu.tile(i, j),
+                    );
                 }
             }
         }
@@ -278,6 +296,7 @@ impl<B: Backend> Linalg<B> {
         let nt = lu.tile_grid().0;
         let minus_one = T::zero() - T::one();
         let mut panels = Vec::with_capacity(nt);
+        let packing = tasks::Packing::new(lu.is_distributed());
         for k in 0..nt {
             let row0 = k * lu.block_size().0;
             panels.push(tasks::getrf_nopiv(
@@ -293,11 +312,17 @@ impl<B: Backend> Linalg<B> {
                 let upper = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
                 tasks::trsm(&self.backend, prio, upper, T::one(), lu.tile(k, k), lu.tile(k, i));
             }
+            // Each L_ik and U_kj is an operand of nt − k − 1 updates.
+            let uses = (priority(nt, k, 2), nt - k - 1);
+            let operand =
+                |side, (i, j)| packing.operand(&self.backend, uses, side, (lu.tile(i, j), Trans::No));
+            let left: Vec<_> = (k + 1..nt).map(|i| operand(Side::Left, (i, k))).collect();
+            let right: Vec<_> = (k + 1..nt).map(|j| operand(Side::Right, (k, j))).collect();
             for j in k + 1..nt {
                 let prio = priority(nt, k, if j == k + 1 { 1 } else { 0 });
                 for i in k + 1..nt {
-                    let (l, u) = ((lu.tile(i, k), Trans::No), (lu.tile(k, j), Trans::No));
-                    tasks::gemm(&self.backend, prio, minus_one, l, u, T::one(), lu.tile(i, j));
+                    let operands = (left[i - k - 1].clone(), right[j - k - 1].clone());
+                    tasks::gemm(&self.backend, prio, minus_one, operands, T::one(), lu.tile(i, j));
                 }
             }
         }

@@ -45,7 +45,7 @@ impl<T: Scalar, B: Backend> Lu<T, B> {
                 tasks::trsm(be, 0, unit_lower, T::one(), self.lu.tile(k, k), x.tile(k, j));
                 for i in k + 1..rows {
                     let (l, xk) = ((self.lu.tile(i, k), Trans::No), (x.tile(k, j), Trans::No));
-                    tasks::gemm(be, 0, minus_one, l, xk, T::one(), x.tile(i, j));
+                    tasks::gemm(be, 0, minus_one, (l, xk), T::one(), x.tile(i, j));
                 }
             }
         }

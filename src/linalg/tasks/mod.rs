@@ -20,6 +20,7 @@ use crate::{Scalar, Tile};
 
 mod elementwise;
 mod lu;
+mod pack;
 mod qr;
 mod split_panel;
 
@@ -28,6 +29,8 @@ pub(crate) use elementwise::{
     transpose, Generator,
 };
 pub(crate) use lu::{getrf, getrf_nopiv, laswp, laswp_after, Panel, PanelResult, Swaps};
+pub use pack::{set_shared_packing, shared_packing};
+pub(crate) use pack::{Operand, Packing};
 pub(crate) use qr::{geqrt, tsmqr, tsqrt, ttmqr, ttqrt, unmqr};
 pub(crate) use split_panel::{getrf_split, Group};
 
@@ -88,20 +91,33 @@ pub(crate) fn laset<T: Scalar, B: Backend>(be: &B, uplo: Option<Uplo>, alpha: T,
     }
 }
 
-/// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b`, updates `c`.
-#[allow(clippy::too_many_arguments)] // the BLAS signature plus the task's priority
+/// `C ← α·op(A)·op(B) + β·C` as a task: reads `a` and `b` (their packed forms when both
+/// have one: [`Packing`]), updates `c`.
 pub(crate) fn gemm<T: Scalar, B: Backend>(
     be: &B,
     priority: i32,
     alpha: T,
-    (a, ta): (Tile<T>, Trans),
-    (b, tb): (Tile<T>, Trans),
+    (a, b): (impl Into<Operand<T>>, impl Into<Operand<T>>),
     beta: T,
     c: Tile<T>,
 ) {
-    let be = be.clone();
+    let (a, b) = (a.into(), b.into());
     let (m, n) = c.shape();
-    let k = if ta == Trans::No { a.shape().1 } else { a.shape().0 };
+    let k = a.shape().1;
+    let options = TaskOptions::named("gemm")
+        .priority(priority)
+        .flops(2.0 * (m * n * k) as f64);
+    if let (Some(pa), Some(pb)) = (a.packed, b.packed) {
+        let be = be.clone();
+        let task = move |(c, pa, pb): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
+            let contiguous = "a packed form's tile is one contiguous column";
+            let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
+            be.gemm_packed(alpha, (pa, pb, k), beta, c)
+        };
+        return spawn_gemm(options, beta, (c, pa, pb), task, None);
+    }
+    let be = be.clone();
+    let ((a, ta), (b, tb)) = ((a.tile, a.trans), (b.tile, b.trans));
     let task = move |(c, a, b): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
         be.gemm(alpha, a, ta, b, tb, beta, c)
     };
@@ -111,11 +127,21 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
             crate::backend::cuda::blas::gemm::<T>(l.gpu, l.stream, alpha, t[1], ta, t[2], tb, beta, t[0])
         })
     });
-    let options = TaskOptions::named("gemm")
-        .priority(priority)
-        .flops(2.0 * (m * n * k) as f64);
-    // BLAS: with β = 0, C is not read, so the task declares it write-only: it still orders
-    // after C's earlier readers and writers, but a failed old C does not fail the product.
+    spawn_gemm(options, beta, (c, a, b), task, device)
+}
+
+/// Spawns a product task on `(c, a, b)`. BLAS: with β = 0, C is not read, so the task
+/// declares it write-only: it still orders after C's earlier readers and writers, but a
+/// failed old C does not fail the product.
+fn spawn_gemm<T: Scalar, F>(
+    options: TaskOptions,
+    beta: T,
+    (c, a, b): (Tile<T>, Tile<T>, Tile<T>),
+    task: F,
+    device: Option<crate::datadeps::kernel::DeviceBody<()>>,
+) where
+    F: for<'t> FnOnce((ArrayViewMut2<'t, T>, ArrayView2<'t, T>, ArrayView2<'t, T>)) + Send + 'static,
+{
     if beta == T::zero() {
         drop(spawn_kernel(options, (Out(c), In(a), In(b)), task, device));
     } else {

@@ -146,8 +146,7 @@ impl<B: Backend> Linalg<B> {
                                 &self.backend,
                                 priority,
                                 minus_one,
-                                m_tile(i, k),
-                                xk,
+                                (m_tile(i, k), xk),
                                 step_alpha,
                                 x.tile(i, o),
                             );
@@ -159,8 +158,7 @@ impl<B: Backend> Linalg<B> {
                                 &self.backend,
                                 priority,
                                 minus_one,
-                                xk,
-                                m_tile(k, i),
+                                (xk, m_tile(k, i)),
                                 step_alpha,
                                 x.tile(o, i),
                             );

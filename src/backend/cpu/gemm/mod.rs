@@ -10,6 +10,13 @@
 //! operand layout (a transposed tile, a row-major view) the same contiguous stream for
 //! the microkernel, so `A·Bᵀ` (Cholesky's update) runs as fast as `A·B`.
 //!
+//! An operand can also come packed whole beforehand ([`pack`], [`gemm_packed`]): the
+//! tiled drivers pack a tile that many products share once, in a task of its own
+//! (`linalg/tasks/pack.rs`), and the products skip their packing. The packed form is the
+//! blocks of `kc` columns one after another, each in the panels the loops would have
+//! made, so the microkernel sees the same panels in the same order: the same result, bit
+//! for bit.
+//!
 //! Against faer's product on one 256 × 256 tile the kernel is faster where faer's is
 //! slowest: `A·Bᵀ` on column-major tiles (BENCHMARKS.md, "The tile product").
 
@@ -148,28 +155,195 @@ fn run_typed<T: Scalar, E: pack::Element>(
     let a = pack::Operand::of(a.as_ptr() as *const E, a.dim(), a.strides());
     let b = pack::Operand::of(b.as_ptr() as *const E, b.dim(), b.strides());
     let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
+    let sources = (Source::Strided(a), Source::Strided(b), a.cols);
     // SAFETY: the operands describe the elements of live views (`c`'s borrowed mutably
     // by the caller, so apart from `a` and `b` and nobody else's meanwhile) whose shapes
     // agree (`gemm`'s contract), and `best` picked a kernel the processor supports.
-    unsafe { run(kernel, (alpha, add), a, b, c) };
+    unsafe { run(kernel, (alpha, add), sources, c) };
     true
 }
 
-/// `C ← α·A·B (+ C if `add`)` with `kernel`.
+/// The kernel for `T` whose packed forms [`pack`] makes and [`gemm_packed`] reads, when
+/// products of this shape run mosaic's kernel: `rows × cols` with both sides at least
+/// [`SMALLEST`] (a product of two such operands runs mosaic's kernel through [`gemm`] too,
+/// so packing changes no result).
+fn packing_kernel<T: Scalar, E: pack::Element>(
+    kernels: fn() -> &'static [Kernel<E>],
+    (rows, cols): (usize, usize),
+) -> Option<&'static Kernel<E>> {
+    let typed = TypeId::of::<T>() == TypeId::of::<E>();
+    if !typed || !use_own() || rows.min(cols) < SMALLEST {
+        return None;
+    }
+    best(kernels())
+}
+
+/// Runs `$body` with `$kernel` bound to the packing kernel of `$t`'s element type and
+/// `E` standing for it, or gives `$none` where there is none (see [`packing_kernel`]).
+macro_rules! with_packing_kernel {
+    ($t:ty, $shape:expr, |$kernel:ident: $e:ident| $body:expr, $none:expr) => {
+        if let Some($kernel) = packing_kernel::<$t, f64>(kernels_f64, $shape) {
+            #[allow(dead_code)] // not every body names it
+            type $e = f64;
+            $body
+        } else if let Some($kernel) = packing_kernel::<$t, f32>(kernels_f32, $shape) {
+            #[allow(dead_code)]
+            type $e = f32;
+            $body
+        } else {
+            $none
+        }
+    };
+}
+
+/// The number of elements of the packed form of an `rows × cols` operand, the left one
+/// (`A` of `A·B`, `left`) or the right one, or `None` where products of this shape do not
+/// run mosaic's kernel.
+pub(crate) fn packed_len<T: Scalar>(left: bool, (rows, cols): (usize, usize)) -> Option<usize> {
+    with_packing_kernel!(
+        T,
+        (rows, cols),
+        |kernel: E| Some(if left {
+            packed_elements(rows, kernel.mr, cols)
+        } else {
+            packed_elements(cols, kernel.nr, rows)
+        }),
+        None
+    )
+}
+
+/// Packs `x`, the left or right operand of a product, into `out` (at least
+/// [`packed_len`] elements). Panics where `packed_len` is `None`.
+pub(crate) fn pack<T: Scalar>(left: bool, x: &ArrayView2<'_, T>, out: &mut [T]) {
+    let no_kernel = || {
+        panic!(
+            "no packed form for a {:?} operand of {}",
+            x.dim(),
+            std::any::type_name::<T>()
+        )
+    };
+    with_packing_kernel!(
+        T,
+        x.dim(),
+        |kernel: E| {
+            assert!(out.len() >= packed_len::<T>(left, x.dim()).unwrap_or(usize::MAX));
+            let src = pack::Operand::of(x.as_ptr() as *const E, x.dim(), x.strides());
+            let (src, r) = if left {
+                (src, kernel.mr)
+            } else {
+                (src.t(), kernel.nr)
+            };
+            // SAFETY: `T` is `E` (`packing_kernel` checked), so `out` is a slice of `E`
+            // of its own length; `src` describes the elements of the live view `x`.
+            unsafe {
+                let out = std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut E, out.len());
+                pack_whole(kernel.kc, src, r, out)
+            }
+        },
+        no_kernel()
+    )
+}
+
+/// `C ← α·A·B + C` (`add`) or `C ← α·A·B` from the packed forms of `A` (`m × k`) and `B`
+/// (`k × n`) ([`pack`]), for `C`'s `m × n`: bit for bit what [`gemm`] gives on the
+/// operands. Panics if a form is shorter than its [`packed_len`], or where there is none.
+pub(crate) fn gemm_packed<T: Scalar>(
+    (alpha, add): (T, bool),
+    (a, b, k): (&[T], &[T], usize),
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let (m, n) = c.dim();
+    let no_kernel = || panic!("no packed product of {m} × {k} by {k} × {n}");
+    let (Some(a_len), Some(b_len)) = (packed_len::<T>(true, (m, k)), packed_len::<T>(false, (k, n))) else {
+        no_kernel()
+    };
+    assert!(
+        a.len() >= a_len && b.len() >= b_len,
+        "packed operands of {} and {} elements for {m} × {k} by {k} × {n}",
+        a.len(),
+        b.len()
+    );
+    with_packing_kernel!(
+        T,
+        (m, k),
+        |kernel: E| {
+            // SAFETY: `T` and `E` are the same type (`packing_kernel` checked).
+            let alpha = unsafe { *(&alpha as *const T as *const E) };
+            let sources = (
+                Source::Packed(a.as_ptr() as *const E),
+                Source::Packed(b.as_ptr() as *const E),
+                k,
+            );
+            let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
+            // SAFETY: the packed forms hold at least the elements this shape reads
+            // (asserted); `c` describes a live view borrowed mutably, apart from the
+            // slices; `best` picked a kernel the processor supports.
+            unsafe { run(kernel, (alpha, add), sources, c) }
+        },
+        no_kernel()
+    )
+}
+
+/// An operand of [`run`]: elements to pack block by block as the loops reach them, or
+/// the whole operand packed beforehand ([`pack_whole`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Source<E> {
+    Strided(pack::Operand<E>),
+    /// The start of a packed form: `A` (`m × k`) packed in `mr`-row panels, or `Bᵀ`
+    /// (`n × k`) in `nr`-row panels, by the same kernel.
+    Packed(*const E),
+}
+
+/// Where the packed block of an operand of `rows` rows (`rows ≤` this) starting at row
+/// `i0` (a multiple of the panel height `r`) and depth `pc..pc + kc` lies in its packed
+/// form: the form is the blocks of `kernel.kc` columns one after another, each
+/// `rows.next_multiple_of(r) × kc` elements in panels of `r` rows ([`pack::panels`]).
+fn packed_offset(rows: usize, r: usize, (i0, pc, kc): (usize, usize, usize)) -> usize {
+    pc * rows.next_multiple_of(r) + i0 * kc
+}
+
+/// The number of elements of the packed form of an operand of `rows` rows (panels of `r`)
+/// and `depth` columns.
+pub(super) fn packed_elements(rows: usize, r: usize, depth: usize) -> usize {
+    rows.next_multiple_of(r) * depth
+}
+
+/// Packs all of `x` (`rows × depth`) in panels of `r` rows, depth blocks of `kc`, into
+/// `dst` (at least [`packed_elements`]): `A` with `r = mr`, `Bᵀ` with `r = nr`.
 ///
 /// # Safety
-/// `a`, `b` describe readable elements and `c` elements the caller has exclusive use of,
-/// with `a.rows = c.rows`, `b.cols = c.cols`, `a.cols = b.rows`; no element of `c` is one
-/// of `a` or `b`; the processor supports `kernel`.
+/// `x` describes readable elements.
+pub(super) unsafe fn pack_whole<E: pack::Element>(
+    kc_max: usize,
+    x: pack::Operand<E>,
+    r: usize,
+    dst: &mut [E],
+) {
+    assert!(dst.len() >= packed_elements(x.rows, r, x.cols));
+    for pc in (0..x.cols).step_by(kc_max) {
+        let kc = kc_max.min(x.cols - pc);
+        let at = packed_offset(x.rows, r, (0, pc, kc));
+        // SAFETY: a block of `x` inside it (the caller's contract).
+        unsafe { pack::panels(&mut dst[at..], x.sub(0, pc), x.rows, kc, r) };
+    }
+}
+
+/// `C ← α·A·B (+ C if `add`)` with `kernel`, `A` being `m × k` and `B` `k × n` for `C`'s
+/// `m × n`. A packed operand gives the same result, bit for bit, as the operand it was
+/// packed from: the microkernel gets the same panels in the same order.
+///
+/// # Safety
+/// `a`, `b` describe readable elements (strided: of shapes `m × k`, `k × n`; packed: by
+/// this kernel, of those shapes) and `c` elements the caller has exclusive use of; no
+/// element of `c` is one of `a` or `b`; the processor supports `kernel`.
 pub(super) unsafe fn run<E: pack::Element>(
     kernel: &Kernel<E>,
     (alpha, add): (E, bool),
-    a: pack::Operand<E>,
-    b: pack::Operand<E>,
+    (a, b, k): (Source<E>, Source<E>, usize),
     c: pack::Operand<E>,
 ) {
     debug_assert!((kernel.supported)());
-    let (m, n, k) = (c.rows, c.cols, a.cols);
+    let (m, n) = (c.rows, c.cols);
     if m == 0 || n == 0 {
         return;
     }
@@ -185,17 +359,19 @@ pub(super) unsafe fn run<E: pack::Element>(
         return;
     }
     if c.rs != 1 || c.cs < 0 {
-        if c.cs == 1 && c.rs >= 0 {
+        if let (Source::Strided(a), Source::Strided(b), true, true) = (a, b, c.cs == 1, c.rs >= 0) {
             // Cᵀ += α·Bᵀ·Aᵀ, with Cᵀ column-major where C is row-major.
+            let swapped = (Source::Strided(b.t()), Source::Strided(a.t()), k);
             // SAFETY: the same elements, under the caller's contract.
-            return unsafe { run(kernel, (alpha, add), b.t(), a.t(), c.t()) };
+            return unsafe { run(kernel, (alpha, add), swapped, c.t()) };
         }
-        // Any other layout: through a column-major copy.
+        // Any other layout (or packed operands, whose panels are not those of the
+        // transposed problem): through a column-major copy.
         // SAFETY: the elements of `c`, which the caller lets this call read and write.
         let mut copy: Vec<E> = (0..m * n).map(|x| unsafe { *c.at(x % m, x / m) }).collect();
         let dense = pack::Operand::of(copy.as_mut_ptr() as *const E, (m, n), &[1, m as isize]);
         // SAFETY: `dense` is this function's own column-major buffer, apart from `a` and `b`.
-        unsafe { run(kernel, (alpha, add), a, b, dense) };
+        unsafe { run(kernel, (alpha, add), (a, b, k), dense) };
         for (x, v) in copy.iter().enumerate() {
             // SAFETY: as the reads above.
             unsafe { *(c.at(x % m, x / m) as *mut E) = *v };
@@ -205,26 +381,50 @@ pub(super) unsafe fn run<E: pack::Element>(
     let (mr, nr) = (kernel.mr, kernel.nr);
     let (kc_max, mc_max) = (kernel.kc.min(k), kernel.mc.min(m.next_multiple_of(mr)));
     let nc_max = kernel.nc.min(n.next_multiple_of(nr));
-    let _held = crate::scratch::Scratch::hold((mc_max * kc_max + kc_max * nc_max) * size_of::<E>());
+    let (a_len, b_len) = (mc_max * kc_max, kc_max * nc_max);
+    let strided = |s: &Source<E>| matches!(s, Source::Strided(_));
+    let held = usize::from(strided(&a)) * a_len + usize::from(strided(&b)) * b_len;
+    let _held = crate::scratch::Scratch::hold(held * size_of::<E>());
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
-        let (a_pack, b_pack) = buffers.get::<E>(mc_max * kc_max, kc_max * nc_max);
+        let (a_pack, b_pack) = buffers.get::<E>(a_len, b_len);
         for jc in (0..n).step_by(kernel.nc) {
             let nc = kernel.nc.min(n - jc);
             for pc in (0..k).step_by(kernel.kc) {
                 let kc = kernel.kc.min(k - pc);
-                // SAFETY: a block of `B` inside it, readable (the caller's contract).
-                unsafe { pack::panels(b_pack, b.t().sub(jc, pc), nc, kc, nr) };
+                let b_block: &[E] = match b {
+                    Source::Strided(b) => {
+                        // SAFETY: a block of `B` inside it, readable (the caller's contract).
+                        unsafe { pack::panels(b_pack, b.t().sub(jc, pc), nc, kc, nr) };
+                        b_pack
+                    }
+                    // SAFETY: the packed form of `Bᵀ` (the caller's contract) holds this
+                    // block's `nc` rows (rounded up to `nr`) of depth `kc` here.
+                    Source::Packed(p) => unsafe {
+                        let at = packed_offset(n, nr, (jc, pc, kc));
+                        std::slice::from_raw_parts(p.add(at), nc.next_multiple_of(nr) * kc)
+                    },
+                };
                 for ic in (0..m).step_by(kernel.mc) {
                     let mc = kernel.mc.min(m - ic);
-                    // SAFETY: a block of `A` inside it, readable (the caller's contract).
-                    unsafe { pack::panels(a_pack, a.sub(ic, pc), mc, kc, mr) };
+                    let a_block: &[E] = match a {
+                        Source::Strided(a) => {
+                            // SAFETY: a block of `A` inside it, readable (the caller's contract).
+                            unsafe { pack::panels(a_pack, a.sub(ic, pc), mc, kc, mr) };
+                            a_pack
+                        }
+                        // SAFETY: as `B`'s, for `A`'s `mc` rows.
+                        Source::Packed(p) => unsafe {
+                            let at = packed_offset(m, mr, (ic, pc, kc));
+                            std::slice::from_raw_parts(p.add(at), mc.next_multiple_of(mr) * kc)
+                        },
+                    };
                     for jr in (0..nc).step_by(nr) {
                         for ir in (0..mc).step_by(mr) {
-                            let panels = (&a_pack[ir * kc..], &b_pack[jr * kc..]);
+                            let panels = (&a_block[ir * kc..], &b_block[jr * kc..]);
                             let (h, w) = (mr.min(mc - ir), nr.min(nc - jr));
-                            // SAFETY: `panels` filled the panels with `kc·mr` and `kc·nr`
-                            // elements; the `h × w` block at `(ic + ir, jc + jr)` is inside
+                            // SAFETY: the blocks hold `kc·mr` and `kc·nr` elements per
+                            // panel; the `h × w` block at `(ic + ir, jc + jr)` is inside
                             // `C`, of which the caller gives this call exclusive use; the
                             // processor supports the kernel (the caller's contract).
                             unsafe {

@@ -5,7 +5,7 @@
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
 use super::pack::{Element, Operand};
-use super::{kernels_f32, kernels_f64, run, Kernel};
+use super::{kernels_f32, kernels_f64, pack_whole, packed_elements, run, Kernel, Source};
 
 /// A plain kernel of any `MR × NR` (no SIMD), to test the blocking anywhere.
 unsafe fn portable<E: Element + std::ops::Mul<Output = E>, const MR: usize, const NR: usize>(
@@ -158,10 +158,27 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
                 };
                 let op = |x: &ArrayView2<E>| Operand::of(x.as_ptr(), x.dim(), x.strides());
                 let c_op = Operand::of(c_view.as_mut_ptr() as *const E, c_view.dim(), c_view.strides());
+                let strided = (Source::Strided(op(&a_e)), Source::Strided(op(&b_e)), k);
                 // SAFETY: the operands are live views, `C` borrowed mutably here and
                 // apart from `A` and `B`; the kernel is supported (`available`).
-                unsafe { run(kernel, (from(alpha), add), op(&a_e), op(&b_e), c_op) };
+                unsafe { run(kernel, (from(alpha), add), strided, c_op) };
                 let got = c_view.mapv(to);
+                if layout < 4 {
+                    let init = if add {
+                        cast(&c0)
+                    } else {
+                        c0.mapv(|_| from(f64::NAN))
+                    };
+                    let packed = packed_product(kernel, (from(alpha), add), (op(&a_e), op(&b_e)), (init, to));
+                    assert!(
+                        packed
+                            .iter()
+                            .zip(&got)
+                            .all(|(p, g)| to(*p).to_bits() == g.to_bits()),
+                        "{} ({m}, {n}, {k}) layout {layout}: packed operands give another C",
+                        kernel.name
+                    );
+                }
                 let scale = (k as f64).max(1.0) * 4.0;
                 for ((i, j), g) in got.indexed_iter() {
                     let e = expected[(i, j)];
@@ -180,6 +197,44 @@ fn check<E: Element + std::ops::Mul<Output = E>>(
             }
         }
     }
+}
+
+/// `init` (column-major, then the same values row-major) `+ α·A·B` or `α·A·B` from `A`
+/// and `B` packed beforehand: both must be the same, bit for bit; the first is returned.
+fn packed_product<E: Element>(
+    kernel: &Kernel<E>,
+    (alpha, add): (E, bool),
+    (a, b): (Operand<E>, Operand<E>),
+    (init, to): (Array2<E>, fn(E) -> f64),
+) -> Array2<E> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let mut a_packed = vec![E::zero(); packed_elements(m, kernel.mr, k)];
+    let mut b_packed = vec![E::zero(); packed_elements(n, kernel.nr, k)];
+    // SAFETY: `a` and `b` are live views (the caller's).
+    unsafe {
+        pack_whole(kernel.kc, a, kernel.mr, &mut a_packed);
+        pack_whole(kernel.kc, b.t(), kernel.nr, &mut b_packed);
+    }
+    let sources = (
+        Source::Packed(a_packed.as_ptr()),
+        Source::Packed(b_packed.as_ptr()),
+        k,
+    );
+    let mut results = [true, false].map(|col_major| {
+        let mut c = Array2::from_elem((m, n).set_f(col_major), E::zero());
+        c.assign(&init);
+        let c_op = Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
+        // SAFETY: the packed forms are this kernel's of `A` and `B`'s shapes; `c` is
+        // this function's own; a supported kernel (the caller's).
+        unsafe { run(kernel, (alpha, add), sources, c_op) };
+        c
+    });
+    let [first, second] = &mut results;
+    assert!(first
+        .iter()
+        .zip(second.iter())
+        .all(|(x, y)| to(*x).to_bits() == to(*y).to_bits()));
+    results.into_iter().next().unwrap()
 }
 
 #[test]
@@ -203,7 +258,14 @@ fn nan_and_infinity_in_a_propagate() {
         let c_op = Operand::of(c.as_mut_ptr() as *const f64, c.dim(), c.strides());
         let op = |x: &Array2<f64>| Operand::of(x.as_ptr(), x.dim(), x.strides());
         // SAFETY: live arrays, `C` apart from `A` and `B`; a supported kernel.
-        unsafe { run(kernel, (1.0, true), op(&a), op(&b), c_op) };
+        unsafe {
+            run(
+                kernel,
+                (1.0, true),
+                (Source::Strided(op(&a)), Source::Strided(op(&b)), 4),
+                c_op,
+            )
+        };
         assert!(c.row(2).iter().all(|x| x.is_nan()), "{}", kernel.name);
         assert!(
             c.row(5).iter().all(|x| x.is_infinite() || x.is_nan()),
