@@ -3,7 +3,9 @@
 //! `--features openblas`, OpenBLAS's `?gemm` (single-threaded: set
 //! `OPENBLAS_NUM_THREADS=1`, and `OPENBLAS_CORETYPE` where Debian's build misdetects the
 //! processor), on the same tiles stored as mosaic stores them (column-major, padded
-//! leading dimension), `C ← C − A·Bᵀ` (Cholesky's update) and `C ← C − A·B` (LU's).
+//! leading dimension), `C ← C − A·Bᵀ` (Cholesky's update), `C ← C − A·B` (LU's) and
+//! the lower triangle of `C ← C − A·Aᵀ` (`syrk`, Cholesky's diagonal update; OpenBLAS's
+//! is not called).
 //! "packed" is mosaic's kernel on operands packed before the timing (`Backend::pack`,
 //! `gemm_packed`): what a factorization's update runs when its operands are shared
 //! (sides of 192 and more).
@@ -15,8 +17,9 @@
 
 use std::time::Instant;
 
+use faer::linalg::matmul::triangular::BlockStructure;
 use faer::{Accum, MatMut, MatRef, Par};
-use mosaic::backend::{Backend, Cpu, Side, Trans};
+use mosaic::backend::{Backend, Cpu, Side, Trans, Uplo};
 use mosaic::Scalar;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
@@ -74,21 +77,42 @@ fn faer_mut<'a, T: Scalar>(c: &'a mut ArrayViewMut2<'_, T>) -> MatMut<'a, T> {
     unsafe { MatMut::from_raw_parts_mut(c.as_mut_ptr(), m, n, rs, cs) }
 }
 
-/// One library's `C ← C − A·op(B)`; `false` where the library is not built in.
+/// One library's `C ← C − A·op(B)` (`tb`), or `syrk` of `A` on `C`'s lower triangle
+/// (`None`); `false` where the library is not built in.
 fn product<T: Scalar + Blas>(
     lib: &str,
     packed: Option<&Packed<T>>,
     a: ArrayView2<T>,
     b: ArrayView2<T>,
-    tb: Trans,
+    tb: Option<Trans>,
     c: ArrayViewMut2<T>,
 ) -> bool {
     let minus_one = T::zero() - T::one();
     let mut c = c;
+    let Some(tb) = tb else {
+        let lower = Some(Uplo::Lower);
+        match (lib, packed) {
+            ("mosaic", _) => Cpu.syrk(Uplo::Lower, Trans::No, minus_one, a, T::one(), c),
+            ("packed", Some(p)) => Cpu.gemm_packed(minus_one, (&p.a, &p.b, p.k), T::one(), (c, lower)),
+            ("faer", _) => faer::linalg::matmul::triangular::matmul(
+                faer_mut(&mut c),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                faer_ref(&a),
+                BlockStructure::Rectangular,
+                faer_ref(&a.t()),
+                BlockStructure::Rectangular,
+                minus_one,
+                Par::Seq,
+            ),
+            _ => return false,
+        }
+        return true;
+    };
     match lib {
         "mosaic" => Cpu.gemm(minus_one, a, Trans::No, b, tb, T::one(), c),
         "packed" => match packed {
-            Some(p) => Cpu.gemm_packed(minus_one, (&p.a, &p.b, p.k), T::one(), c),
+            Some(p) => Cpu.gemm_packed(minus_one, (&p.a, &p.b, p.k), T::one(), (c, None)),
             None => return false,
         },
         "faer" => {
@@ -136,10 +160,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn bench<T: Scalar + Blas>(ty: &str, sizes: &[usize], reps: usize) {
     for &n in sizes {
-        for (label, tb) in [("A·Bᵀ", Trans::Yes), ("A·B", Trans::No)] {
+        for (label, tb) in [
+            ("A·Bᵀ", Some(Trans::Yes)),
+            ("A·B", Some(Trans::No)),
+            ("syrk", None),
+        ] {
             let (a, b, mut c) = (tile::<T>(n, n, 1), tile::<T>(n, n, 2), tile::<T>(n, n, 3));
-            let packed = Packed::of(a.slice(s![..n, ..]), b.slice(s![..n, ..]), tb);
-            let flops = 2.0 * (n as f64).powi(3);
+            let packed = match tb {
+                Some(tb) => Packed::of(a.slice(s![..n, ..]), b.slice(s![..n, ..]), tb),
+                None => Packed::of(a.slice(s![..n, ..]), a.slice(s![..n, ..]), Trans::Yes),
+            };
+            let flops = if tb.is_some() { 2.0 } else { 1.0 } * (n as f64).powi(3);
             // Enough calls for ~20 ms a measurement at 40 GFLOP/s.
             let calls = ((0.8e9 / flops) as usize).max(1);
             let mut speeds: Vec<Vec<f64>> = vec![Vec::new(); LIBS.len()];

@@ -169,15 +169,18 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
 
     /// [`gemm`](Self::gemm) on packed forms ([`pack`](Self::pack)): `C ← α·A·B + β·C`
     /// with `A` (`m × k`) and `B` (`k × n`) packed, bit for bit the `C` that `gemm` gives
-    /// on the operands they were packed from. Called only where `packed_len` is `Some`.
+    /// on the operands they were packed from. With `Some(uplo)`, [`syrk`](Self::syrk) on
+    /// packed forms instead: `A = op(X)` and `B = op(X)ᵀ`, only the `uplo` triangle of the
+    /// square `C` read and written, bit for bit what `syrk` gives on `X`. Called only where
+    /// `packed_len` is `Some`.
     fn gemm_packed<T: Scalar>(
         &self,
         alpha: T,
         (a, b, k): (&[T], &[T], usize),
         beta: T,
-        c: ArrayViewMut2<'_, T>,
+        (c, uplo): (ArrayViewMut2<'_, T>, Option<Uplo>),
     ) {
-        let _ = (alpha, a, b, beta);
+        let _ = (alpha, a, b, beta, uplo);
         panic!("{self:?} has no packed product for {:?} with k = {k}", c.dim())
     }
 

@@ -89,15 +89,16 @@ unsafe impl<B: Backend> Backend for Recording<B> {
         self.record("pack").pack(side, a, trans, out)
     }
 
-    /// Counted as `gemm`: the same product.
+    /// Counted as `gemm` (or `syrk` on a triangle): the same kernel.
     fn gemm_packed<T: Scalar>(
         &self,
         alpha: T,
         packed: (&[T], &[T], usize),
         beta: T,
-        c: ArrayViewMut2<'_, T>,
+        c: (ArrayViewMut2<'_, T>, Option<Uplo>),
     ) {
-        self.record("gemm").gemm_packed(alpha, packed, beta, c)
+        let name = if c.1.is_some() { "syrk" } else { "gemm" };
+        self.record(name).gemm_packed(alpha, packed, beta, c)
     }
 
     fn syrk<T: Scalar>(

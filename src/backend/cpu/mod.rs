@@ -203,10 +203,16 @@ unsafe impl Backend for Cpu {
         alpha: T,
         packed: (&[T], &[T], usize),
         beta: T,
-        mut c: ArrayViewMut2<'_, T>,
+        (mut c, uplo): (ArrayViewMut2<'_, T>, Option<Uplo>),
     ) {
-        if let Some(accum) = scale_c(alpha, beta, &mut c) {
-            gemm::gemm_packed((alpha, accum == Accum::Add), packed, &mut c);
+        if uplo.is_some() {
+            assert!(c.nrows() == c.ncols(), "syrk on packed forms: C is {:?}", c.dim());
+            if beta != T::one() {
+                scale_triangle(uplo.unwrap_or(Uplo::Lower), beta, &mut c);
+            }
+            gemm::gemm_packed((alpha, true), packed, (&mut c, uplo));
+        } else if let Some(accum) = scale_c(alpha, beta, &mut c) {
+            gemm::gemm_packed((alpha, accum == Accum::Add), packed, (&mut c, None));
         }
     }
 
@@ -223,6 +229,9 @@ unsafe impl Backend for Cpu {
             scale_triangle(uplo, beta, &mut c);
         }
         let a = op(a, trans);
+        if gemm::syrk(uplo, alpha, &a, &mut c) {
+            return;
+        }
         let at = a.t();
         let structure = match uplo {
             Uplo::Lower => BlockStructure::TriangularLower,

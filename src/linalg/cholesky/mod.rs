@@ -143,21 +143,24 @@ impl<B: Backend> Linalg<B> {
                 tasks::trsm(&self.backend, priority(nt, k, 2), kind, T::one(), d, a);
             }
             // L_ik is the left operand of the updates of row i (i − k − 1 of them) and,
-            // transposed, the right one of column i's (nt − i − 1).
-            let uses = |i: usize| (priority(nt, k, 2), i - k - 1);
+            // transposed, the right one of column i's (nt − i − 1); both of the syrk's.
+            let uses = |i: usize| (priority(nt, k, 2), i - k);
             let left: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Left, (l.tile(i, k), Trans::No)))
                 .collect();
-            let uses = |i: usize| (priority(nt, k, 2), nt - i - 1);
+            let uses = |i: usize| (priority(nt, k, 2), nt - i);
             let right: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Right, (l.tile(i, k), Trans::Yes)))
                 .collect();
             for i in k + 1..nt {
-                let (kind, a) = ((Uplo::Lower, Trans::No), l.tile(i, k));
+                let (prio, a) = (
+                    priority(nt, k, 1),
+                    (left[i - k - 1].clone(), right[i - k - 1].clone()),
+                );
                 tasks::syrk(
                     &self.backend,
-                    priority(nt, k, 1),
-                    kind,
+                    prio,
+                    Uplo::Lower,
                     minus_one,
                     a,
                     T::one(),

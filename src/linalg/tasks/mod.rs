@@ -112,7 +112,7 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
         let task = move |(c, pa, pb): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
             let contiguous = "a packed form's tile is one contiguous column";
             let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
-            be.gemm_packed(alpha, (pa, pb, k), beta, c)
+            be.gemm_packed(alpha, (pa, pb, k), beta, (c, None))
         };
         return spawn_gemm(options, beta, (c, pa, pb), task, None);
     }
@@ -184,23 +184,33 @@ pub(crate) fn trsm<T: Scalar, B: Backend>(
     ));
 }
 
-/// `C ← α·op(A)·op(A)ᵀ + β·C` on the `uplo` triangle of `c`, as a task.
+/// `C ← α·op(A)·op(A)ᵀ + β·C` on the `uplo` triangle of `c`, as a task: `a` is `op(A)`
+/// (`trans` names `op`), `at` the same tile as `op(A)ᵀ`, for its packed form: when both
+/// have one ([`Packing`]), the task reads those.
 pub(crate) fn syrk<T: Scalar, B: Backend>(
     be: &B,
     priority: i32,
-    (uplo, trans): (Uplo, Trans),
+    uplo: Uplo,
     alpha: T,
-    a: Tile<T>,
+    (a, at): (impl Into<Operand<T>>, impl Into<Operand<T>>),
     beta: T,
     c: Tile<T>,
 ) {
+    let (a, at) = (a.into(), at.into());
+    let (n, k) = (c.shape().0, a.shape().1);
+    let options = TaskOptions::named("syrk")
+        .priority(priority)
+        .flops((n * n * k) as f64);
     let be = be.clone();
-    let n = c.shape().0;
-    let k = if trans == Trans::No {
-        a.shape().1
-    } else {
-        a.shape().0
-    };
+    if let (Some(pa), Some(pb)) = (a.packed, at.packed) {
+        let task = move |(c, pa, pb): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
+            let contiguous = "a packed form's tile is one contiguous column";
+            let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
+            be.gemm_packed(alpha, (pa, pb, k), beta, (c, Some(uplo)))
+        };
+        return drop(spawn_kernel(options, (InOut(c), In(pa), In(pb)), task, None));
+    }
+    let (a, trans) = (a.tile, a.trans);
     let task =
         move |(c, a): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>)| be.syrk(uplo, trans, alpha, a, beta, c);
     let device = device_body!(move |l: crate::backend::cuda::Launch, t: &[_]| {
@@ -209,12 +219,5 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
             crate::backend::cuda::blas::syrk::<T>(l.gpu, l.stream, uplo, trans, alpha, t[1], beta, t[0])
         })
     });
-    drop(spawn_kernel(
-        TaskOptions::named("syrk")
-            .priority(priority)
-            .flops((n * n * k) as f64),
-        (InOut(c), In(a)),
-        task,
-        device,
-    ));
+    drop(spawn_kernel(options, (InOut(c), In(a)), task, device));
 }

@@ -26,6 +26,7 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::backend::Uplo;
 use crate::Scalar;
 
 mod pack;
@@ -246,11 +247,13 @@ pub(crate) fn pack<T: Scalar>(left: bool, x: &ArrayView2<'_, T>, out: &mut [T]) 
 
 /// `C ← α·A·B + C` (`add`) or `C ← α·A·B` from the packed forms of `A` (`m × k`) and `B`
 /// (`k × n`) ([`pack`]), for `C`'s `m × n`: bit for bit what [`gemm`] gives on the
-/// operands. Panics if a form is shorter than its [`packed_len`], or where there is none.
+/// operands. With `part`, only that triangle of a column-major `C` (`Cpu::syrk` with `B`
+/// = `Aᵀ`, as [`syrk`]). Panics if a form is shorter than its [`packed_len`], or where
+/// there is none.
 pub(crate) fn gemm_packed<T: Scalar>(
     (alpha, add): (T, bool),
     (a, b, k): (&[T], &[T], usize),
-    c: &mut ArrayViewMut2<'_, T>,
+    (c, part): (&mut ArrayViewMut2<'_, T>, Option<Uplo>),
 ) {
     let (m, n) = c.dim();
     let no_kernel = || panic!("no packed product of {m} × {k} by {k} × {n}");
@@ -277,10 +280,45 @@ pub(crate) fn gemm_packed<T: Scalar>(
             let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
             // SAFETY: the packed forms hold at least the elements this shape reads
             // (asserted); `c` describes a live view borrowed mutably, apart from the
-            // slices; `best` picked a kernel the processor supports.
-            unsafe { run(kernel, (alpha, add), sources, c) }
+            // slices (with a part, `run_part` checks the layout); `best` picked a kernel
+            // the processor supports.
+            unsafe { run_part(kernel, (alpha, add), sources, (c, part)) }
         },
         no_kernel()
+    )
+}
+
+/// `C ← α·A·Aᵀ + C` on the `uplo` triangle of `C` (`n × n`, column-major: unit row
+/// stride) with mosaic's kernel, `A` being `n × k`, where [`gemm`] would run it on these
+/// sides (then `true`); otherwise nothing is done (`false`). The other triangle is neither
+/// read nor written.
+pub(crate) fn syrk<T: Scalar>(
+    uplo: Uplo,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) -> bool {
+    let (n, k) = a.dim();
+    assert!(c.dim() == (n, n), "syrk: A is {:?}, C {:?}", a.dim(), c.dim());
+    let column_major = c.strides()[0] == 1 && c.strides()[1] >= 0;
+    if !column_major || n.min(k) < SMALLEST {
+        return false;
+    }
+    with_packing_kernel!(
+        T,
+        (n, k),
+        |kernel: E| {
+            // SAFETY: `T` and `E` are the same type (`packing_kernel` checked).
+            let alpha = unsafe { *(&alpha as *const T as *const E) };
+            let a = pack::Operand::of(a.as_ptr() as *const E, a.dim(), a.strides());
+            let sources = (Source::Strided(a), Source::Strided(a.t()), k);
+            let c = pack::Operand::of(c.as_mut_ptr() as *const E, c.dim(), c.strides());
+            // SAFETY: `a` describes a live view; `c` a live, column-major view borrowed
+            // mutably, apart from it; `best` picked a kernel the processor supports.
+            unsafe { run_part(kernel, (alpha, true), sources, (c, Some(uplo))) };
+            true
+        },
+        false
     )
 }
 
@@ -339,10 +377,31 @@ pub(super) unsafe fn pack_whole<E: pack::Element>(
 pub(super) unsafe fn run<E: pack::Element>(
     kernel: &Kernel<E>,
     (alpha, add): (E, bool),
-    (a, b, k): (Source<E>, Source<E>, usize),
+    sources: (Source<E>, Source<E>, usize),
     c: pack::Operand<E>,
 ) {
+    // SAFETY: the caller's contract, for the whole of `C`.
+    unsafe { run_part(kernel, (alpha, add), sources, (c, None)) }
+}
+
+/// [`run`] on the `uplo` triangle of `C` only (diagonal included; all of `C` for `None`):
+/// the other elements are neither read nor written, and the microkernel blocks wholly
+/// outside the triangle are not computed (`syrk` is the lower or upper half of a product).
+///
+/// # Safety
+/// As [`run`], the exclusive use of `C` only of the part named; with a part, `C` has unit
+/// row stride and a non-negative column stride.
+pub(super) unsafe fn run_part<E: pack::Element>(
+    kernel: &Kernel<E>,
+    (alpha, add): (E, bool),
+    (a, b, k): (Source<E>, Source<E>, usize),
+    (c, part): (pack::Operand<E>, Option<Uplo>),
+) {
     debug_assert!((kernel.supported)());
+    assert!(
+        part.is_none() || (c.rs == 1 && c.cs >= 0),
+        "a triangle of a column-major C only"
+    );
     let (m, n) = (c.rows, c.cols);
     if m == 0 || n == 0 {
         return;
@@ -423,6 +482,9 @@ pub(super) unsafe fn run<E: pack::Element>(
                         for ir in (0..mc).step_by(mr) {
                             let panels = (&a_block[ir * kc..], &b_block[jr * kc..]);
                             let (h, w) = (mr.min(mc - ir), nr.min(nc - jr));
+                            let Some(cover) = coverage(part, (ic + ir, jc + jr), (h, w)) else {
+                                continue;
+                            };
                             // SAFETY: the blocks hold `kc·mr` and `kc·nr` elements per
                             // panel; the `h × w` block at `(ic + ir, jc + jr)` is inside
                             // `C`, of which the caller gives this call exclusive use; the
@@ -433,7 +495,7 @@ pub(super) unsafe fn run<E: pack::Element>(
                                     kc,
                                     panels,
                                     c.sub(ic + ir, jc + jr),
-                                    (h, w),
+                                    (h, w, cover),
                                     (alpha, add || pc > 0),
                                 )
                             };
@@ -445,19 +507,42 @@ pub(super) unsafe fn run<E: pack::Element>(
     });
 }
 
-/// `C[0..h, 0..w] ← α · Ap · Bp (+ C if `add`)` for one `A` and one `B` panel: straight
-/// into `C` when the block is whole (`mr × nr`), otherwise through a local block.
+/// Which elements of the `h × w` block of `C` at `(r0, c0)` an update of `part` of `C`
+/// writes: `None` none (the block lies outside the triangle), `Some(None)` all of them,
+/// `Some(Some((uplo, d)))` those on `uplo`'s side of the diagonal, element `(i, j)` of the
+/// block being at distance `d + i − j` below it.
+fn coverage(
+    part: Option<Uplo>,
+    (r0, c0): (usize, usize),
+    (h, w): (usize, usize),
+) -> Option<Option<(Uplo, isize)>> {
+    let Some(uplo) = part else { return Some(None) };
+    let (top, bottom, left, right) = (r0, r0 + h - 1, c0, c0 + w - 1);
+    let (outside, inside) = match uplo {
+        Uplo::Lower => (bottom < left, top >= right),
+        Uplo::Upper => (top > right, bottom <= left),
+    };
+    match (outside, inside) {
+        (true, _) => None,
+        (false, true) => Some(None),
+        (false, false) => Some(Some((uplo, r0 as isize - c0 as isize))),
+    }
+}
+
+/// `C[0..h, 0..w] ← α · Ap · Bp (+ C if `add`)` for one `A` and one `B` panel, on the
+/// elements `cover` names ([`coverage`]): straight into `C` when the block is whole
+/// (`mr × nr`, all of it), otherwise through a local block.
 ///
 /// # Safety
 /// The panels hold `kc·mr` and `kc·nr` elements; `c` (column-major, `ldc = c.cs`) has an
-/// `h × w` block at its start that nobody else reads or writes during the call; the
-/// processor supports `kernel`.
+/// `h × w` block at its start whose elements `cover` names nobody else reads or writes
+/// during the call; the processor supports `kernel`.
 unsafe fn block<E: pack::Element>(
     kernel: &Kernel<E>,
     kc: usize,
     (a, b): (&[E], &[E]),
     c: pack::Operand<E>,
-    (h, w): (usize, usize),
+    (h, w, cover): (usize, usize, Option<(Uplo, isize)>),
     (alpha, add): (E, bool),
 ) {
     // A mutable view's columns do not overlap: with unit row stride and a whole block of
@@ -466,7 +551,7 @@ unsafe fn block<E: pack::Element>(
     debug_assert!(h < mr || w < nr || ldc >= mr);
     debug_assert!(a.len() >= kc * mr && b.len() >= kc * nr);
     let cp = c.ptr as *mut E;
-    if h == mr && w == nr {
+    if h == mr && w == nr && cover.is_none() {
         // SAFETY: the caller's contract, for the whole `mr × nr` block.
         unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), cp, ldc, (alpha, add)) };
         return;
@@ -476,9 +561,15 @@ unsafe fn block<E: pack::Element>(
     // SAFETY: `edge` is a local `mr × nr` block (leading dimension `mr`); the panels and
     // the processor as the caller guarantees.
     unsafe { (kernel.micro)(kc, a.as_ptr(), b.as_ptr(), edge.as_mut_ptr(), mr, (alpha, false)) };
+    let written = |i: usize, j: usize| match cover {
+        None => true,
+        Some((Uplo::Lower, d)) => d + i as isize >= j as isize,
+        Some((Uplo::Upper, d)) => d + i as isize <= j as isize,
+    };
     for j in 0..w {
-        for i in 0..h {
-            // SAFETY: `(i, j)` lies in the `h × w` block the caller hands over.
+        for i in (0..h).filter(|&i| written(i, j)) {
+            // SAFETY: `(i, j)` lies in the `h × w` block the caller hands over, in the
+            // part it names.
             unsafe {
                 let x = cp.add(i + j * ldc);
                 *x = if add {

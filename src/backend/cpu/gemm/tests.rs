@@ -5,7 +5,7 @@
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
 use super::pack::{Element, Operand};
-use super::{kernels_f32, kernels_f64, pack_whole, packed_elements, run, Kernel, Source};
+use super::{kernels_f32, kernels_f64, pack_whole, packed_elements, run, run_part, Kernel, Source};
 
 /// A plain kernel of any `MR × NR` (no SIMD), to test the blocking anywhere.
 unsafe fn portable<E: Element + std::ops::Mul<Output = E>, const MR: usize, const NR: usize>(
@@ -371,5 +371,96 @@ fn cpu_gemm_with_zero_alpha_reads_neither_a_nor_b() {
         let mut c = Array2::from_elem((200, 200), 3.0);
         Cpu.gemm(0.0, a.view(), Trans::No, b.view(), Trans::Yes, beta, c.view_mut());
         assert!(c.iter().all(|&x| x == expected), "beta {beta}");
+    }
+}
+
+/// `C + α·A·Aᵀ` on one triangle (`run_part`, `syrk`'s kernel) by each kernel, strided and
+/// from packed forms (bit for bit the same), against the triple loop; the other triangle,
+/// NaN, must stay NaN (not read, not written).
+#[test]
+fn a_triangle_of_a_product_matches_the_triple_loop_and_leaves_the_rest() {
+    use crate::backend::Uplo;
+    for kernel in available(kernels_f64()) {
+        for uplo in [Uplo::Lower, Uplo::Upper] {
+            for &(n, k) in &[(1, 1), (7, 3), (17, 11), (33, 40), (130, 257), (203, 300)] {
+                let a = sample(n, k, 1, n % 2 == 0);
+                let outside = |i: usize, j: usize| if uplo == Uplo::Lower { i < j } else { i > j };
+                let c0 = Array2::from_shape_fn((n, n).f(), |(i, j)| {
+                    if outside(i, j) {
+                        f64::NAN
+                    } else {
+                        ((i * 3 + j) % 7) as f64
+                    }
+                });
+                let want = &c0 - &(a.dot(&a.t()) * 1.5);
+                let op = |x: &ArrayView2<f64>| Operand::of(x.as_ptr(), x.dim(), x.strides());
+                let mut strided = c0.clone();
+                let c_op = Operand::of(strided.as_mut_ptr() as *const f64, (n, n), strided.strides());
+                let sources = (Source::Strided(op(&a.view())), Source::Strided(op(&a.t())), k);
+                // SAFETY: live arrays, `C` this test's own; a supported kernel (`available`).
+                unsafe { run_part(kernel, (-1.5, true), sources, (c_op, Some(uplo))) };
+                let (mut pa, mut pb) = (
+                    vec![0.0; packed_elements(n, kernel.mr, k)],
+                    vec![0.0; packed_elements(n, kernel.nr, k)],
+                );
+                // SAFETY: `a` is a live array; `Bᵀ = A`.
+                unsafe {
+                    pack_whole(kernel.kc, op(&a.view()), kernel.mr, &mut pa);
+                    pack_whole(kernel.kc, op(&a.view()), kernel.nr, &mut pb);
+                }
+                let mut packed = c0.clone();
+                let c_op = Operand::of(packed.as_mut_ptr() as *const f64, (n, n), packed.strides());
+                let sources = (Source::Packed(pa.as_ptr()), Source::Packed(pb.as_ptr()), k);
+                // SAFETY: this kernel's packed forms of `A` and `Aᵀ`; `C` this test's own.
+                unsafe { run_part(kernel, (-1.5, true), sources, (c_op, Some(uplo))) };
+                for ((i, j), g) in strided.indexed_iter() {
+                    let at = format!("{} {uplo:?} ({n}, {k}) C[{i},{j}] = {g}", kernel.name);
+                    if outside(i, j) {
+                        assert!(g.is_nan(), "{at}: outside the triangle");
+                    } else {
+                        let e = want[(i, j)];
+                        assert!(
+                            (g - e).abs() <= 1e-13 * (k as f64) * (1.0 + e.abs()),
+                            "{at}, expected {e}"
+                        );
+                    }
+                    assert_eq!(g.to_bits(), packed[(i, j)].to_bits(), "{at}: packed differs");
+                }
+            }
+        }
+    }
+}
+
+/// `Cpu::syrk` on sides of at least `SMALLEST` (mosaic's kernel where the processor has
+/// one), every triangle and transpose: the reference's triangle, the other one untouched.
+#[test]
+fn cpu_syrk_on_large_tiles_keeps_to_its_triangle() {
+    use crate::backend::{Backend, Cpu, Trans, Uplo};
+    let (n, k) = (200, 230);
+    for uplo in [Uplo::Lower, Uplo::Upper] {
+        for trans in [Trans::No, Trans::Yes] {
+            let x = sample(n, k, 4, true);
+            let a = if trans == Trans::Yes {
+                x.t().as_standard_layout().to_owned()
+            } else {
+                x.clone()
+            };
+            let outside = |i: usize, j: usize| if uplo == Uplo::Lower { i < j } else { i > j };
+            let c0 = Array2::from_shape_fn((n, n).f(), |(i, j)| if outside(i, j) { f64::NAN } else { 1.0 });
+            let mut c = c0.clone();
+            Cpu.syrk(uplo, trans, -1.0, a.view(), 2.0, c.view_mut());
+            let want = &c0 * 2.0 - &x.dot(&x.t());
+            for ((i, j), g) in c.indexed_iter() {
+                if outside(i, j) {
+                    assert!(g.is_nan(), "{uplo:?} {trans:?}: C[{i},{j}] written");
+                } else {
+                    let e = want[(i, j)];
+                    assert!(
+                        (g - e).abs() <= 1e-12 * (1.0 + e.abs()),
+                        "{uplo:?} {trans:?}: C[{i},{j}] = {g}, expected {e}"
+                    );
+                }
+            }
+        }
     }
 }
