@@ -270,6 +270,10 @@ fn bench<T: Reference>(
             for rep in 0..reps {
                 for step in 0..libs.len() {
                     let k = (step + rep) % libs.len();
+                    // OpenBLAS's threads spin for a while after a call (about 2^28 cycles),
+                    // taking a core from whichever runner comes next: a pause before every
+                    // runner lets them sleep, so that none is timed against them.
+                    std::thread::sleep(std::time::Duration::from_millis(250));
                     let t = match k.checked_sub(m) {
                         None => Some(run_mosaic(op, &x.tiled[k])),
                         Some(0) => Some(run_faer(op, &x, Par::rayon(threads))),

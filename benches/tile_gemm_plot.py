@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """GFLOP/s of one tile product against the tile size, from the table the tile_gemm bench
-prints: a panel per element type, a colour per library, solid for A·Bᵀ, dashed for A·B.
+prints: a panel per element type, a colour per library (mosaic's kernel on packed operands
+apart), solid for A·Bᵀ, dashed for A·B, dotted for syrk.
 Usage: tile_gemm_plot.py table.txt out.svg "title"
 """
 import sys
@@ -8,14 +9,14 @@ import sys
 rows = {}
 for line in open(sys.argv[1]):
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    if len(cells) < 6 or cells[0] not in ("f64", "f32"):
+    if len(cells) < 7 or cells[0] not in ("f64", "f32"):
         continue
     ty, product, n = cells[0], cells[1], int(cells[2])
-    for lib, v in zip(("mosaic", "faer", "OpenBLAS"), cells[3:6]):
+    for lib, v in zip(("mosaic", "mosaic, packed", "faer", "OpenBLAS"), cells[3:7]):
         if v not in ("–", "-"):
             rows.setdefault((ty, product, lib), []).append((n, float(v)))
 title = sys.argv[3] if len(sys.argv) > 3 else "tile product"
-colours = {"mosaic": "#d62728", "faer": "#1f77b4", "OpenBLAS": "#2ca02c"}
+colours = {"mosaic": "#d62728", "mosaic, packed": "#ff7f0e", "faer": "#1f77b4", "OpenBLAS": "#2ca02c"}
 W, H, pad = 420, 300, 50
 out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{H + 40}" font-family="sans-serif" font-size="12">',
        f'<text x="{W}" y="18" text-anchor="middle" font-size="14">{title}</text>']
@@ -40,12 +41,12 @@ for panel, ty in enumerate(("f64", "f32")):
     for (t, product, lib), pts in sorted(series.items()):
         pts.sort()
         path = " ".join(f"{sx(n):.1f},{sy(g):.1f}" for n, g in pts)
-        dash = '' if product == "A·Bᵀ" else ' stroke-dasharray="5,3"'
+        dash = {"A·Bᵀ": '', "A·B": ' stroke-dasharray="5,3"'}.get(product, ' stroke-dasharray="1,3"')
         out.append(f'<polyline points="{path}" fill="none" stroke="{colours[lib]}" stroke-width="2"{dash}/>')
     for i, lib in enumerate(colours):
-        ly = y0 + h - 60 + i * 15
+        ly = y0 + h - 75 + i * 15
         out.append(f'<line x1="{x0 + w - 150}" y1="{ly}" x2="{x0 + w - 130}" y2="{ly}" stroke="{colours[lib]}" stroke-width="2"/>')
         out.append(f'<text x="{x0 + w - 125}" y="{ly + 4}">{lib}</text>')
-    out.append(f'<text x="{x0 + w - 150}" y="{y0 + h - 8}">solid A·Bᵀ, dashed A·B</text>')
+    out.append(f'<text x="{x0 + w - 150}" y="{y0 + h - 8}">solid A·Bᵀ, dashed A·B, dotted syrk</text>')
 out.append("</svg>")
 open(sys.argv[2], "w").write("\n".join(out))

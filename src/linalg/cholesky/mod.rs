@@ -142,13 +142,16 @@ impl<B: Backend> Linalg<B> {
                 let (a, d) = (l.tile(i, k), l.tile(k, k));
                 tasks::trsm(&self.backend, priority(nt, k, 2), kind, T::one(), d, a);
             }
-            // L_ik is the left operand of the updates of row i (i − k − 1 of them) and,
-            // transposed, the right one of column i's (nt − i − 1); both of the syrk's.
-            let uses = |i: usize| (priority(nt, k, 2), i - k);
+            // L_ik is the left operand of the updates of row i and, transposed, the right
+            // one of column i's, and both of the syrk's. The updates of column k + 1 (and
+            // its syrk), which the next step's potrf and trsm wait for, take the tiles as
+            // they are: they do not wait for a pack task. So the left operand of i − k − 1
+            // products that read packed forms, the right one of nt − i (none for i = k + 1).
+            let uses = |i: usize| (priority(nt, k, 2), i - k - 1);
             let left: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Left, (l.tile(i, k), Trans::No)))
                 .collect();
-            let uses = |i: usize| (priority(nt, k, 2), nt - i);
+            let uses = |i: usize| (priority(nt, k, 2), if i == k + 1 { 0 } else { nt - i });
             let right: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Right, (l.tile(i, k), Trans::Yes)))
                 .collect();
@@ -167,7 +170,12 @@ impl<B: Backend> Linalg<B> {
                     l.tile(i, i),
                 );
                 for j in k + 1..i {
-                    let operands = (left[i - k - 1].clone(), right[j - k - 1].clone());
+                    let operands = if j == k + 1 {
+                        let tiles = ((l.tile(i, k), Trans::No), (l.tile(j, k), Trans::Yes));
+                        (tiles.0.into(), tiles.1.into())
+                    } else {
+                        (left[i - k - 1].clone(), right[j - k - 1].clone())
+                    };
                     let prio = priority(nt, k, 0);
                     tasks::gemm(&self.backend, prio, minus_one, operands, T::one(), l.tile(i, j));
                 }

@@ -254,11 +254,12 @@ impl<B: Backend> Linalg<B> {
             };
             panels.push(panel);
             // L_ik is the left operand of the updates of row i, U_kj the right one of
-            // column j's.
+            // column j's. The updates of column k + 1, which the next panel waits for,
+            // take the tiles as they are: they do not wait for a pack task.
             let packing = tasks::Packing::new(lu.is_distributed());
             let left: Vec<_> = (k + 1..mt)
                 .map(|i| {
-                    let uses = (priority(kt, k, 2), nt - k - 1);
+                    let uses = (priority(kt, k, 2), nt.saturating_sub(k + 2));
                     packing.operand(&self.backend, uses, Side::Left, (lu.tile(i, k), Trans::No))
                 })
                 .collect();
@@ -271,11 +272,15 @@ impl<B: Backend> Linalg<B> {
                 let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
                 let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
                 tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
-                let uses = (prio, mt - k - 1);
+                let uses = (prio, if j == k + 1 { 0 } else { mt - k - 1 });
                 let u = packing.operand(&self.backend, uses, Side::Right, (lu.tile(k, j), Trans::No));
                 let update = update_priority(kt, k, j);
                 for i in k + 1..mt {
-                    let operands = (left[i - k - 1].clone(), u.clone());
+                    let operands = if j == k + 1 {
+                        ((lu.tile(i, k), Trans::No).into(), u.clone())
+                    } else {
+                        (left[i - k - 1].clone(), u.clone())
+                    };
                     tasks::gemm(
                         &self.backend,
                         update,
@@ -312,16 +317,29 @@ impl<B: Backend> Linalg<B> {
                 let upper = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
                 tasks::trsm(&self.backend, prio, upper, T::one(), lu.tile(k, k), lu.tile(k, i));
             }
-            // Each L_ik and U_kj is an operand of nt − k − 1 updates.
-            let uses = (priority(nt, k, 2), nt - k - 1);
+            // L_ik is the left operand of the updates of row i, U_kj the right one of
+            // column j's; those of column k + 1, which the next step waits for, take the
+            // tiles as they are (they do not wait for a pack task).
+            let uses = |j: usize| (priority(nt, k, 2), if j == k + 1 { 0 } else { nt - k - 1 });
             let operand =
-                |side, (i, j)| packing.operand(&self.backend, uses, side, (lu.tile(i, j), Trans::No));
-            let left: Vec<_> = (k + 1..nt).map(|i| operand(Side::Left, (i, k))).collect();
-            let right: Vec<_> = (k + 1..nt).map(|j| operand(Side::Right, (k, j))).collect();
+                |side, (i, j), uses| packing.operand(&self.backend, uses, side, (lu.tile(i, j), Trans::No));
+            let left: Vec<_> = (k + 1..nt)
+                .map(|i| operand(Side::Left, (i, k), (uses(i).0, nt - k - 2)))
+                .collect();
+            let right: Vec<_> = (k + 1..nt)
+                .map(|j| operand(Side::Right, (k, j), uses(j)))
+                .collect();
             for j in k + 1..nt {
                 let prio = priority(nt, k, if j == k + 1 { 1 } else { 0 });
                 for i in k + 1..nt {
-                    let operands = (left[i - k - 1].clone(), right[j - k - 1].clone());
+                    let operands = if j == k + 1 {
+                        (
+                            (lu.tile(i, k), Trans::No).into(),
+                            (lu.tile(k, j), Trans::No).into(),
+                        )
+                    } else {
+                        (left[i - k - 1].clone(), right[j - k - 1].clone())
+                    };
                     tasks::gemm(&self.backend, prio, minus_one, operands, T::one(), lu.tile(i, j));
                 }
             }
