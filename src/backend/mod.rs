@@ -169,9 +169,10 @@ pub unsafe trait Backend: Clone + Send + Sync + fmt::Debug + 'static {
 
     /// [`gemm`](Self::gemm) on packed forms ([`pack`](Self::pack)): `C ← α·A·B + β·C`
     /// with `A` (`m × k`) and `B` (`k × n`) packed, bit for bit the `C` that `gemm` gives
-    /// on the operands they were packed from. With `Some(uplo)`, [`syrk`](Self::syrk) on
+    /// on the operands they were packed from when `C` is column-major (a tile; another
+    /// layout gets the same product, rounded maybe differently). With `Some(uplo)`, [`syrk`](Self::syrk) on
     /// packed forms instead: `A = op(X)` and `B = op(X)ᵀ`, only the `uplo` triangle of the
-    /// square `C` read and written, bit for bit what `syrk` gives on `X`. Called only where
+    /// square, column-major `C` read and written, bit for bit what `syrk` gives on `X`. Called only where
     /// `packed_len` is `Some`.
     fn gemm_packed<T: Scalar>(
         &self,

@@ -116,17 +116,37 @@ impl<B: Backend> Linalg<B> {
         let priority = |i: usize, j: usize| -((i + j * gr) as i32).min(1 << 20) - 1;
         // Each tile of op(A) is used by a row of C's tiles, each of op(B) by a column:
         // packed once (`tasks::Packing`), just before the first product that uses it.
+        // A product reads packed forms only when both operands have one: op(A) is packed
+        // only where op(B)'s tiles are too, and the other way round.
         let packing = tasks::Packing::new(c.is_distributed() || a.is_distributed() || b.is_distributed());
+        let shape = |t: crate::Tile<T>, tr| {
+            if tr == Trans::Yes {
+                (t.shape().1, t.shape().0)
+            } else {
+                t.shape()
+            }
+        };
+        let (a_shape, b_shape) = (shape(opa.tile(0, 0), ta), shape(opb.tile(0, 0), tb));
+        let a_uses = if kt > 0 && packing.packs::<T, B>(&self.backend, Side::Right, b_shape, gr) {
+            gc
+        } else {
+            0
+        };
+        let b_uses = if kt > 0 && packing.packs::<T, B>(&self.backend, Side::Left, a_shape, gc) {
+            gr
+        } else {
+            0
+        };
         let pack_a: Vec<Vec<tasks::Operand<T>>> = (0..gr)
             .map(|i| {
-                let uses = (priority(i, 0) + 1, gc);
+                let uses = (priority(i, 0) + 1, a_uses);
                 let pack = |p| packing.operand(&self.backend, uses, Side::Left, (opa.tile(i, p), ta));
                 (0..kt).map(pack).collect()
             })
             .collect();
         let pack_b: Vec<Vec<tasks::Operand<T>>> = (0..gc)
             .map(|j| {
-                let uses = (priority(0, j) + 1, gr);
+                let uses = (priority(0, j) + 1, b_uses);
                 let pack = |p| packing.operand(&self.backend, uses, Side::Right, (opb.tile(p, j), tb));
                 (0..kt).map(pack).collect()
             })

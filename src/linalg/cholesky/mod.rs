@@ -151,7 +151,11 @@ impl<B: Backend> Linalg<B> {
             let left: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Left, (l.tile(i, k), Trans::No)))
                 .collect();
-            let uses = |i: usize| (priority(nt, k, 2), if i == k + 1 { 0 } else { nt - i });
+            // (The syrk's use counts only where L_ik's left form exists: i − k − 1 ≥ 2.)
+            let uses = |i: usize| {
+                let syrk = usize::from(i >= k + 3);
+                (priority(nt, k, 2), if i == k + 1 { 0 } else { nt - i - 1 + syrk })
+            };
             let right: Vec<_> = (k + 1..nt)
                 .map(|i| packing.operand(&self.backend, uses(i), Side::Right, (l.tile(i, k), Trans::Yes)))
                 .collect();

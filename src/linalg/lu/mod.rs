@@ -272,7 +272,9 @@ impl<B: Backend> Linalg<B> {
                 let prio = priority(kt, k, if j == k + 1 { 2 } else { 1 });
                 let kind = (Side::Left, Uplo::Lower, Trans::No, Diag::Unit);
                 tasks::trsm(&self.backend, prio, kind, T::one(), lu.tile(k, k), lu.tile(k, j));
-                let uses = (prio, if j == k + 1 { 0 } else { mt - k - 1 });
+                // Packed only where some L_ik is (a product reads packed forms of both or neither).
+                let paired = left.iter().any(|l| l.packed.is_some());
+                let uses = (prio, if j == k + 1 || !paired { 0 } else { mt - k - 1 });
                 let u = packing.operand(&self.backend, uses, Side::Right, (lu.tile(k, j), Trans::No));
                 let update = update_priority(kt, k, j);
                 for i in k + 1..mt {
@@ -320,12 +322,19 @@ impl<B: Backend> Linalg<B> {
             // L_ik is the left operand of the updates of row i, U_kj the right one of
             // column j's; those of column k + 1, which the next step waits for, take the
             // tiles as they are (they do not wait for a pack task).
-            let uses = |j: usize| (priority(nt, k, 2), if j == k + 1 { 0 } else { nt - k - 1 });
             let operand =
                 |side, (i, j), uses| packing.operand(&self.backend, uses, side, (lu.tile(i, j), Trans::No));
             let left: Vec<_> = (k + 1..nt)
-                .map(|i| operand(Side::Left, (i, k), (uses(i).0, nt - k - 2)))
+                .map(|i| operand(Side::Left, (i, k), (priority(nt, k, 2), nt - k - 2)))
                 .collect();
+            // U_kj only where some L_ik is packed (a product reads both packed or neither).
+            let paired = left.iter().any(|l| l.packed.is_some());
+            let uses = |j: usize| {
+                (
+                    priority(nt, k, 2),
+                    if j == k + 1 || !paired { 0 } else { nt - k - 1 },
+                )
+            };
             let right: Vec<_> = (k + 1..nt)
                 .map(|j| operand(Side::Right, (k, j), uses(j)))
                 .collect();

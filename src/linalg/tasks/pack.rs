@@ -97,6 +97,17 @@ impl Packing {
         }
     }
 
+    /// Would [`operand`](Self::operand) pack an operand of shape `shape` used `uses` times?
+    pub(crate) fn packs<T: Scalar, B: Backend>(
+        self,
+        be: &B,
+        side: Side,
+        shape: (usize, usize),
+        uses: usize,
+    ) -> bool {
+        self.on && uses >= 2 && be.packed_len::<T>(side, shape).is_some()
+    }
+
     /// `op(tile)` as the `side` operand of `uses` products: packed by a task of priority
     /// `priority` (submitted here, after the tasks that write the tile) when it is used
     /// more than once and the backend has a packed form of its shape; as it is otherwise.
@@ -108,7 +119,7 @@ impl Packing {
         (tile, trans): (Tile<T>, Trans),
     ) -> Operand<T> {
         let mut operand = Operand::from((tile, trans));
-        if !self.on || uses < 2 {
+        if !self.packs::<T, B>(be, side, operand.shape(), uses) {
             return operand;
         }
         let Some(len) = be.packed_len::<T>(side, operand.shape()) else {

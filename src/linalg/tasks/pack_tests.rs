@@ -130,3 +130,14 @@ fn products_with_packed_operands_are_bitwise_the_same() {
         }
     }
 }
+
+/// Nothing is packed for products that could not read it: a product of tiles of 200 by
+/// columns of 100 (too narrow for a packed form) packs neither operand.
+#[test]
+fn a_product_packs_nothing_when_one_side_cannot_be_packed() {
+    let a = DArray::<f64>::rand_seeded(Blocks(200, 256), 600, 768, 1);
+    let b = DArray::<f64>::rand_seeded(Blocks(256, 100), 768, 300, 2);
+    let ((c, packs_run), c_off) = both(|la| la.matmul(&a, &b).to_ndarray());
+    same_bits("narrow product", &c, &c_off);
+    assert_eq!(packs_run, 0);
+}

@@ -253,8 +253,13 @@ pub(super) unsafe fn run_part<E: pack::Element>(
     if k == 0 {
         if !add {
             for j in 0..n {
-                for i in 0..m {
-                    // SAFETY: `(i, j)` is an element of `c` (the caller's contract).
+                let inside = |i: &usize| match part {
+                    None => true,
+                    Some(Uplo::Lower) => *i >= j,
+                    Some(Uplo::Upper) => *i <= j,
+                };
+                for i in (0..m).filter(inside) {
+                    // SAFETY: `(i, j)` is an element of `c` in the part the caller hands over.
                     unsafe { *(c.at(i, j) as *mut E) = E::zero() };
                 }
             }
