@@ -119,24 +119,14 @@ impl<B: Backend> Linalg<B> {
         // A product reads packed forms only when both operands have one: op(A) is packed
         // only where op(B)'s tiles are too, and the other way round.
         let packing = tasks::Packing::new(c.is_distributed() || a.is_distributed() || b.is_distributed());
-        let shape = |t: crate::Tile<T>, tr| {
-            if tr == Trans::Yes {
-                (t.shape().1, t.shape().0)
-            } else {
-                t.shape()
-            }
+        let packs = |op: &Op<'_, T>, side, uses| {
+            kt > 0
+                && gr > 0
+                && gc > 0
+                && packing.packs::<T, B>(&self.backend, side, op.oriented(op.tile(0, 0).shape()), uses)
         };
-        let (a_shape, b_shape) = (shape(opa.tile(0, 0), ta), shape(opb.tile(0, 0), tb));
-        let a_uses = if kt > 0 && packing.packs::<T, B>(&self.backend, Side::Right, b_shape, gr) {
-            gc
-        } else {
-            0
-        };
-        let b_uses = if kt > 0 && packing.packs::<T, B>(&self.backend, Side::Left, a_shape, gc) {
-            gr
-        } else {
-            0
-        };
+        let a_uses = if packs(&opb, Side::Right, gr) { gc } else { 0 };
+        let b_uses = if packs(&opa, Side::Left, gc) { gr } else { 0 };
         let pack_a: Vec<Vec<tasks::Operand<T>>> = (0..gr)
             .map(|i| {
                 let uses = (priority(i, 0) + 1, a_uses);

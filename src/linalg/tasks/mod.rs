@@ -108,12 +108,7 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
         .priority(priority)
         .flops(2.0 * (m * n * k) as f64);
     if let (Some(pa), Some(pb)) = (a.packed, b.packed) {
-        let be = be.clone();
-        let task = move |(c, pa, pb): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
-            let contiguous = "a packed form's tile is one contiguous column";
-            let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
-            be.gemm_packed(alpha, (pa, pb, k), beta, (c, None))
-        };
+        let task = packed_body(be.clone(), (alpha, beta), k, None);
         return spawn_gemm(options, beta, (c, pa, pb), task, None);
     }
     let be = be.clone();
@@ -128,6 +123,20 @@ pub(crate) fn gemm<T: Scalar, B: Backend>(
         })
     });
     spawn_gemm(options, beta, (c, a, b), task, device)
+}
+
+/// The body of a product task on packed forms (`Backend::gemm_packed`), on `C`'s `part`.
+fn packed_body<T: Scalar, B: Backend>(
+    be: B,
+    (alpha, beta): (T, T),
+    k: usize,
+    part: Option<Uplo>,
+) -> impl for<'t> FnOnce((ArrayViewMut2<'t, T>, ArrayView2<'t, T>, ArrayView2<'t, T>)) + Send + 'static {
+    move |(c, pa, pb)| {
+        let contiguous = "a packed form's tile is one contiguous column";
+        let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
+        be.gemm_packed(alpha, (pa, pb, k), beta, (c, part))
+    }
 }
 
 /// Spawns a product task on `(c, a, b)`. BLAS: with β = 0, C is not read, so the task
@@ -203,11 +212,7 @@ pub(crate) fn syrk<T: Scalar, B: Backend>(
         .flops((n * n * k) as f64);
     let be = be.clone();
     if let (Some(pa), Some(pb)) = (a.packed, at.packed) {
-        let task = move |(c, pa, pb): (ArrayViewMut2<'_, T>, ArrayView2<'_, T>, ArrayView2<'_, T>)| {
-            let contiguous = "a packed form's tile is one contiguous column";
-            let (pa, pb) = (pa.to_slice().expect(contiguous), pb.to_slice().expect(contiguous));
-            be.gemm_packed(alpha, (pa, pb, k), beta, (c, Some(uplo)))
-        };
+        let task = packed_body(be, (alpha, beta), k, Some(uplo));
         return drop(spawn_kernel(options, (InOut(c), In(pa), In(pb)), task, None));
     }
     let (a, trans) = (a.tile, a.trans);

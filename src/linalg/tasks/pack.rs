@@ -119,7 +119,7 @@ impl Packing {
         (tile, trans): (Tile<T>, Trans),
     ) -> Operand<T> {
         let mut operand = Operand::from((tile, trans));
-        if !self.packs::<T, B>(be, side, operand.shape(), uses) {
+        if !self.on || uses < 2 {
             return operand;
         }
         let Some(len) = be.packed_len::<T>(side, operand.shape()) else {
